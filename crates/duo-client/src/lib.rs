@@ -1,0 +1,1 @@
+//! duo-client (being written)

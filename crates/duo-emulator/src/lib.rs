@@ -1,0 +1,1 @@
+//! duo-emulator (being written)

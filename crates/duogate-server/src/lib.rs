@@ -1,0 +1,1 @@
+//! duogate-server (being written)

@@ -1,0 +1,1 @@
+//! duogate-store (being written)
