@@ -1,1 +1,64 @@
-fn main() {}
+//! `duogate`: one binary for Duo Security.
+//!
+//! Today it runs the Duo Admin API connector actions (`users`, `phones`, `admins`,
+//! `bypass-codes`, and the Swimlane-shaped `action`), and the offline Duo emulator (`emulate`).
+//! `serve --dev` starts the emulator alone until the configuration service lands.
+//!
+//! # Layout
+//!
+//! - `cli`: the clap command tree; help text lives there.
+//! - `connection`: where the Duo connection comes from (flags, environment, config profiles).
+//! - `connector`: the connector commands, built on `duo_client::actions` and paging streams.
+//! - `output`: table / JSON / CSV writers that stream, and the progress bar.
+//! - `resources`: which columns each Duo object shows in tables and CSV.
+//! - `emulate`: `duogate emulate` and `duogate serve --dev`.
+//! - `failure`: the error kinds and their exit codes (0 ok, 1 Duo said no, 2 usage, 3 transport).
+#![forbid(unsafe_code)]
+
+mod cli;
+mod connection;
+mod connector;
+mod emulate;
+mod failure;
+mod output;
+mod resources;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(failure::EXIT_TRANSPORT);
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(code) => code,
+        Err(error) => failure::report(&error),
+    }
+}
+
+/// Logs go to stderr; `-v` shows info, `-vv` debug; `RUST_LOG` overrides.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,288 @@
+//! The command tree. Every command's `--help` is written for someone who has a Duo account and
+//! this binary, and nothing else.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::connection::ConnectionArgs;
+use crate::output::OutputFormat;
+use crate::{connector, emulate};
+
+const AFTER_HELP: &str = "\
+Connection: --api-host/--ikey/--skey, or DUO_API_HOST, DUO_IKEY, DUO_SKEY (or DUO_SKEY_FILE),
+or a profile in the config file (~/.config/duogate/config.toml):
+
+    [profiles.default]
+    api_host = \"api-xxxxxxxx.duosecurity.com\"
+    ikey = \"DIXXXXXXXXXXXXXXXXXX\"
+    skey_file = \"/etc/duogate/admin.skey\"
+
+Try it offline:  duogate emulate --print-keys --seed users=50   (then point DUO_API_HOST at its url)
+
+Exit codes: 0 success, 1 Duo refused (its code and message are printed), 2 usage error,
+3 transport error (unreachable, TLS, timeout).";
+
+/// duogate: Duo Security from the command line, over HTTP, and offline.
+#[derive(Debug, Parser)]
+#[command(name = "duogate", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Duo users: list, get, update.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Phones: list (all, or one user's), associate a phone with a user.
+    #[command(subcommand)]
+    Phones(PhonesCommand),
+    /// Administrators: list, modify.
+    #[command(subcommand)]
+    Admins(AdminsCommand),
+    /// Bypass codes' metadata (Duo never returns the codes themselves).
+    #[command(subcommand, name = "bypass-codes")]
+    BypassCodes(BypassCodesCommand),
+    /// Run a Swimlane-shaped connector action and print {"status_code","reason","json_body"}.
+    #[command(after_help = connector::ACTIONS_HELP)]
+    Action(ActionArgs),
+    /// Run the offline Duo emulator (Admin + Auth API, real signature checks).
+    Emulate(emulate::EmulateArgs),
+    /// Run the service. Until the configuration service lands, only --dev works, and it
+    /// starts the emulator alone.
+    Serve(emulate::ServeArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Options shared by every connector command.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Output format. Default: table on a terminal, JSON otherwise.
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<OutputFormat>,
+
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Paging options of a list command.
+#[derive(Debug, Clone, Args)]
+pub struct PagingArgs {
+    /// Page size (Duo's default: 100; at most 300 for users, 500 for the others).
+    #[arg(long, conflicts_with = "all")]
+    pub limit: Option<u32>,
+    /// Index of the first object.
+    #[arg(long, conflicts_with = "all")]
+    pub offset: Option<u64>,
+    /// Page through everything, streaming, with a progress bar on stderr.
+    #[arg(long)]
+    pub all: bool,
+    /// Page size used by --all (default: the endpoint's maximum).
+    #[arg(long, requires = "all", value_name = "N")]
+    pub page_size: Option<u32>,
+}
+
+/// `duogate users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List users.
+    List {
+        #[command(flatten)]
+        paging: PagingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Show one user.
+    Get {
+        /// The user's id (DU…).
+        user_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Change a user. Only the fields given are sent; an empty value clears an alias.
+    Update {
+        /// The user's id (DU…).
+        user_id: String,
+        #[command(flatten)]
+        fields: UserFields,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// Fields `users update` can change.
+#[derive(Debug, Clone, Args)]
+pub struct UserFields {
+    /// New username.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Full name.
+    #[arg(long)]
+    pub realname: Option<String>,
+    /// active, disabled or bypass.
+    #[arg(long, value_parser = ["active", "disabled", "bypass"])]
+    pub status: Option<String>,
+    /// Notes.
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// E-mail address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Given name.
+    #[arg(long)]
+    pub firstname: Option<String>,
+    /// Family name.
+    #[arg(long)]
+    pub lastname: Option<String>,
+    /// First alias.
+    #[arg(long, conflicts_with = "aliases")]
+    pub alias1: Option<String>,
+    /// Second alias.
+    #[arg(long, conflicts_with = "aliases")]
+    pub alias2: Option<String>,
+    /// Third alias.
+    #[arg(long, conflicts_with = "aliases")]
+    pub alias3: Option<String>,
+    /// Fourth alias.
+    #[arg(long, conflicts_with = "aliases")]
+    pub alias4: Option<String>,
+    /// Up to eight aliases as URL-encoded pairs: "alias1=jsmith&alias2=joe@example.com".
+    #[arg(long)]
+    pub aliases: Option<String>,
+}
+
+/// `duogate phones …`
+#[derive(Debug, Subcommand)]
+pub enum PhonesCommand {
+    /// List phones, or one user's phones with --user.
+    List {
+        /// Only this user's phones (DU…).
+        #[arg(long = "user", value_name = "USER_ID")]
+        user_id: Option<String>,
+        #[command(flatten)]
+        paging: PagingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Associate a phone with a user.
+    Associate {
+        /// The user's id (DU…).
+        user_id: String,
+        /// The phone's id (DP…).
+        phone_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// `duogate admins …`
+#[derive(Debug, Subcommand)]
+pub enum AdminsCommand {
+    /// List administrators.
+    List {
+        #[command(flatten)]
+        paging: PagingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Change an administrator.
+    Modify {
+        /// The administrator's id (DE…).
+        admin_id: String,
+        /// Full name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Phone number (E.164 recommended; cannot be empty).
+        #[arg(long)]
+        phone: Option<String>,
+        /// Deprecated by Duo: accepted, never sent (a warning is printed).
+        #[arg(long)]
+        password: Option<String>,
+        /// Require a password change at next login.
+        #[arg(long, value_name = "true|false")]
+        password_change_required: Option<bool>,
+        /// Active or Disabled (case-sensitive, as Duo wants it).
+        #[arg(long, value_parser = ["Active", "Disabled"])]
+        status: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// `duogate bypass-codes …`
+#[derive(Debug, Subcommand)]
+pub enum BypassCodesCommand {
+    /// List bypass codes' metadata.
+    List {
+        #[command(flatten)]
+        paging: PagingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// `duogate action NAME --input …`
+#[derive(Debug, Args)]
+pub struct ActionArgs {
+    /// The action's name (see below).
+    pub name: String,
+    /// Inputs as a JSON object: inline, @FILE, or - for stdin.
+    #[arg(long, short = 'i', default_value = "{}", value_name = "JSON|@FILE|-")]
+    pub input: String,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Users(command) => connector::users(command).await,
+        Command::Phones(command) => connector::phones(command).await,
+        Command::Admins(command) => connector::admins(command).await,
+        Command::BypassCodes(command) => connector::bypass_codes(command).await,
+        Command::Action(args) => connector::action(args).await,
+        Command::Emulate(args) => emulate::emulate(args).await,
+        Command::Serve(args) => emulate::serve(args).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "duogate", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads `--input`: inline JSON, `@FILE`, or `-` for stdin.
+pub fn read_input(input: &str) -> anyhow::Result<serde_json::Value> {
+    use anyhow::Context as _;
+    let text = if input == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("reading --input from stdin")?;
+        text
+    } else if let Some(path) = input.strip_prefix('@') {
+        let path = PathBuf::from(path);
+        std::fs::read_to_string(&path).map_err(|e| {
+            crate::failure::UsageError(format!("cannot read --input file {}: {e}", path.display()))
+        })?
+    } else {
+        input.to_string()
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| crate::failure::UsageError(format!("--input is not valid JSON: {e}")).into())
+}

@@ -1,0 +1,304 @@
+//! Output writers. Data goes to stdout, progress and messages to stderr.
+//!
+//! Lists stream: JSON is written as an array one object at a time, CSV one row at a time, and
+//! tables fix their column widths from the first rows (up to [`TABLE_SAMPLE`]) and then stream,
+//! cutting longer values with `…`. Nothing holds the whole listing, so `--all` over 100k users
+//! uses the memory of one page.
+
+use std::io::Write;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use crate::resources::{Resource, cell};
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Table,
+    /// JSON (an array for lists).
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+impl OutputFormat {
+    /// The chosen format, or table on a terminal and JSON otherwise.
+    pub fn resolve(chosen: Option<OutputFormat>) -> OutputFormat {
+        use std::io::IsTerminal as _;
+        chosen.unwrap_or(if std::io::stdout().is_terminal() {
+            OutputFormat::Table
+        } else {
+            OutputFormat::Json
+        })
+    }
+}
+
+/// Rows a table reads before it fixes its column widths.
+pub const TABLE_SAMPLE: usize = 200;
+const MAX_TABLE_WIDTH: usize = 48;
+
+/// Writes a list of objects in the chosen format, streaming.
+pub struct ListWriter<W: Write> {
+    out: W,
+    format: OutputFormat,
+    resource: &'static Resource,
+    written: u64,
+    csv: Option<csv::Writer<Vec<u8>>>,
+    table_sample: Vec<Vec<String>>,
+    table_widths: Option<Vec<usize>>,
+}
+
+impl<W: Write> ListWriter<W> {
+    /// Starts a list.
+    pub fn new(out: W, format: OutputFormat, resource: &'static Resource) -> Self {
+        Self {
+            out,
+            format,
+            resource,
+            written: 0,
+            csv: None,
+            table_sample: Vec::new(),
+            table_widths: None,
+        }
+    }
+
+    /// Number of objects written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Writes one object.
+    pub fn write(&mut self, object: &Value) -> std::io::Result<()> {
+        match self.format {
+            OutputFormat::Json => {
+                self.out.write_all(if self.written == 0 { b"[\n  " } else { b",\n  " })?;
+                serde_json::to_writer(&mut self.out, object)?;
+            }
+            OutputFormat::Csv => {
+                let writer = self.csv.get_or_insert_with(|| {
+                    let mut w = csv::Writer::from_writer(Vec::new());
+                    let _ = w.write_record(self.resource.csv.iter().map(|(h, _)| *h));
+                    w
+                });
+                writer.write_record(self.resource.csv.iter().map(|(_, c)| cell(object, *c, false)))?;
+                writer.flush()?;
+                let bytes = std::mem::take(writer.get_mut());
+                self.out.write_all(&bytes)?;
+            }
+            OutputFormat::Table => {
+                let row: Vec<String> = self
+                    .resource
+                    .table
+                    .iter()
+                    .map(|(_, c)| cell(object, *c, true))
+                    .collect();
+                match &self.table_widths {
+                    Some(widths) => {
+                        let line = format_row(&row, widths);
+                        writeln!(self.out, "{line}")?;
+                    }
+                    None => {
+                        self.table_sample.push(row);
+                        if self.table_sample.len() >= TABLE_SAMPLE {
+                            self.flush_table_sample()?;
+                        }
+                    }
+                }
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    fn flush_table_sample(&mut self) -> std::io::Result<()> {
+        let headers: Vec<String> = self.resource.table.iter().map(|(h, _)| h.to_string()).collect();
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.table_sample {
+            for (w, value) in widths.iter_mut().zip(row) {
+                *w = (*w).max(value.chars().count()).min(MAX_TABLE_WIDTH);
+            }
+        }
+        writeln!(self.out, "{}", format_row(&headers, &widths))?;
+        for row in std::mem::take(&mut self.table_sample) {
+            writeln!(self.out, "{}", format_row(&row, &widths))?;
+        }
+        self.table_widths = Some(widths);
+        Ok(())
+    }
+
+    /// Ends the list.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        match self.format {
+            OutputFormat::Json => {
+                self.out.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+            }
+            OutputFormat::Csv => {
+                if self.written == 0 {
+                    let mut w = csv::Writer::from_writer(Vec::new());
+                    w.write_record(self.resource.csv.iter().map(|(h, _)| *h))?;
+                    self.out.write_all(&w.into_inner().map_err(|e| e.into_error())?)?;
+                }
+            }
+            OutputFormat::Table => {
+                if self.table_widths.is_none() {
+                    if self.table_sample.is_empty() {
+                        eprintln!("no {}", self.resource.plural);
+                    } else {
+                        self.flush_table_sample()?;
+                    }
+                }
+            }
+        }
+        self.out.flush()
+    }
+}
+
+fn format_row(cells: &[String], widths: &[usize]) -> String {
+    let mut line = String::new();
+    for (i, (value, width)) in cells.iter().zip(widths).enumerate() {
+        if i > 0 {
+            line.push_str("  ");
+        }
+        let count = value.chars().count();
+        if count > *width {
+            line.extend(value.chars().take(width.saturating_sub(1)));
+            line.push('…');
+        } else {
+            line.push_str(value);
+            if i + 1 < cells.len() {
+                line.extend(std::iter::repeat_n(' ', width - count));
+            }
+        }
+    }
+    line
+}
+
+/// Writes one object: JSON as is, a table as `field  value` lines, CSV as one row.
+pub fn write_object(
+    mut out: impl Write,
+    format: OutputFormat,
+    resource: &'static Resource,
+    object: &Value,
+) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, object)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            let mut list = ListWriter::new(&mut out, format, resource);
+            list.write(object)?;
+            list.finish()?;
+        }
+        OutputFormat::Table => {
+            let Value::Object(map) = object else {
+                writeln!(out, "{object}")?;
+                return Ok(());
+            };
+            let width = map.keys().map(|k| k.len()).max().unwrap_or(0);
+            for (key, value) in map {
+                let shown = match value {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    Value::Array(items) if items.iter().all(Value::is_object) => {
+                        let ids: Vec<String> = items
+                            .iter()
+                            .map(|item| {
+                                ["phone_id", "user_id", "group_id", "token_id", "username"]
+                                    .iter()
+                                    .find_map(|id| item.get(*id).and_then(Value::as_str))
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| item.to_string())
+                            })
+                            .collect();
+                        ids.join(", ")
+                    }
+                    other => other.to_string(),
+                };
+                writeln!(out, "{key:<width$}  {shown}")?;
+            }
+        }
+    }
+    out.flush()
+}
+
+/// The progress bar of a `--all` listing: a spinner until Duo's `total_objects` is known, then
+/// a bar. Hidden when stderr is not a terminal or with `--quiet`.
+pub fn progress(quiet: bool, plural: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec})") {
+        bar.set_style(style);
+    }
+    bar.set_message(plural.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// Switches the progress bar to a bar once the total is known.
+pub fn set_total(bar: &ProgressBar, total: u64) {
+    if bar.length() == Some(total) {
+        return;
+    }
+    bar.set_length(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({per_sec}, eta {eta})")
+    {
+        bar.set_style(style);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::USERS;
+    use serde_json::json;
+
+    fn list(format: OutputFormat, items: &[Value]) -> String {
+        let mut buf = Vec::new();
+        let mut writer = ListWriter::new(&mut buf, format, &USERS);
+        for item in items {
+            writer.write(item).unwrap();
+        }
+        writer.finish().unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn json_lists_are_valid_arrays_even_when_empty() {
+        let items = [json!({"user_id": "DU1"}), json!({"user_id": "DU2"})];
+        let parsed: Vec<Value> = serde_json::from_str(&list(OutputFormat::Json, &items)).unwrap();
+        assert_eq!(parsed, items);
+        let empty: Vec<Value> = serde_json::from_str(&list(OutputFormat::Json, &[])).unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn csv_has_a_header_and_quotes_commas() {
+        let text = list(OutputFormat::Csv, &[json!({"user_id": "DU1", "realname": "Smith, J"})]);
+        let mut lines = text.lines();
+        assert!(lines.next().unwrap().starts_with("user_id,username,realname"));
+        assert!(lines.next().unwrap().starts_with("DU1,,\"Smith, J\""));
+        assert_eq!(list(OutputFormat::Csv, &[]).lines().count(), 1);
+    }
+
+    #[test]
+    fn tables_align_and_cut_long_values() {
+        let long = "x".repeat(100);
+        let text = list(
+            OutputFormat::Table,
+            &[json!({"user_id": "DU1", "username": long}), json!({"user_id": "DU22", "username": "b"})],
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("USER_ID  USERNAME"));
+        assert!(lines[1].contains('…'));
+        assert!(!lines[1].contains(&long));
+        assert_eq!(lines[1].find("xx"), lines[2].find('b'));
+    }
+}

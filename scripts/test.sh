@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite: lints, Rust tests, and the real-client interop tests.
+# Installs what it needs (Python venv with duo_client, npm packages) and is idempotent.
+# Usage: scripts/test.sh            (from anywhere inside the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export RUST_BACKTRACE=1
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo is required (https://rustup.rs)" >&2
+  exit 1
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo doc (missing or broken docs fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "build the duogate binary (used by the interop tests)"
+cargo build -p duogate --locked
+
+step "Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+# Doc tests are not run by nextest.
+cargo test --workspace --locked --doc --quiet
+
+step "interop: official duo_client (Python) and @duosecurity/duo_api (Node) against the emulator"
+DUOGATE_BIN="$PWD/target/debug/duogate" bash scripts/interop.sh
+
+step "all tests passed"
