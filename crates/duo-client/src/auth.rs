@@ -1,0 +1,234 @@
+//! Typed Auth API calls (`duo-api.md` §5).
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use duo_proto::models::{AsyncAuth, AuthResponse, EnrollResponse, PreauthResponse, ServerTime};
+
+use crate::client::DuoClient;
+use crate::error::ClientError;
+
+/// Who is authenticating: a username (or alias) or a Duo user id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// `username` (aliases match too).
+    Username(String),
+    /// `user_id` (`DU…`).
+    UserId(String),
+}
+
+impl Subject {
+    fn put(&self, params: &mut Map<String, Value>) {
+        match self {
+            Self::Username(name) => params.insert("username".into(), json!(name)),
+            Self::UserId(id) => params.insert("user_id".into(), json!(id)),
+        };
+    }
+}
+
+/// A preauth request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreauthRequest {
+    /// The user.
+    pub subject: Subject,
+    /// The user's IP address.
+    pub ipaddr: Option<String>,
+    /// The user's host name.
+    pub hostname: Option<String>,
+}
+
+/// An auth request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    /// The user.
+    pub subject: Subject,
+    /// `auto`, `push`, `passcode`, `phone` or `sms`.
+    pub factor: String,
+    /// Device id or `auto` (push, phone, sms, auto).
+    pub device: Option<String>,
+    /// The passcode (factor `passcode`). Never logged.
+    pub passcode: Option<String>,
+    /// URL-encoded key=value pairs shown in the push.
+    pub pushinfo: Option<String>,
+    /// The user's IP address.
+    pub ipaddr: Option<String>,
+    /// Label shown in Duo Mobile (`type`).
+    pub kind: Option<String>,
+    /// Username shown in the push.
+    pub display_username: Option<String>,
+    /// Return a txid at once instead of waiting for the answer.
+    pub asynchronous: bool,
+}
+
+impl AuthRequest {
+    /// A push to the user's default device.
+    pub fn push(subject: Subject) -> Self {
+        Self {
+            subject,
+            factor: "push".into(),
+            device: Some("auto".into()),
+            passcode: None,
+            pushinfo: None,
+            ipaddr: None,
+            kind: None,
+            display_username: None,
+            asynchronous: false,
+        }
+    }
+
+    /// A passcode check.
+    pub fn passcode(subject: Subject, passcode: impl Into<String>) -> Self {
+        Self {
+            factor: "passcode".into(),
+            device: None,
+            passcode: Some(passcode.into()),
+            ..Self::push(subject)
+        }
+    }
+}
+
+/// The answer to an auth request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Synchronous: the decision.
+    Decided(AuthResponse),
+    /// Asynchronous: poll this txid with `auth_status`.
+    Pending(AsyncAuth),
+}
+
+fn decode<T: DeserializeOwned>(value: Value) -> Result<T, ClientError> {
+    serde_json::from_value(value).map_err(|e| ClientError::Malformed {
+        status: 200,
+        message: format!("unexpected answer shape: {e}"),
+    })
+}
+
+/// Auth API calls; get one with [`DuoClient::auth`].
+#[derive(Debug, Clone, Copy)]
+pub struct AuthApi<'a> {
+    client: &'a DuoClient,
+}
+
+impl<'a> AuthApi<'a> {
+    pub(crate) fn new(client: &'a DuoClient) -> Self {
+        Self { client }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        params: Map<String, Value>,
+    ) -> Result<T, ClientError> {
+        decode(self.client.call(method, path, &params).await?.response)
+    }
+
+    /// `/auth/v2/ping` (unsigned on Duo's side; signing it does no harm).
+    pub async fn ping(&self) -> Result<ServerTime, ClientError> {
+        self.call("GET", "/auth/v2/ping", Map::new()).await
+    }
+
+    /// `/auth/v2/check`: are the keys right?
+    pub async fn check(&self) -> Result<ServerTime, ClientError> {
+        self.call("GET", "/auth/v2/check", Map::new()).await
+    }
+
+    /// `/auth/v2/logo`: the account's logo image bytes.
+    pub async fn logo(&self) -> Result<Vec<u8>, ClientError> {
+        let raw = self
+            .client
+            .call_raw("GET", "/auth/v2/logo", &Map::new())
+            .await?;
+        if raw.status == 200 && !raw.body.starts_with(b"{") {
+            return Ok(raw.body);
+        }
+        crate::client::interpret(raw).and_then(|_| {
+            Err(ClientError::Malformed {
+                status: 200,
+                message: "expected an image, got JSON".into(),
+            })
+        })
+    }
+
+    /// `/auth/v2/enroll`.
+    pub async fn enroll(
+        &self,
+        username: Option<&str>,
+        valid_secs: Option<u64>,
+    ) -> Result<EnrollResponse, ClientError> {
+        let mut params = Map::new();
+        if let Some(username) = username {
+            params.insert("username".into(), json!(username));
+        }
+        if let Some(secs) = valid_secs {
+            params.insert("valid_secs".into(), json!(secs.to_string()));
+        }
+        self.call("POST", "/auth/v2/enroll", params).await
+    }
+
+    /// `/auth/v2/enroll_status`: `success`, `invalid` or `waiting`.
+    pub async fn enroll_status(
+        &self,
+        user_id: &str,
+        activation_code: &str,
+    ) -> Result<String, ClientError> {
+        let mut params = Map::new();
+        params.insert("user_id".into(), json!(user_id));
+        params.insert("activation_code".into(), json!(activation_code));
+        self.call("POST", "/auth/v2/enroll_status", params).await
+    }
+
+    /// `/auth/v2/preauth`.
+    pub async fn preauth(&self, request: &PreauthRequest) -> Result<PreauthResponse, ClientError> {
+        let mut params = Map::new();
+        request.subject.put(&mut params);
+        if let Some(ip) = &request.ipaddr {
+            params.insert("ipaddr".into(), json!(ip));
+        }
+        if let Some(host) = &request.hostname {
+            params.insert("hostname".into(), json!(host));
+        }
+        self.call("POST", "/auth/v2/preauth", params).await
+    }
+
+    /// `/auth/v2/auth`.
+    pub async fn auth(&self, request: &AuthRequest) -> Result<AuthOutcome, ClientError> {
+        let mut params = Map::new();
+        request.subject.put(&mut params);
+        params.insert("factor".into(), json!(request.factor));
+        for (key, value) in [
+            ("device", &request.device),
+            ("passcode", &request.passcode),
+            ("pushinfo", &request.pushinfo),
+            ("ipaddr", &request.ipaddr),
+            ("type", &request.kind),
+            ("display_username", &request.display_username),
+        ] {
+            if let Some(value) = value {
+                params.insert(key.into(), json!(value));
+            }
+        }
+        // duo_client always sends async as the string "0" or "1".
+        params.insert(
+            "async".into(),
+            json!(if request.asynchronous { "1" } else { "0" }),
+        );
+        let response = self
+            .client
+            .call("POST", "/auth/v2/auth", &params)
+            .await?
+            .response;
+        if request.asynchronous {
+            decode(response).map(AuthOutcome::Pending)
+        } else {
+            decode(response).map(AuthOutcome::Decided)
+        }
+    }
+
+    /// `/auth/v2/auth_status` (Duo long-polls until the status changes).
+    pub async fn auth_status(&self, txid: &str) -> Result<AuthResponse, ClientError> {
+        let mut params = Map::new();
+        params.insert("txid".into(), json!(txid));
+        self.call("GET", "/auth/v2/auth_status", params).await
+    }
+}

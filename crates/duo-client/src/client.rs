@@ -1,0 +1,354 @@
+//! [`DuoClient`]: signed calls, Duo's envelopes, and paging streams.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use secrecy::ExposeSecret as _;
+use serde_json::{Map, Value};
+
+use duo_proto::envelope::{Envelope, EnvelopeError};
+use duo_proto::paging::{PagingMetadata, limits_for};
+use duo_proto::sign::prepare_request;
+
+use crate::backoff::DuoBackoff;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ClientConfig, TlsMode};
+use crate::error::ClientError;
+
+/// Duo's answer as it came: any status, the raw body.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// HTTP reason phrase.
+    pub reason: String,
+    /// The body bytes.
+    pub body: Vec<u8>,
+    /// How many attempts it took (more than 1 after 429s).
+    pub attempts: u32,
+}
+
+/// A successful (`stat: OK`) answer.
+#[derive(Debug, Clone)]
+pub struct DuoResponse {
+    /// The `response` value.
+    pub response: Value,
+    /// Paging metadata, for lists.
+    pub metadata: Option<PagingMetadata>,
+}
+
+/// One page of an offset-paged list.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The objects of this page.
+    pub items: Vec<Value>,
+    /// Duo's paging block (with defaults when Duo sent none).
+    pub metadata: PagingMetadata,
+}
+
+/// A Duo API client. Cheap to clone; clones share one connection pool.
+#[derive(Clone)]
+pub struct DuoClient {
+    config: Arc<ClientConfig>,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    rng_seed: Option<u64>,
+}
+
+impl std::fmt::Debug for DuoClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DuoClient")
+            .field("api_host", &self.config.api_host)
+            .field("ikey", &self.config.ikey)
+            .finish_non_exhaustive()
+    }
+}
+
+fn build_http(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout)
+        .user_agent(config.user_agent.clone())
+        .redirect(reqwest::redirect::Policy::none());
+    builder =
+        match &config.proxy {
+            Some(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| {
+                ClientError::Config(format!("proxy {url:?} is not a valid URL: {e}"))
+            })?),
+            None => builder.no_proxy(),
+        };
+    if !config.api_host.is_plain_http() {
+        builder = match &config.tls {
+            TlsMode::PinnedDuo => {
+                let (roots, _) = crate::tls::duo_root_store();
+                builder.tls_backend_preconfigured(crate::tls::client_config(roots)?)
+            }
+            TlsMode::Insecure => builder.tls_danger_accept_invalid_certs(true),
+            TlsMode::CustomCa(pem) => {
+                let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                    ClientError::Config(format!("the CA file is not a PEM bundle: {e}"))
+                })?;
+                if certs.is_empty() {
+                    return Err(ClientError::Config(
+                        "the CA file holds no certificate".into(),
+                    ));
+                }
+                builder.tls_certs_only(certs)
+            }
+            TlsMode::SystemRoots => builder,
+        };
+    }
+    builder
+        .build()
+        .map_err(|e| ClientError::Config(format!("HTTP client setup: {e}")))
+}
+
+impl DuoClient {
+    /// Builds a client. Fails on an unusable configuration (bad proxy URL, bad CA file).
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let http = build_http(&config)?;
+        Ok(Self {
+            config: Arc::new(config),
+            http,
+            clock: Arc::new(SystemClock),
+            rng_seed: None,
+        })
+    }
+
+    /// Uses `clock` for the `Date` header.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Seeds the backoff jitter (tests).
+    pub fn with_rng_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = Some(seed);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    async fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Map<String, Value>,
+    ) -> Result<RawResponse, ClientError> {
+        let config = &self.config;
+        let date = duo_proto::date::format_date(self.clock.now());
+        let prepared = prepare_request(
+            config.sig_version,
+            config.digest,
+            method,
+            config.api_host.signed_host(),
+            path,
+            params,
+            &date,
+            &config.ikey,
+            config.skey.expose_secret().as_bytes(),
+        );
+        let url = format!("{}{}", config.api_host.base_url(), prepared.path_and_query);
+        let method = reqwest::Method::from_bytes(prepared.method.as_bytes())
+            .map_err(|_| ClientError::Config(format!("invalid HTTP method {method:?}")))?;
+        let mut request = self
+            .http
+            .request(method, &url)
+            .header("Date", &prepared.date)
+            .header("Authorization", &prepared.authorization);
+        if let Some(content_type) = prepared.content_type {
+            request = request
+                .header("Content-Type", content_type)
+                .body(prepared.body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ClientError::from_reqwest(&e, config.timeout))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::from_reqwest(&e, config.timeout))?;
+        Ok(RawResponse {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+            body: body.to_vec(),
+            attempts: 1,
+        })
+    }
+
+    /// Sends a signed request, retrying 429s on Duo's schedule, and returns the answer whatever
+    /// its status. `Err` only when no answer came (transport, TLS, timeout).
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Map<String, Value>,
+    ) -> Result<RawResponse, ClientError> {
+        let mut backoff = DuoBackoff::new(self.rng_seed);
+        let mut attempts = 1;
+        loop {
+            let mut raw = self.send_once(method, path, params).await?;
+            tracing::debug!(
+                method,
+                path,
+                status = raw.status,
+                attempt = attempts,
+                "duo call"
+            );
+            if raw.status != 429 || attempts >= self.config.max_attempts {
+                raw.attempts = attempts;
+                return Ok(raw);
+            }
+            let Some(wait) = backoff.next() else {
+                raw.attempts = attempts;
+                return Ok(raw);
+            };
+            tracing::info!(
+                path,
+                wait_ms = wait.as_millis() as u64,
+                "Duo answered 429; backing off"
+            );
+            tokio::time::sleep(wait).await;
+            attempts += 1;
+        }
+    }
+
+    /// Sends a signed request and reads Duo's envelope.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Map<String, Value>,
+    ) -> Result<DuoResponse, ClientError> {
+        let raw = self.call_raw(method, path, params).await?;
+        interpret(raw)
+    }
+
+    /// Offset paging over a list endpoint: one item per page. `page_size` is clamped to the
+    /// endpoint's maximum (its default when `None`). Stops at the first error.
+    pub fn pages<'a>(
+        &'a self,
+        path: &'a str,
+        params: Map<String, Value>,
+        page_size: Option<u32>,
+    ) -> impl Stream<Item = Result<Page, ClientError>> + 'a {
+        let limits = limits_for(path);
+        let limit = page_size.unwrap_or(limits.max).clamp(1, limits.max);
+        futures_util::stream::try_unfold(Some(0u64), move |offset| {
+            let mut params = params.clone();
+            async move {
+                let Some(offset) = offset else {
+                    return Ok(None);
+                };
+                params.insert("limit".into(), Value::String(limit.to_string()));
+                params.insert("offset".into(), Value::String(offset.to_string()));
+                let answer = self.call("GET", path, &params).await?;
+                let items = match answer.response {
+                    Value::Array(items) => items,
+                    other => {
+                        return Err(ClientError::Malformed {
+                            status: 200,
+                            message: format!("expected a list, got {}", kind_of(&other)),
+                        });
+                    }
+                };
+                let metadata = answer.metadata.unwrap_or_default();
+                // Guard against a server that repeats an offset: that would loop forever.
+                let next = metadata.next_offset.filter(|next| *next > offset);
+                Ok(Some((Page { items, metadata }, next)))
+            }
+        })
+    }
+
+    /// Every object of a list endpoint, page after page.
+    pub fn items<'a>(
+        &'a self,
+        path: &'a str,
+        params: Map<String, Value>,
+        page_size: Option<u32>,
+    ) -> impl Stream<Item = Result<Value, ClientError>> + 'a {
+        use futures_util::StreamExt as _;
+        self.pages(path, params, page_size).flat_map(|page| {
+            let items: Vec<Result<Value, ClientError>> = match page {
+                Ok(page) => page.items.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures_util::stream::iter(items)
+        })
+    }
+
+    /// Typed Admin API calls.
+    pub fn admin(&self) -> crate::admin::AdminApi<'_> {
+        crate::admin::AdminApi::new(self)
+    }
+
+    /// Typed Auth API calls.
+    pub fn auth(&self) -> crate::auth::AuthApi<'_> {
+        crate::auth::AuthApi::new(self)
+    }
+
+    /// The configured timeout.
+    pub fn timeout(&self) -> Duration {
+        self.config.timeout
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads a raw answer as Duo's envelope.
+pub fn interpret(raw: RawResponse) -> Result<DuoResponse, ClientError> {
+    let snippet = || {
+        let text = String::from_utf8_lossy(&raw.body);
+        let mut cut: String = text.chars().take(200).collect();
+        if text.chars().count() > 200 {
+            cut.push('…');
+        }
+        cut
+    };
+    match Envelope::parse(&raw.body) {
+        Ok(Envelope::Ok { response, metadata }) if raw.status == 200 => {
+            let metadata = match metadata {
+                Some(m) => Some(
+                    serde_json::from_value(m).map_err(|e| ClientError::Malformed {
+                        status: raw.status,
+                        message: format!("bad paging metadata: {e}"),
+                    })?,
+                ),
+                None => None,
+            };
+            Ok(DuoResponse { response, metadata })
+        }
+        Ok(Envelope::Ok { .. }) => Err(ClientError::Malformed {
+            status: raw.status,
+            message: "stat OK with a non-200 status".into(),
+        }),
+        Ok(Envelope::Fail(fail)) => Err(ClientError::Duo {
+            status: raw.status,
+            reason: raw.reason.clone(),
+            fail,
+        }),
+        Err(EnvelopeError::NotJson(_)) => Err(ClientError::Malformed {
+            status: raw.status,
+            message: format!("not JSON: {}", snippet()),
+        }),
+        Err(EnvelopeError::NotEnvelope(why)) => Err(ClientError::Malformed {
+            status: raw.status,
+            message: format!("not a Duo envelope ({why}): {}", snippet()),
+        }),
+    }
+}
