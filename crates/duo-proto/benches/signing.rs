@@ -29,13 +29,22 @@ fn signing(c: &mut Criterion) {
     // The same parameters scripts/bench-python-sign.py signs with duo_client.client.sign.
     let params = Params::new().with("username", "alice").with("limit", "100");
     c.bench_function("sign_v2_sha512", |b| {
-        b.iter(|| black_box(request(SigVersion::V2, Digest::Sha512, &params)).authorization("DIWJ8X6AEYOR5OMC6TQ1", SKEY))
+        b.iter(|| {
+            black_box(request(SigVersion::V2, Digest::Sha512, &params))
+                .authorization("DIWJ8X6AEYOR5OMC6TQ1", SKEY)
+        })
     });
     c.bench_function("sign_v2_sha1", |b| {
-        b.iter(|| black_box(request(SigVersion::V2, Digest::Sha1, &params)).authorization("DIWJ8X6AEYOR5OMC6TQ1", SKEY))
+        b.iter(|| {
+            black_box(request(SigVersion::V2, Digest::Sha1, &params))
+                .authorization("DIWJ8X6AEYOR5OMC6TQ1", SKEY)
+        })
     });
     c.bench_function("sign_v5_get", |b| {
-        b.iter(|| black_box(request(SigVersion::V5, Digest::Sha512, &params)).authorization("DIWJ8X6AEYOR5OMC6TQ1", SKEY))
+        b.iter(|| {
+            black_box(request(SigVersion::V5, Digest::Sha512, &params))
+                .authorization("DIWJ8X6AEYOR5OMC6TQ1", SKEY)
+        })
     });
     let empty = Params::new();
     let body = br#"{"async":"1","device":"auto","factor":"push","username":"jsmith"}"#;
@@ -48,8 +57,13 @@ fn signing(c: &mut Criterion) {
         })
     });
 
-    let auth = request(SigVersion::V5, Digest::Sha512, &params).authorization("DIWJ8X6AEYOR5OMC6TQ1", SKEY);
-    let headers = [("Date", DATE), ("Authorization", auth.as_str()), ("Host", "api-xxxxxxxx.duosecurity.com")];
+    let auth = request(SigVersion::V5, Digest::Sha512, &params)
+        .authorization("DIWJ8X6AEYOR5OMC6TQ1", SKEY);
+    let headers = [
+        ("Date", DATE),
+        ("Authorization", auth.as_str()),
+        ("Host", "api-xxxxxxxx.duosecurity.com"),
+    ];
     let now = parse_date(DATE).expect("valid date");
     c.bench_function("verify_v5_get", |b| {
         b.iter(|| {

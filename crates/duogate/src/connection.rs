@@ -188,8 +188,9 @@ impl ConnectionArgs {
         config.tls = if self.insecure || profile.insecure == Some(true) {
             TlsMode::Insecure
         } else if let Some(path) = self.ca_file.clone().or(profile.ca_file) {
-            let pem = std::fs::read(&path)
-                .map_err(|e| UsageError(format!("cannot read --ca-file {}: {e}", path.display())))?;
+            let pem = std::fs::read(&path).map_err(|e| {
+                UsageError(format!("cannot read --ca-file {}: {e}", path.display()))
+            })?;
             TlsMode::CustomCa(pem)
         } else {
             TlsMode::PinnedDuo
@@ -197,14 +198,18 @@ impl ConnectionArgs {
         config.proxy = if self.proxy_from_env {
             let proxy = std::env::var("HTTPS_PROXY")
                 .or_else(|_| std::env::var("https_proxy"))
-                .map_err(|_| UsageError("--proxy-from-env given but HTTPS_PROXY is not set".into()))?;
+                .map_err(|_| {
+                    UsageError("--proxy-from-env given but HTTPS_PROXY is not set".into())
+                })?;
             Some(proxy)
         } else {
             self.proxy.clone().or(profile.proxy)
         };
         if let Some(secs) = self.timeout.or(profile.timeout) {
             if !(secs.is_finite() && secs > 0.0) {
-                return usage(format!("--timeout must be a positive number of seconds, got {secs}"));
+                return usage(format!(
+                    "--timeout must be a positive number of seconds, got {secs}"
+                ));
             }
             config.timeout = Duration::from_secs_f64(secs);
         }

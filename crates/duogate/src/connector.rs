@@ -49,7 +49,13 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<ExitCode> {
             list(&common, &paging, "/admin/v1/users", &USERS).await
         }
         UsersCommand::Get { user_id, common } => {
-            planned(&common, "retrieve_user_by_user_id", json!({"user_id": user_id}), &USERS).await
+            planned(
+                &common,
+                "retrieve_user_by_user_id",
+                json!({"user_id": user_id}),
+                &USERS,
+            )
+            .await
         }
         UsersCommand::Update {
             user_id,
@@ -58,8 +64,10 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<ExitCode> {
         } => {
             let mut input = user_fields(fields);
             if input.is_empty() {
-                return usage("nothing to update: give at least one of --username, --realname, \
-                              --status, --notes, --email, --firstname, --lastname, --alias1..4, --aliases");
+                return usage(
+                    "nothing to update: give at least one of --username, --realname, \
+                              --status, --notes, --email, --firstname, --lastname, --alias1..4, --aliases",
+                );
             }
             input.insert("user_id".into(), json!(user_id));
             planned(&common, "update_user", Value::Object(input), &USERS).await
@@ -131,7 +139,10 @@ pub async fn phones(command: PhonesCommand) -> anyhow::Result<ExitCode> {
             client.call(call.method, &call.path, &call.params).await?;
             let format = OutputFormat::resolve(common.output);
             if format == OutputFormat::Json {
-                println!("{}", json!({"associated": true, "user_id": user_id, "phone_id": phone_id}));
+                println!(
+                    "{}",
+                    json!({"associated": true, "user_id": user_id, "phone_id": phone_id})
+                );
             } else {
                 println!("phone {phone_id} is associated with user {user_id}");
             }
@@ -160,7 +171,10 @@ pub async fn admins(command: AdminsCommand) -> anyhow::Result<ExitCode> {
                 ("name", name.map(Value::from)),
                 ("phone", phone.map(Value::from)),
                 ("password", password.map(Value::from)),
-                ("password_change_required", password_change_required.map(Value::from)),
+                (
+                    "password_change_required",
+                    password_change_required.map(Value::from),
+                ),
                 ("status", status.map(Value::from)),
             ] {
                 if let Some(value) = value {
@@ -168,11 +182,19 @@ pub async fn admins(command: AdminsCommand) -> anyhow::Result<ExitCode> {
                 }
             }
             if input.is_empty() {
-                return usage("nothing to modify: give at least one of --name, --phone, \
-                              --password-change-required, --status");
+                return usage(
+                    "nothing to modify: give at least one of --name, --phone, \
+                              --password-change-required, --status",
+                );
             }
             input.insert("admin_id".into(), json!(admin_id));
-            planned(&common, "modify_administrator", Value::Object(input), &ADMINS).await
+            planned(
+                &common,
+                "modify_administrator",
+                Value::Object(input),
+                &ADMINS,
+            )
+            .await
         }
     }
 }
@@ -294,7 +316,9 @@ pub async fn action(args: ActionArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {warning}");
     }
     let client = args.connection.client()?;
-    let raw = client.call_raw(call.method, &call.path, &call.params).await?;
+    let raw = client
+        .call_raw(call.method, &call.path, &call.params)
+        .await?;
     let result = ActionResult::from_response(raw.status, &raw.reason, &raw.body);
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, &result)?;
@@ -307,13 +331,17 @@ pub async fn action(args: ActionArgs) -> anyhow::Result<ExitCode> {
             Value::Object(map) => format!(
                 "{} {}",
                 map.get("code").map(Value::to_string).unwrap_or_default(),
-                map.get("message").and_then(Value::as_str).unwrap_or_default()
+                map.get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
             ),
             _ => "an answer that is not a Duo envelope".to_string(),
         };
         eprintln!(
             "error: Duo answered {} {}: {}",
-            result.status_code, result.reason, detail.trim()
+            result.status_code,
+            result.reason,
+            detail.trim()
         );
         Ok(ExitCode::from(EXIT_DUO))
     }
@@ -326,7 +354,11 @@ mod tests {
     #[test]
     fn action_help_lists_every_action_of_the_catalogue() {
         for action in actions::ACTIONS {
-            assert!(ACTIONS_HELP.contains(action.name), "{} missing from help", action.name);
+            assert!(
+                ACTIONS_HELP.contains(action.name),
+                "{} missing from help",
+                action.name
+            );
         }
     }
 }

@@ -196,7 +196,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     eprintln!("  emulator: {url}");
     eprintln!();
     eprintln!("Try (the secret key is in the JSON line on stdout):");
-    eprintln!("  export DUO_API_HOST={url} DUO_IKEY={} DUO_SKEY=<admin_skey>", keys.admin_ikey);
+    eprintln!(
+        "  export DUO_API_HOST={url} DUO_IKEY={} DUO_SKEY=<admin_skey>",
+        keys.admin_ikey
+    );
     eprintln!("  duogate users list");
     eprintln!("  duogate action retrieve_users --input '{{\"limit\": 5}}'");
     emulator

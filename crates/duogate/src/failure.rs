@@ -49,9 +49,14 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 /// Whether the error is a closed stdout (`| head`).
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause
+        let io = cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind)
+            == Some(std::io::ErrorKind::BrokenPipe);
+        io || json
     })
 }
 

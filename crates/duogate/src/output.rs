@@ -45,7 +45,6 @@ pub struct ListWriter<W: Write> {
     format: OutputFormat,
     resource: &'static Resource,
     written: u64,
-    csv: Option<csv::Writer<Vec<u8>>>,
     table_sample: Vec<Vec<String>>,
     table_widths: Option<Vec<usize>>,
 }
@@ -58,34 +57,39 @@ impl<W: Write> ListWriter<W> {
             format,
             resource,
             written: 0,
-            csv: None,
             table_sample: Vec::new(),
             table_widths: None,
         }
-    }
-
-    /// Number of objects written so far.
-    pub fn written(&self) -> u64 {
-        self.written
     }
 
     /// Writes one object.
     pub fn write(&mut self, object: &Value) -> std::io::Result<()> {
         match self.format {
             OutputFormat::Json => {
-                self.out.write_all(if self.written == 0 { b"[\n  " } else { b",\n  " })?;
+                self.out.write_all(if self.written == 0 {
+                    b"[\n  "
+                } else {
+                    b",\n  "
+                })?;
                 serde_json::to_writer(&mut self.out, object)?;
             }
             OutputFormat::Csv => {
-                let writer = self.csv.get_or_insert_with(|| {
-                    let mut w = csv::Writer::from_writer(Vec::new());
-                    let _ = w.write_record(self.resource.csv.iter().map(|(h, _)| *h));
-                    w
-                });
-                writer.write_record(self.resource.csv.iter().map(|(_, c)| cell(object, *c, false)))?;
-                writer.flush()?;
-                let bytes = std::mem::take(writer.get_mut());
-                self.out.write_all(&bytes)?;
+                if self.written == 0 {
+                    let header: Vec<String> = self
+                        .resource
+                        .csv
+                        .iter()
+                        .map(|(h, _)| h.to_string())
+                        .collect();
+                    self.out.write_all(&csv_line(&header)?)?;
+                }
+                let row: Vec<String> = self
+                    .resource
+                    .csv
+                    .iter()
+                    .map(|(_, c)| cell(object, *c, false))
+                    .collect();
+                self.out.write_all(&csv_line(&row)?)?;
             }
             OutputFormat::Table => {
                 let row: Vec<String> = self
@@ -113,7 +117,12 @@ impl<W: Write> ListWriter<W> {
     }
 
     fn flush_table_sample(&mut self) -> std::io::Result<()> {
-        let headers: Vec<String> = self.resource.table.iter().map(|(h, _)| h.to_string()).collect();
+        let headers: Vec<String> = self
+            .resource
+            .table
+            .iter()
+            .map(|(h, _)| h.to_string())
+            .collect();
         let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
         for row in &self.table_sample {
             for (w, value) in widths.iter_mut().zip(row) {
@@ -132,13 +141,18 @@ impl<W: Write> ListWriter<W> {
     pub fn finish(mut self) -> std::io::Result<()> {
         match self.format {
             OutputFormat::Json => {
-                self.out.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+                self.out
+                    .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
             }
             OutputFormat::Csv => {
                 if self.written == 0 {
-                    let mut w = csv::Writer::from_writer(Vec::new());
-                    w.write_record(self.resource.csv.iter().map(|(h, _)| *h))?;
-                    self.out.write_all(&w.into_inner().map_err(|e| e.into_error())?)?;
+                    let header: Vec<String> = self
+                        .resource
+                        .csv
+                        .iter()
+                        .map(|(h, _)| h.to_string())
+                        .collect();
+                    self.out.write_all(&csv_line(&header)?)?;
                 }
             }
             OutputFormat::Table => {
@@ -153,6 +167,13 @@ impl<W: Write> ListWriter<W> {
         }
         self.out.flush()
     }
+}
+
+/// One CSV record with its line end, quoted as needed.
+fn csv_line(fields: &[String]) -> std::io::Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(fields)?;
+    writer.into_inner().map_err(|e| e.into_error())
 }
 
 fn format_row(cells: &[String], widths: &[usize]) -> String {
@@ -280,9 +301,17 @@ mod tests {
 
     #[test]
     fn csv_has_a_header_and_quotes_commas() {
-        let text = list(OutputFormat::Csv, &[json!({"user_id": "DU1", "realname": "Smith, J"})]);
+        let text = list(
+            OutputFormat::Csv,
+            &[json!({"user_id": "DU1", "realname": "Smith, J"})],
+        );
         let mut lines = text.lines();
-        assert!(lines.next().unwrap().starts_with("user_id,username,realname"));
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("user_id,username,realname")
+        );
         assert!(lines.next().unwrap().starts_with("DU1,,\"Smith, J\""));
         assert_eq!(list(OutputFormat::Csv, &[]).lines().count(), 1);
     }
@@ -292,7 +321,10 @@ mod tests {
         let long = "x".repeat(100);
         let text = list(
             OutputFormat::Table,
-            &[json!({"user_id": "DU1", "username": long}), json!({"user_id": "DU22", "username": "b"})],
+            &[
+                json!({"user_id": "DU1", "username": long}),
+                json!({"user_id": "DU22", "username": "b"}),
+            ],
         );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);

@@ -116,8 +116,14 @@ pub const ADMINS: Resource = Resource {
         ("phone", Cell::Field("phone")),
         ("role", Cell::Field("role")),
         ("status", Cell::Field("status")),
-        ("password_change_required", Cell::Field("password_change_required")),
-        ("restricted_by_admin_units", Cell::Field("restricted_by_admin_units")),
+        (
+            "password_change_required",
+            Cell::Field("password_change_required"),
+        ),
+        (
+            "restricted_by_admin_units",
+            Cell::Field("restricted_by_admin_units"),
+        ),
         ("created", Cell::Time("created")),
         ("last_login", Cell::Time("last_login")),
     ],
@@ -172,7 +178,12 @@ pub fn cell(object: &Value, cell: Cell, human: bool) -> String {
         Cell::Join(name) => object
             .get(name)
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|v| text(Some(v))).collect::<Vec<_>>().join(";"))
+            .map(|a| {
+                a.iter()
+                    .map(|v| text(Some(v)))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            })
             .unwrap_or_default(),
         Cell::JoinField(name, field) => object
             .get(name)
@@ -199,10 +210,16 @@ mod tests {
                           "capabilities": ["push", "sms"], "user": {"username": "a"}, "alias1": null});
         assert_eq!(cell(&user, Cell::Field("user_id"), true), "DU1");
         assert_eq!(cell(&user, Cell::Field("alias1"), true), "");
-        assert_eq!(cell(&user, Cell::Time("last_login"), true), "1970-01-01 00:00:00Z");
+        assert_eq!(
+            cell(&user, Cell::Time("last_login"), true),
+            "1970-01-01 00:00:00Z"
+        );
         assert_eq!(cell(&user, Cell::Time("last_login"), false), "0");
         assert_eq!(cell(&user, Cell::Count("phones"), true), "2");
-        assert_eq!(cell(&user, Cell::JoinField("phones", "phone_id"), true), "DP1;DP2");
+        assert_eq!(
+            cell(&user, Cell::JoinField("phones", "phone_id"), true),
+            "DP1;DP2"
+        );
         assert_eq!(cell(&user, Cell::Join("capabilities"), true), "push;sms");
         assert_eq!(cell(&user, Cell::Nested("user", "username"), true), "a");
     }

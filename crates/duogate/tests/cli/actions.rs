@@ -30,17 +30,35 @@ fn all_nine_actions_run_against_the_emulator() {
     assert_eq!(users.as_array().unwrap().len(), 2);
     let user_id = users[0]["user_id"].as_str().unwrap().to_string();
 
-    let user = run(&emu, "retrieve_user_by_user_id", json!({"user id": user_id}));
+    let user = run(
+        &emu,
+        "retrieve_user_by_user_id",
+        json!({"user id": user_id}),
+    );
     assert_eq!(user["user_id"], user_id.as_str());
 
     let phones = run(&emu, "retrieve_phones", json!({}));
     let phone_id = phones[3]["phone_id"].as_str().unwrap().to_string();
     assert_eq!(
-        run(&emu, "associate_phone_with_user", json!({"user_id": user_id, "phone_id": phone_id})),
+        run(
+            &emu,
+            "associate_phone_with_user",
+            json!({"user_id": user_id, "phone_id": phone_id})
+        ),
         json!("")
     );
-    let user_phones = run(&emu, "retrieve_phones_by_user_id", json!({"user_id": user_id}));
-    assert!(user_phones.as_array().unwrap().iter().any(|p| p["phone_id"] == phone_id.as_str()));
+    let user_phones = run(
+        &emu,
+        "retrieve_phones_by_user_id",
+        json!({"user_id": user_id}),
+    );
+    assert!(
+        user_phones
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["phone_id"] == phone_id.as_str())
+    );
 
     let updated = run(
         &emu,
@@ -69,7 +87,12 @@ fn duo_errors_keep_the_fail_envelope_and_exit_1() {
     let emu = TestEmulator::start("users=1");
     let output = emu
         .duogate()
-        .args(["action", "retrieve_user_by_user_id", "--input", r#"{"user_id":"DUNOSUCHUSER00000000"}"#])
+        .args([
+            "action",
+            "retrieve_user_by_user_id",
+            "--input",
+            r#"{"user_id":"DUNOSUCHUSER00000000"}"#,
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -85,12 +108,24 @@ fn bad_inputs_name_the_field_and_send_nothing() {
     let emu = TestEmulator::start("users=1");
     let before = emu.requests_logged();
     for (name, input, needle) in [
-        ("associate_phone_with_user", r#"{"user_id":"DU1"}"#, "phone_id"),
+        (
+            "associate_phone_with_user",
+            r#"{"user_id":"DU1"}"#,
+            "phone_id",
+        ),
         ("retrieve_users", r#"{"limit":"ten"}"#, "limit"),
         ("retrieve_users", r#"{"offset":-3}"#, "offset"),
         ("retrieve_user_by_user_id", r#"{"user_id":42}"#, "user_id"),
-        ("update_user", r#"{"user_id":"DU1","status":true}"#, "status"),
-        ("modify_administrator", r#"{"admin_id":"DE1","password_change_required":"maybe"}"#, "password_change_required"),
+        (
+            "update_user",
+            r#"{"user_id":"DU1","status":true}"#,
+            "status",
+        ),
+        (
+            "modify_administrator",
+            r#"{"admin_id":"DE1","password_change_required":"maybe"}"#,
+            "password_change_required",
+        ),
         ("retrieve_users", r#"{"limt":5}"#, "limt"),
         ("retrieve_users", r#"[1,2]"#, "JSON object"),
         ("retrieve_users", r#"{"limit": 5"#, "not valid JSON"),
@@ -113,11 +148,19 @@ fn input_comes_from_a_file_or_stdin() {
     std::fs::write(&file, r#"{"limit": 1}"#).unwrap();
     let output = emu
         .duogate()
-        .args(["action", "retrieve_users", "--input", &format!("@{}", file.display())])
+        .args([
+            "action",
+            "retrieve_users",
+            "--input",
+            &format!("@{}", file.display()),
+        ])
         .output()
         .unwrap();
     assert!(output.status.success());
-    assert_eq!(stdout_json(&output)["json_body"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        stdout_json(&output)["json_body"].as_array().unwrap().len(),
+        1
+    );
 
     let output = emu
         .duogate()
@@ -126,10 +169,18 @@ fn input_comes_from_a_file_or_stdin() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    assert_eq!(stdout_json(&output)["json_body"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        stdout_json(&output)["json_body"].as_array().unwrap().len(),
+        2
+    );
 
     emu.duogate()
-        .args(["action", "retrieve_users", "--input", "@/nonexistent/input.json"])
+        .args([
+            "action",
+            "retrieve_users",
+            "--input",
+            "@/nonexistent/input.json",
+        ])
         .assert()
         .code(2)
         .stderr(predicates::str::contains("cannot read --input file"));

@@ -15,11 +15,18 @@ fn users_list_all_streams_ten_thousand_users_as_json_and_csv() {
         .args(["users", "list", "--all", "--output", "json"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let users = stdout_json(&output);
     let users = users.as_array().expect("an array");
     assert_eq!(users.len(), 10_000);
-    let ids: HashSet<&str> = users.iter().map(|u| u["user_id"].as_str().unwrap()).collect();
+    let ids: HashSet<&str> = users
+        .iter()
+        .map(|u| u["user_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 10_000, "every user exactly once");
     // 300 per page (the users endpoint's maximum): 34 pages.
     let pages = emu
@@ -31,7 +38,15 @@ fn users_list_all_streams_ten_thousand_users_as_json_and_csv() {
 
     let csv = emu
         .duogate()
-        .args(["users", "list", "--all", "--output", "csv", "--page-size", "1000"])
+        .args([
+            "users",
+            "list",
+            "--all",
+            "--output",
+            "csv",
+            "--page-size",
+            "1000",
+        ])
         .output()
         .unwrap();
     assert!(csv.status.success());
@@ -45,7 +60,9 @@ fn one_page_listing_says_how_to_get_more() {
     let emu = TestEmulator::start("users=12");
     let output = emu
         .duogate()
-        .args(["users", "list", "--limit", "5", "--offset", "5", "-o", "json"])
+        .args([
+            "users", "list", "--limit", "5", "--offset", "5", "-o", "json",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -58,7 +75,11 @@ fn one_page_listing_says_how_to_get_more() {
 #[test]
 fn table_output_has_headers_and_one_row_per_user() {
     let emu = TestEmulator::start("users=3");
-    let output = emu.duogate().args(["users", "list", "-o", "table"]).output().unwrap();
+    let output = emu
+        .duogate()
+        .args(["users", "list", "-o", "table"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -68,8 +89,16 @@ fn table_output_has_headers_and_one_row_per_user() {
 }
 
 fn first_id(emu: &TestEmulator, command: &str, field: &str) -> String {
-    let output = emu.duogate().args([command, "list", "-o", "json"]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = emu
+        .duogate()
+        .args([command, "list", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     stdout_json(&output)[0][field].as_str().unwrap().to_string()
 }
 
@@ -79,12 +108,30 @@ fn users_update_changes_the_user_and_get_shows_it() {
     let id = first_id(&emu, "users", "user_id");
     let output = emu
         .duogate()
-        .args(["users", "update", &id, "--realname", "Jörg Müller", "--status", "disabled", "-o", "json"])
+        .args([
+            "users",
+            "update",
+            &id,
+            "--realname",
+            "Jörg Müller",
+            "--status",
+            "disabled",
+            "-o",
+            "json",
+        ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(stdout_json(&output)["realname"], "Jörg Müller");
-    let got = emu.duogate().args(["users", "get", &id, "-o", "json"]).output().unwrap();
+    let got = emu
+        .duogate()
+        .args(["users", "get", &id, "-o", "json"])
+        .output()
+        .unwrap();
     let user = stdout_json(&got);
     assert_eq!(user["realname"], "Jörg Müller");
     assert_eq!(user["status"], "disabled");
@@ -120,7 +167,11 @@ fn phones_associate_then_list_by_user_shows_the_phone() {
         .unwrap();
     let phones = stdout_json(&output);
     assert!(
-        phones.as_array().unwrap().iter().any(|p| p["phone_id"] == phone_id.as_str()),
+        phones
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["phone_id"] == phone_id.as_str()),
         "{phones}"
     );
 }
@@ -132,12 +183,25 @@ fn admins_modify_warns_about_password_and_never_sends_it() {
     let output = emu
         .duogate()
         .args([
-            "admins", "modify", &admin, "--name", "Jo Smith", "--password", "s3cr3t-pw",
-            "--password-change-required", "true", "-o", "json",
+            "admins",
+            "modify",
+            &admin,
+            "--name",
+            "Jo Smith",
+            "--password",
+            "s3cr3t-pw",
+            "--password-change-required",
+            "true",
+            "-o",
+            "json",
         ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let admin = stdout_json(&output);
     assert_eq!(admin["name"], "Jo Smith");
     assert_eq!(admin["password_change_required"], true);
@@ -150,13 +214,20 @@ fn admins_modify_warns_about_password_and_never_sends_it() {
 #[test]
 fn bypass_codes_list_never_shows_codes() {
     let emu = TestEmulator::start("users=5,bypass_codes=7");
-    let output = emu.duogate().args(["bypass-codes", "list", "--all", "-o", "json"]).output().unwrap();
+    let output = emu
+        .duogate()
+        .args(["bypass-codes", "list", "--all", "-o", "json"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let codes = stdout_json(&output);
     let codes = codes.as_array().unwrap();
     assert_eq!(codes.len(), 7);
     for code in codes {
-        assert!(code.get("code").is_none() && code.get("codes").is_none(), "{code}");
+        assert!(
+            code.get("code").is_none() && code.get("codes").is_none(),
+            "{code}"
+        );
         assert!(code["bypass_code_id"].as_str().unwrap().starts_with("DB"));
     }
 }
@@ -175,7 +246,11 @@ fn rate_limit_storm_is_ridden_out_with_backoff() {
         .args(["users", "list", "--all", "--page-size", "100", "-o", "json"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(stdout_json(&output).as_array().unwrap().len(), 300);
     let limited = emu
         .request_log()
@@ -193,7 +268,11 @@ fn v2_signatures_work_too() {
         .args(["users", "list", "--sig-version", "2", "-o", "json"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let log = emu.request_log();
     assert_eq!(log.last().unwrap()["sig_version"], json!(2));
     let _: &Value = &log[0];

@@ -20,7 +20,14 @@ impl TestEmulator {
     /// Starts `duogate emulate --seed SEED`.
     pub fn start(seed: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_duogate"))
-            .args(["emulate", "--listen", "127.0.0.1:0", "--print-keys", "--seed", seed])
+            .args([
+                "emulate",
+                "--listen",
+                "127.0.0.1:0",
+                "--print-keys",
+                "--seed",
+                seed,
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -77,8 +84,14 @@ impl TestEmulator {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .expect("status code");
-        let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-        let text = if chunked { dechunk(rest) } else { rest.to_string() };
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        let text = if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        };
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, value)
     }
@@ -86,20 +99,26 @@ impl TestEmulator {
     /// Number of entries in the request log.
     pub fn requests_logged(&self) -> usize {
         let (_, log) = self.control("GET", "/_emulator/requests", None);
-        log.as_array().map(Vec::len).expect("the request log is an array")
+        log.as_array()
+            .map(Vec::len)
+            .expect("the request log is an array")
     }
 
     /// The request log.
     pub fn request_log(&self) -> Vec<Value> {
         let (_, log) = self.control("GET", "/_emulator/requests", None);
-        log.as_array().cloned().expect("the request log is an array")
+        log.as_array()
+            .cloned()
+            .expect("the request log is an array")
     }
 }
 
 fn dechunk(mut rest: &str) -> String {
     let mut out = String::new();
     while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if size == 0 || tail.len() < size {
             break;
         }

@@ -52,7 +52,11 @@ fn wrong_skey_is_duos_40103_and_the_skey_is_never_printed() {
     assert!(!stderr.contains(wrong) && !String::from_utf8_lossy(&output.stdout).contains(wrong));
 
     let right = emu.admin_skey();
-    let output = emu.duogate().args(["-vv", "users", "list", "-o", "json"]).output().unwrap();
+    let output = emu
+        .duogate()
+        .args(["-vv", "users", "list", "-o", "json"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     assert!(!String::from_utf8_lossy(&output.stderr).contains(&right));
     assert!(!String::from_utf8_lossy(&output.stdout).contains(&right));
@@ -107,13 +111,19 @@ fn help_lists_actions_and_completions_are_generated() {
         .args(["action", "--help"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("associate_phone_with_user").and(predicate::str::contains("update_user")));
+        .stdout(
+            predicate::str::contains("associate_phone_with_user")
+                .and(predicate::str::contains("update_user")),
+        );
     emu.duogate()
         .args(["completions", "bash"])
         .assert()
         .success()
         .stdout(predicate::str::contains("duogate"));
-    emu.duogate().args(["users", "list", "--limit", "x"]).assert().code(2);
+    emu.duogate()
+        .args(["users", "list", "--limit", "x"])
+        .assert()
+        .code(2);
 }
 
 #[test]

@@ -1,0 +1,451 @@
+//! The control API under `/_emulator/`: unsigned, and only for loopback peers.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /_emulator/users` | create or replace a user with a scripted answer, passcodes, phones |
+//! | `POST /_emulator/phones`, `/admins`, `/bypass_codes` | create one object |
+//! | `POST /_emulator/enrollments/activate` | finish an enrollment (`{"user_id"}`) |
+//! | `GET`, `POST`, `DELETE /_emulator/faults` | list, add, clear faults |
+//! | `GET`, `DELETE /_emulator/requests` | the request log |
+//! | `GET /_emulator/transactions` | auth transactions (with pushinfo, factor, device…) |
+//! | `POST /_emulator/keys/rotate` | new secret keys; answers the `--print-keys` shape |
+//! | `GET /_emulator/state`, `POST /_emulator/reset` | dump (state-file shape) or empty everything |
+//!
+//! Errors are `{"error": "…"}` with status 400 (or 403 for a non-loopback peer, 404 for an
+//! unknown user).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use duo_proto::models::{Admin, BypassCode, Phone, User};
+
+use crate::config::{KeySet, duo_id, keys_json, new_skey};
+use crate::faults::{Fault, FaultSpec};
+use crate::shared::Shared;
+use crate::state::{Answer, BypassRecord, Data, UserRecord};
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+/// Refuses peers that are not loopback (requests without a known peer are in-process).
+pub async fn loopback_only(request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    match peer {
+        Some(addr) if !addr.ip().is_loopback() => error(
+            StatusCode::FORBIDDEN,
+            "the control API answers loopback clients only",
+        ),
+        _ => next.run(request).await,
+    }
+}
+
+/// The control routes.
+pub fn router() -> axum::Router<Arc<Shared>> {
+    axum::Router::new()
+        .route("/_emulator/users", post(put_user))
+        .route("/_emulator/phones", post(create_phone))
+        .route("/_emulator/admins", post(create_admin))
+        .route("/_emulator/bypass_codes", post(create_bypass_code))
+        .route("/_emulator/enrollments/activate", post(activate_enrollment))
+        .route(
+            "/_emulator/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route(
+            "/_emulator/requests",
+            get(list_requests).delete(clear_requests),
+        )
+        .route("/_emulator/transactions", get(list_transactions))
+        .route("/_emulator/keys/rotate", post(rotate_keys))
+        .route("/_emulator/state", get(dump_state))
+        .route("/_emulator/reset", post(reset))
+        .route_layer(axum::middleware::from_fn(loopback_only))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
+    let text = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(text)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserInput {
+    username: String,
+    #[serde(default)]
+    answer: Option<String>,
+    #[serde(default)]
+    passcodes: Option<Vec<String>>,
+    #[serde(default)]
+    phones: Option<usize>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    realname: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+fn new_phone(rng: &mut impl rand::Rng, number: String) -> Phone {
+    Phone {
+        phone_id: duo_id(rng, "DP"),
+        number,
+        kind: "Mobile".into(),
+        platform: "Apple iOS".into(),
+        model: "Apple iPhone 15".into(),
+        activated: true,
+        capabilities: ["auto", "push", "sms", "phone", "mobile_otp"]
+            .map(String::from)
+            .to_vec(),
+        encrypted: "Encrypted".into(),
+        fingerprint: "Configured".into(),
+        screenlock: "Locked".into(),
+        tampered: "Not tampered".into(),
+        ..Phone::default()
+    }
+}
+
+async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let input: UserInput = match parse(&body) {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    if input.username.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "\"username\" must not be empty");
+    }
+    let answer = match input.answer.as_deref() {
+        None => None,
+        Some(text) => match Answer::parse(text) {
+            Some(answer) => Some(answer),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "\"answer\" {text:?} is not one of approve, deny, timeout, fraud, \
+                         bypass, not_enrolled, locked_out"
+                    ),
+                );
+            }
+        },
+    };
+    if let Some(status) = &input.status
+        && !matches!(status.as_str(), "active" | "disabled" | "bypass")
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "\"status\" must be active, disabled or bypass",
+        );
+    }
+    let mut rng = rand::rng();
+    let mut data = shared.data();
+    let existing = data.user_by_name(&input.username).cloned();
+    let mut record = existing.unwrap_or_else(|| UserRecord {
+        user: User {
+            user_id: duo_id(&mut rng, "DU"),
+            username: input.username.clone(),
+            email: format!("{}@example.com", input.username),
+            realname: input.username.clone(),
+            status: "active".into(),
+            is_enrolled: true,
+            created: shared.now_secs(),
+            ..User::default()
+        },
+        phone_ids: Vec::new(),
+        answer: Answer::Approve,
+        passcodes: Vec::new(),
+    });
+    if let Some(answer) = answer {
+        record.answer = answer;
+    }
+    if let Some(passcodes) = input.passcodes {
+        record.passcodes = passcodes;
+    }
+    if let Some(status) = input.status {
+        record.user.status = status;
+    }
+    if let Some(realname) = input.realname {
+        record.user.realname = realname;
+    }
+    if let Some(email) = input.email {
+        record.user.email = email;
+    }
+    let user_id = record.user.user_id.clone();
+    // New users get one push-capable phone unless told otherwise; "phones" replaces them.
+    let is_new = data.user(&user_id).is_none();
+    let wanted_phones = input.phones.unwrap_or(usize::from(is_new));
+    if input.phones.is_some() {
+        for phone_id in std::mem::take(&mut record.phone_ids) {
+            if let Some(users) = data.phone_users.get_mut(&phone_id) {
+                users.retain(|u| u != &user_id);
+            }
+        }
+    }
+    data.insert_user(record);
+    for n in 0..wanted_phones {
+        let number = format!("+1555{:07}", 8_000_000 + data.phones.len() + n);
+        let phone = new_phone(&mut rng, number);
+        let phone_id = phone.phone_id.clone();
+        data.insert_phone(phone);
+        data.associate(&user_id, &phone_id);
+    }
+    let full = data.user(&user_id).map(|r| data.full_user(r));
+    let mut value = serde_json::to_value(full).unwrap_or(Value::Null);
+    if let Some(r) = data.user(&user_id) {
+        value["answer"] = json!(r.answer);
+    }
+    (StatusCode::OK, Json(value)).into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PhoneInput {
+    #[serde(default)]
+    number: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    platform: Option<String>,
+    #[serde(default)]
+    capabilities: Option<Vec<String>>,
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+async fn create_phone(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let input: PhoneInput = match parse(&body) {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let mut data = shared.data();
+    if let Some(user_id) = &input.user_id
+        && data.user(user_id).is_none()
+    {
+        return error(StatusCode::NOT_FOUND, format!("no user {user_id}"));
+    }
+    let number = input
+        .number
+        .unwrap_or_else(|| format!("+1555{:07}", 7_000_000 + data.phones.len()));
+    let mut phone = new_phone(&mut rand::rng(), number);
+    if let Some(name) = input.name {
+        phone.name = name;
+    }
+    if let Some(platform) = input.platform {
+        phone.platform = platform;
+    }
+    if let Some(capabilities) = input.capabilities {
+        phone.capabilities = capabilities;
+    }
+    let phone_id = phone.phone_id.clone();
+    data.insert_phone(phone);
+    if let Some(user_id) = &input.user_id {
+        data.associate(user_id, &phone_id);
+    }
+    let full = data.phone(&phone_id).map(|p| data.full_phone(p));
+    (StatusCode::OK, Json(full)).into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AdminInput {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+async fn create_admin(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let input: AdminInput = match parse(&body) {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let mut data = shared.data();
+    let n = data.admins.len() + 1;
+    let admin = Admin {
+        admin_id: duo_id(&mut rand::rng(), "DE"),
+        name: input.name.unwrap_or_else(|| format!("Admin {n}")),
+        email: input
+            .email
+            .unwrap_or_else(|| format!("admin{n}@example.com")),
+        phone: input
+            .phone
+            .unwrap_or_else(|| format!("+1555{:07}", 6_000_000 + n)),
+        role: input.role.unwrap_or_else(|| "Administrator".into()),
+        status: input.status.unwrap_or_else(|| "Active".into()),
+        created: shared.now_secs(),
+        ..Admin::default()
+    };
+    data.admins.push(admin.clone());
+    (StatusCode::OK, Json(admin)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BypassInput {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    reuse_count: Option<i64>,
+    #[serde(default)]
+    expiration: Option<i64>,
+}
+
+async fn create_bypass_code(
+    State(shared): State<Arc<Shared>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let input: BypassInput = match parse(&body) {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let mut data = shared.data();
+    let user_id = match (&input.user_id, &input.username) {
+        (Some(id), _) => data.user(id).map(|r| r.user.user_id.clone()),
+        (None, Some(name)) => data.user_by_name(name).map(|r| r.user.user_id.clone()),
+        (None, None) => {
+            return error(StatusCode::BAD_REQUEST, "give \"user_id\" or \"username\"");
+        }
+    };
+    let Some(user_id) = user_id else {
+        return error(StatusCode::NOT_FOUND, "no such user");
+    };
+    let record = BypassRecord {
+        code: BypassCode {
+            bypass_code_id: duo_id(&mut rand::rng(), "DB"),
+            admin_email: "admin@example.com".into(),
+            created: shared.now_secs(),
+            expiration: input.expiration,
+            reuse_count: input.reuse_count,
+            user: None,
+        },
+        user_id,
+    };
+    let full = data.full_bypass_code(&record);
+    data.bypass_codes.push(record);
+    (StatusCode::OK, Json(full)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivateInput {
+    user_id: String,
+}
+
+async fn activate_enrollment(
+    State(shared): State<Arc<Shared>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let input: ActivateInput = match parse(&body) {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let mut data = shared.data();
+    let Some(enrollment) = data.enrollments.get_mut(&input.user_id) else {
+        return error(StatusCode::NOT_FOUND, "no enrollment for that user");
+    };
+    enrollment.activated = true;
+    let phone = new_phone(
+        &mut rand::rng(),
+        format!("+1555{:07}", 5_000_000 + data.phones.len()),
+    );
+    let phone_id = phone.phone_id.clone();
+    data.insert_phone(phone);
+    data.associate(&input.user_id, &phone_id);
+    if let Some(&i) = data.user_index.get(&input.user_id) {
+        data.users[i].user.is_enrolled = true;
+    }
+    (
+        StatusCode::OK,
+        Json(json!({"user_id": input.user_id, "activated": true})),
+    )
+        .into_response()
+}
+
+async fn list_faults(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.faults().clone()).into_response()
+}
+
+async fn add_fault(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let spec: FaultSpec = match parse(&body) {
+        Ok(spec) => spec,
+        Err(response) => return response,
+    };
+    if let Err(message) = spec.validate() {
+        return error(StatusCode::BAD_REQUEST, message);
+    }
+    let fault = Fault {
+        spec,
+        seen: 0,
+        applied: 0,
+    };
+    shared.faults().push(fault.clone());
+    (StatusCode::CREATED, Json(fault)).into_response()
+}
+
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
+    shared.faults().clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_requests(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.log_entries()).into_response()
+}
+
+async fn clear_requests(State(shared): State<Arc<Shared>>) -> Response {
+    shared.clear_log();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_transactions(State(shared): State<Arc<Shared>>) -> Response {
+    let data = shared.data();
+    let mut transactions: Vec<&crate::state::Transaction> = data.transactions.values().collect();
+    transactions.sort_by_key(|t| t.decided_at);
+    Json(transactions).into_response()
+}
+
+async fn rotate_keys(State(shared): State<Arc<Shared>>) -> Response {
+    let old = shared.keys();
+    let mut rng = rand::rng();
+    let keys = KeySet {
+        admin_skey: new_skey(&mut rng),
+        auth_skey: new_skey(&mut rng),
+        ..old
+    };
+    shared.set_keys(keys.clone());
+    Json(keys_json(&shared.public_url(), &keys)).into_response()
+}
+
+async fn dump_state(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.data().snapshot()).into_response()
+}
+
+async fn reset(State(shared): State<Arc<Shared>>) -> Response {
+    *shared.data() = Data::default();
+    shared.faults().clear();
+    shared.clear_log();
+    StatusCode::NO_CONTENT.into_response()
+}

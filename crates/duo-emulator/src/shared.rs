@@ -1,0 +1,119 @@
+//! The state every request shares: configuration, keys, data, faults and the request log.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use serde::Serialize;
+
+use crate::config::{EmulatorConfig, KeySet};
+use crate::faults::Fault;
+use crate::state::Data;
+
+/// How many requests the log keeps.
+pub const LOG_CAPACITY: usize = 10_000;
+
+/// One request-log line.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    /// HTTP method.
+    pub method: String,
+    /// Path without query.
+    pub path: String,
+    /// Signature version that verified, if any.
+    pub sig_version: Option<u8>,
+    /// The ikey that signed, if the signature verified.
+    pub ikey: Option<String>,
+    /// HTTP status answered.
+    pub status: u16,
+    /// `ok`, `fail:CODE` or `fault:KIND`.
+    pub outcome: String,
+}
+
+/// Shared state.
+pub struct Shared {
+    /// Start-up configuration.
+    pub config: EmulatorConfig,
+    keys: RwLock<KeySet>,
+    public_url: RwLock<String>,
+    /// The data.
+    pub data: Mutex<Data>,
+    /// Installed faults.
+    pub faults: Mutex<Vec<Fault>>,
+    log: Mutex<VecDeque<LogEntry>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock must not take the emulator down with it.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// New shared state.
+    pub fn new(config: EmulatorConfig, keys: KeySet, data: Data) -> Self {
+        Self {
+            config,
+            keys: RwLock::new(keys),
+            public_url: RwLock::new(String::new()),
+            data: Mutex::new(data),
+            faults: Mutex::new(Vec::new()),
+            log: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The data, locked.
+    pub fn data(&self) -> MutexGuard<'_, Data> {
+        lock(&self.data)
+    }
+
+    /// The current keys.
+    pub fn keys(&self) -> KeySet {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the keys.
+    pub fn set_keys(&self, keys: KeySet) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+    }
+
+    /// The URL clients reach the emulator at.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sets the URL clients reach the emulator at.
+    pub fn set_public_url(&self, url: &str) {
+        *self.public_url.write().unwrap_or_else(|e| e.into_inner()) = url.to_string();
+    }
+
+    /// Appends to the request log, dropping the oldest line when full.
+    pub fn log(&self, entry: LogEntry) {
+        let mut log = lock(&self.log);
+        if log.len() == LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(entry);
+    }
+
+    /// The request log, oldest first.
+    pub fn log_entries(&self) -> Vec<LogEntry> {
+        lock(&self.log).iter().cloned().collect()
+    }
+
+    /// Empties the request log.
+    pub fn clear_log(&self) {
+        lock(&self.log).clear();
+    }
+
+    /// The installed faults, locked.
+    pub fn faults(&self) -> MutexGuard<'_, Vec<Fault>> {
+        lock(&self.faults)
+    }
+
+    /// Unix seconds now, by the configured clock.
+    pub fn now_secs(&self) -> i64 {
+        (self.config.clock)().as_second()
+    }
+}
