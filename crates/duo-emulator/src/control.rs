@@ -75,14 +75,13 @@ pub fn router() -> axum::Router<Arc<Shared>> {
         .route_layer(axum::middleware::from_fn(loopback_only))
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
     let text = if body.is_empty() {
         b"{}".as_slice()
     } else {
         body
     };
-    serde_json::from_slice(text)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+    serde_json::from_slice(text).map_err(|e| format!("invalid body: {e}"))
 }
 
 #[derive(Deserialize)]
@@ -125,7 +124,7 @@ fn new_phone(rng: &mut impl rand::Rng, number: String) -> Phone {
 async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let input: UserInput = match parse(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     if input.username.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "\"username\" must not be empty");
@@ -231,7 +230,7 @@ struct PhoneInput {
 async fn create_phone(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let input: PhoneInput = match parse(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let mut data = shared.data();
     if let Some(user_id) = &input.user_id
@@ -279,7 +278,7 @@ struct AdminInput {
 async fn create_admin(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let input: AdminInput = match parse(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let mut data = shared.data();
     let n = data.admins.len() + 1;
@@ -320,7 +319,7 @@ async fn create_bypass_code(
 ) -> Response {
     let input: BypassInput = match parse(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let mut data = shared.data();
     let user_id = match (&input.user_id, &input.username) {
@@ -361,7 +360,7 @@ async fn activate_enrollment(
 ) -> Response {
     let input: ActivateInput = match parse(&body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let mut data = shared.data();
     let Some(enrollment) = data.enrollments.get_mut(&input.user_id) else {
@@ -392,7 +391,7 @@ async fn list_faults(State(shared): State<Arc<Shared>>) -> Response {
 async fn add_fault(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let spec: FaultSpec = match parse(&body) {
         Ok(spec) => spec,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     if let Err(message) = spec.validate() {
         return error(StatusCode::BAD_REQUEST, message);

@@ -31,7 +31,7 @@
 //! - [`control`]: the `/_emulator/` control API.
 //! - [`shared`]: state shared by all requests, and the request log.
 //! - [`server`]: serving a socket, with the connection-dropping `down` fault.
-//! - [`error`]: [`EmulatorError`].
+//! - [`error`]: [`EmulatorError`], why start-up or serving failed.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
