@@ -2,6 +2,7 @@
 //! typed calls against the emulator.
 
 mod against_emulator;
+mod tls;
 mod transport;
 
 use std::sync::Arc;
