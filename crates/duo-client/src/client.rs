@@ -201,11 +201,11 @@ impl DuoClient {
                 attempt = attempts,
                 "duo call"
             );
-            if raw.status != 429 || attempts >= self.config.max_attempts {
-                raw.attempts = attempts;
-                return Ok(raw);
-            }
-            let Some(wait) = backoff.next() else {
+            let wait = match raw.status {
+                429 if attempts < self.config.max_attempts => backoff.next(),
+                _ => None,
+            };
+            let Some(wait) = wait else {
                 raw.attempts = attempts;
                 return Ok(raw);
             };

@@ -75,13 +75,7 @@ impl<W: Write> ListWriter<W> {
             }
             OutputFormat::Csv => {
                 if self.written == 0 {
-                    let header: Vec<String> = self
-                        .resource
-                        .csv
-                        .iter()
-                        .map(|(h, _)| h.to_string())
-                        .collect();
-                    self.out.write_all(&csv_line(&header)?)?;
+                    self.write_csv_header()?;
                 }
                 let row: Vec<String> = self
                     .resource
@@ -137,6 +131,16 @@ impl<W: Write> ListWriter<W> {
         Ok(())
     }
 
+    fn write_csv_header(&mut self) -> std::io::Result<()> {
+        let header: Vec<String> = self
+            .resource
+            .csv
+            .iter()
+            .map(|(h, _)| h.to_string())
+            .collect();
+        self.out.write_all(&csv_line(&header)?)
+    }
+
     /// Ends the list.
     pub fn finish(mut self) -> std::io::Result<()> {
         match self.format {
@@ -146,13 +150,7 @@ impl<W: Write> ListWriter<W> {
             }
             OutputFormat::Csv => {
                 if self.written == 0 {
-                    let header: Vec<String> = self
-                        .resource
-                        .csv
-                        .iter()
-                        .map(|(h, _)| h.to_string())
-                        .collect();
-                    self.out.write_all(&csv_line(&header)?)?;
+                    self.write_csv_header()?;
                 }
             }
             OutputFormat::Table => {

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::TestEmulator;
 use crate::emulator::stdout_json;
@@ -10,17 +10,8 @@ use crate::emulator::stdout_json;
 #[test]
 fn users_list_all_streams_ten_thousand_users_as_json_and_csv() {
     let emu = TestEmulator::start("users=10000");
-    let output = emu
-        .duogate()
-        .args(["users", "list", "--all", "--output", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let users = stdout_json(&output);
+    let output = emu.json(&["users", "list", "--all", "--output", "json"]);
+    let users = output;
     let users = users.as_array().expect("an array");
     assert_eq!(users.len(), 10_000);
     let ids: HashSet<&str> = users
@@ -89,44 +80,26 @@ fn table_output_has_headers_and_one_row_per_user() {
 }
 
 fn first_id(emu: &TestEmulator, command: &str, field: &str) -> String {
-    let output = emu
-        .duogate()
-        .args([command, "list", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout_json(&output)[0][field].as_str().unwrap().to_string()
+    let output = emu.json(&[command, "list", "-o", "json"]);
+    output[0][field].as_str().unwrap().to_string()
 }
 
 #[test]
 fn users_update_changes_the_user_and_get_shows_it() {
     let emu = TestEmulator::start("users=3");
     let id = first_id(&emu, "users", "user_id");
-    let output = emu
-        .duogate()
-        .args([
-            "users",
-            "update",
-            &id,
-            "--realname",
-            "Jörg Müller",
-            "--status",
-            "disabled",
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(stdout_json(&output)["realname"], "Jörg Müller");
+    let output = emu.json(&[
+        "users",
+        "update",
+        &id,
+        "--realname",
+        "Jörg Müller",
+        "--status",
+        "disabled",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(output["realname"], "Jörg Müller");
     let got = emu
         .duogate()
         .args(["users", "get", &id, "-o", "json"])
@@ -241,17 +214,8 @@ fn rate_limit_storm_is_ridden_out_with_backoff() {
         Some(&json!({"kind": "rate_limit", "every": 2, "paths": ["/admin/v1/users"]})),
     );
     assert!(status < 300);
-    let output = emu
-        .duogate()
-        .args(["users", "list", "--all", "--page-size", "100", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(stdout_json(&output).as_array().unwrap().len(), 300);
+    let output = emu.json(&["users", "list", "--all", "--page-size", "100", "-o", "json"]);
+    assert_eq!(output.as_array().unwrap().len(), 300);
     let limited = emu
         .request_log()
         .iter()
@@ -263,17 +227,7 @@ fn rate_limit_storm_is_ridden_out_with_backoff() {
 #[test]
 fn v2_signatures_work_too() {
     let emu = TestEmulator::start("users=2");
-    let output = emu
-        .duogate()
-        .args(["users", "list", "--sig-version", "2", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    emu.json(&["users", "list", "--sig-version", "2", "-o", "json"]);
     let log = emu.request_log();
     assert_eq!(log.last().unwrap()["sig_version"], json!(2));
-    let _: &Value = &log[0];
 }

@@ -64,6 +64,17 @@ impl TestEmulator {
         cmd
     }
 
+    /// Runs `duogate ARGS`, asserts success, and parses stdout as JSON.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let output = self.duogate().args(args).output().expect("run duogate");
+        assert!(
+            output.status.success(),
+            "duogate {args:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout_json(&output)
+    }
+
     /// A control API call: `method path [json body]` → (status, parsed body or text).
     pub fn control(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let addr = self.url.trim_start_matches("http://");
