@@ -63,7 +63,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=5, help="repeats (default 5)")
     args = ap.parse_args()
 
-    print(f"duo_client {duo_client.__version__ if hasattr(duo_client, '__version__') else '?'}, "
+    print(f"duo_client {duo_client.__version__}, "
           f"Python {sys.version.split()[0]}, best of {args.repeat} x {args.number} calls")
     for name, case in CASES.items():
         got = call(case)

@@ -13,7 +13,7 @@ const assert = require('node:assert/strict')
 const { describe, it, before, after } = require('node:test')
 const duoApi = require('@duosecurity/duo_api')
 
-const { SEED, startEmulator, redirectHttpsTo, sent, call, ok, allKeys } = require('./emulator')
+const { TEST_TIMEOUT_MS, SEED, startEmulator, redirectHttpsTo, sent, call, ok, control, allKeys } = require('./emulator')
 
 let emu
 let undoRedirect
@@ -34,7 +34,7 @@ const VERSIONS = [
 ]
 
 for (const [name, sigVersion, pick] of VERSIONS) {
-  describe(`Admin API, signature ${name}`, () => {
+  describe(`Admin API, signature ${name}`, { timeout: TEST_TIMEOUT_MS }, () => {
     let client
     before(() => {
       client = new duoApi.Client(emu.keys.admin_ikey, emu.keys.admin_skey, '127.0.0.1', sigVersion)
@@ -54,6 +54,19 @@ for (const [name, sigVersion, pick] of VERSIONS) {
       assert.equal(last.headers.Host, '127.0.0.1')
       assert.match(last.headers.Date, / GMT$/)
       assert.match(last.headers['User-Agent'], /^duo_api_nodejs\/1\.5\.0$/)
+    })
+
+    it('the emulator verified the signature version the library used', async () => {
+      const adminId = ok(await call(client, 'GET', '/admin/v1/admins')).response[0].admin_id
+      await control(emu, 'DELETE', '/_emulator/requests')
+      ok(await call(client, 'GET', '/admin/v1/users', { limit: '1', offset: '0' }))
+      // A POST without parameters: an empty form body (v2), the JSON body {} (v5).
+      ok(await call(client, 'POST', `/admin/v1/admins/${adminId}`, {}))
+      const log = await control(emu, 'GET', '/_emulator/requests')
+      assert.deepEqual(log.map((e) => [e.method, e.path, e.sig_version, e.status, e.outcome]), [
+        ['GET', '/admin/v1/users', sigVersion, 200, 'ok'],
+        ['POST', `/admin/v1/admins/${adminId}`, sigVersion, 200, 'ok']
+      ])
     })
 
     it('retrieve users: following next_offset visits all users once', async () => {

@@ -13,7 +13,7 @@ const assert = require('node:assert/strict')
 const { describe, it, before, after } = require('node:test')
 const duoApi = require('@duosecurity/duo_api')
 
-const { startEmulator, redirectHttpsTo, sent, call, ok, control } = require('./emulator')
+const { TEST_TIMEOUT_MS, startEmulator, redirectHttpsTo, sent, call, ok, control } = require('./emulator')
 
 const MAX_POLLS = 20
 
@@ -46,7 +46,7 @@ const VERSIONS = [
 ]
 
 for (const [name, sigVersion] of VERSIONS) {
-  describe(`Auth API, signature ${name}`, () => {
+  describe(`Auth API, signature ${name}`, { timeout: TEST_TIMEOUT_MS }, () => {
     let client
     before(() => {
       client = new duoApi.Client(emu.keys.auth_ikey, emu.keys.auth_skey, '127.0.0.1', sigVersion)

@@ -121,7 +121,8 @@ async function control (emu, method, apiPath, body) {
   const res = await fetch(emu.url + apiPath, {
     method,
     headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body)
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS)
   })
   const text = await res.text()
   assert.ok(res.ok, `${method} ${apiPath} ${JSON.stringify(body)} -> ${res.status}: ${text}`)
@@ -141,4 +142,8 @@ function allKeys (value, out = new Set()) {
   return out
 }
 
-module.exports = { SEED, startEmulator, redirectHttpsTo, sent, call, ok, control, allKeys }
+// Bound on each describe() suite (every call also has its own CALL_TIMEOUT_MS), so a hung
+// emulator fails the run instead of hanging it.
+const TEST_TIMEOUT_MS = 60000
+
+module.exports = { TEST_TIMEOUT_MS, SEED, startEmulator, redirectHttpsTo, sent, call, ok, control, allKeys }

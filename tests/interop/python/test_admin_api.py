@@ -164,7 +164,11 @@ def test_get_admins(admin):
 def test_update_admin(admin, sig_version):
     target = admin.get_admins()[1 + PICK[sig_version]]
     name = f"Interop Admin v{sig_version}"
-    updated = admin.update_admin(target["admin_id"], name=name, password_change_required=True)
+    # duo_client 5.7.0 cannot send a Python bool under v1/v2 (normalize_params iterates it:
+    # TypeError), so v2 sends the form value "true", as form-encoding callers do; v5 sends JSON
+    # true. Either way Duo answers the boolean.
+    required = True if sig_version == 5 else "true"
+    updated = admin.update_admin(target["admin_id"], name=name, password_change_required=required)
     assert updated["admin_id"] == target["admin_id"]
     assert updated["name"] == name
     assert updated["password_change_required"] is True
@@ -187,6 +191,20 @@ def test_get_bypass_codes_never_returns_codes(admin):
     for c in codes:
         assert_duo_id(c["user"]["user_id"], "DU")
     assert len(admin.get_bypass_codes(limit=5, offset=0)) == 5
+
+
+# --- what the emulator saw ------------------------------------------------------------------------
+
+def test_request_log_names_the_clients_signature_version(emulator, admin, sig_version):
+    user_id = admin.get_users(limit=1, offset=4)[0]["user_id"]
+    emulator.control("DELETE", "/_emulator/requests")
+    admin.get_users(limit=1, offset=0)
+    admin.update_user(user_id, notes="logged")
+    log = emulator.control("GET", "/_emulator/requests")
+    assert [(e["method"], e["path"], e["sig_version"], e["status"], e["outcome"]) for e in log] == [
+        ("GET", "/admin/v1/users", sig_version, 200, "ok"),
+        ("POST", "/admin/v1/users/" + user_id, sig_version, 200, "ok"),
+    ], log
 
 
 # --- v2 with HMAC-SHA1 --------------------------------------------------------------------------

@@ -89,6 +89,7 @@ def test_rate_limit_storm_is_ridden_out(make_emulator, monkeypatch, sig_version)
     monkeypatch.setattr(duo_client.client, "sleep", recorder)
 
     emu.control("POST", "/_emulator/faults", {"kind": "rate_limit", "every": 2})
+    emu.control("DELETE", "/_emulator/requests")
     try:
         # Requests 1, 2(429), 3: the second call is answered 429 once and retried.
         first = admin.get_users(limit=3, offset=0)
@@ -98,6 +99,9 @@ def test_rate_limit_storm_is_ridden_out(make_emulator, monkeypatch, sig_version)
     assert len(first) == 3 and len(second) == 3
     assert len(recorder.waits) == 1, recorder.waits
     assert 1.0 <= recorder.waits[0] <= 2.0  # the client's first backoff: 1 s + jitter
+    log = [e for e in emu.control("GET", "/_emulator/requests") if e["path"] == "/admin/v1/users"]
+    assert [(e["status"], e["outcome"]) for e in log] == \
+        [(200, "ok"), (429, "fault:rate_limit"), (200, "ok")], log
 
     recorder.waits.clear()
     assert len(admin.get_users(limit=3, offset=0)) == 3
