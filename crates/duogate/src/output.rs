@@ -251,7 +251,7 @@ pub fn progress(quiet: bool, plural: &str) -> ProgressBar {
     }
     let bar = ProgressBar::new_spinner();
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec})") {
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {human_pos} {msg} ({elapsed})") {
         bar.set_style(style);
     }
     bar.set_message(plural.to_string());
@@ -265,9 +265,9 @@ pub fn set_total(bar: &ProgressBar, total: u64) {
         return;
     }
     bar.set_length(total);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({per_sec}, eta {eta})")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:30} {human_pos}/{human_len} {msg} ({elapsed}, eta {eta})",
+    ) {
         bar.set_style(style);
     }
 }
