@@ -8,5 +8,6 @@ mod actions;
 mod connector;
 mod emulator;
 mod errors;
+mod serve;
 
 pub use emulator::TestEmulator;
