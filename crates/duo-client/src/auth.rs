@@ -37,8 +37,8 @@ pub struct PreauthRequest {
     pub hostname: Option<String>,
 }
 
-/// An auth request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An auth request. `Debug` hides the passcode.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthRequest {
     /// The user.
     pub subject: Subject,
@@ -52,6 +52,8 @@ pub struct AuthRequest {
     pub pushinfo: Option<String>,
     /// The user's IP address.
     pub ipaddr: Option<String>,
+    /// The user's host name.
+    pub hostname: Option<String>,
     /// Label shown in Duo Mobile (`type`).
     pub kind: Option<String>,
     /// Username shown in the push.
@@ -70,6 +72,7 @@ impl AuthRequest {
             passcode: None,
             pushinfo: None,
             ipaddr: None,
+            hostname: None,
             kind: None,
             display_username: None,
             asynchronous: false,
@@ -84,6 +87,23 @@ impl AuthRequest {
             passcode: Some(passcode.into()),
             ..Self::push(subject)
         }
+    }
+}
+
+impl std::fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthRequest")
+            .field("subject", &self.subject)
+            .field("factor", &self.factor)
+            .field("device", &self.device)
+            .field("passcode", &self.passcode.as_ref().map(|_| "[REDACTED]"))
+            .field("pushinfo", &self.pushinfo)
+            .field("ipaddr", &self.ipaddr)
+            .field("hostname", &self.hostname)
+            .field("kind", &self.kind)
+            .field("display_username", &self.display_username)
+            .field("asynchronous", &self.asynchronous)
+            .finish()
     }
 }
 
@@ -133,19 +153,26 @@ impl<'a> AuthApi<'a> {
         self.call("GET", "/auth/v2/check", Map::new()).await
     }
 
-    /// `/auth/v2/logo`: the account's logo image bytes.
+    /// `/auth/v2/logo`: the account's logo image bytes. Like `duo_client`, an answer whose
+    /// `Content-Type` starts with `image/` is the logo; anything else is read as an envelope
+    /// (a FAIL envelope when no logo is set).
     pub async fn logo(&self) -> Result<Vec<u8>, ClientError> {
         let raw = self
             .client
             .call_raw("GET", "/auth/v2/logo", &Map::new())
             .await?;
-        if raw.status == 200 && !raw.body.starts_with(b"{") {
+        let is_image = raw
+            .content_type
+            .as_deref()
+            .is_some_and(|kind| kind.trim_start().to_ascii_lowercase().starts_with("image/"));
+        if raw.status == 200 && is_image {
             return Ok(raw.body);
         }
+        let status = raw.status;
         crate::client::interpret(raw).and_then(|_| {
             Err(ClientError::Malformed {
-                status: 200,
-                message: "expected an image, got JSON".into(),
+                status,
+                message: "expected an image, got a JSON answer".into(),
             })
         })
     }
@@ -191,7 +218,11 @@ impl<'a> AuthApi<'a> {
         self.call("POST", "/auth/v2/preauth", params).await
     }
 
-    /// `/auth/v2/auth`.
+    /// `/auth/v2/auth`. `async` is sent as `"1"` or `"0"`, as `duo_client` does.
+    ///
+    /// A synchronous push or phone call blocks until the user answers (Duo gives up after
+    /// about 60 s), and the client's timeout applies to it like to any call: either configure a
+    /// timeout above that, or set `asynchronous` and poll [`AuthApi::auth_status`].
     pub async fn auth(&self, request: &AuthRequest) -> Result<AuthOutcome, ClientError> {
         let mut params = Map::new();
         request.subject.put(&mut params);
@@ -201,6 +232,7 @@ impl<'a> AuthApi<'a> {
             ("passcode", &request.passcode),
             ("pushinfo", &request.pushinfo),
             ("ipaddr", &request.ipaddr),
+            ("hostname", &request.hostname),
             ("type", &request.kind),
             ("display_username", &request.display_username),
         ] {
@@ -230,5 +262,18 @@ impl<'a> AuthApi<'a> {
         let mut params = Map::new();
         params.insert("txid".into(), json!(txid));
         self.call("GET", "/auth/v2/auth_status", params).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_passcode() {
+        let request = AuthRequest::passcode(Subject::UserId("DU1".into()), "918273");
+        let shown = format!("{request:?} {request:#?}");
+        assert!(!shown.contains("918273"), "{shown}");
+        assert!(shown.contains("REDACTED"), "{shown}");
     }
 }

@@ -1,4 +1,20 @@
 //! [`DuoClient`]: signed calls, Duo's envelopes, and paging streams.
+//!
+//! A call goes through these steps:
+//!
+//! 1. `duo_proto::sign::prepare_request` lays the parameters (a JSON object) out exactly as
+//!    `duo_client` does: a `quote_plus` query for GET/DELETE (`/path?` when empty), a JSON body
+//!    under v5 or a form body under v2 for POST. It signs them with the `Date` of the injected
+//!    [`Clock`].
+//! 2. The request goes out on the client's one `reqwest::Client`. That client carries the TLS
+//!    mode, the explicit proxy (or none at all: the environment is never read), the timeout and
+//!    the `User-Agent`. It follows no redirects.
+//! 3. A 429 is retried on [`DuoBackoff`]'s schedule. [`DuoClient::call_raw`] returns whatever
+//!    came last, [`DuoClient::call`] reads Duo's envelope, and [`DuoClient::pages`] and
+//!    [`DuoClient::items`] follow `metadata.next_offset`.
+//!
+//! Tracing gets one `debug` event per attempt (method, path, status or error, attempt) and an
+//! `info` event per 429 wait. Parameters and the `Authorization` header are never logged.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +41,8 @@ pub struct RawResponse {
     pub reason: String,
     /// The body bytes.
     pub body: Vec<u8>,
+    /// The `Content-Type` header, if any (`image/png` for `/auth/v2/logo`).
+    pub content_type: Option<String>,
     /// How many attempts it took (more than 1 after 429s).
     pub attempts: u32,
 }
@@ -34,8 +52,12 @@ pub struct RawResponse {
 pub struct DuoResponse {
     /// The `response` value.
     pub response: Value,
-    /// Paging metadata, for lists.
+    /// Offset-paging metadata, for lists: `total_objects`, `next_offset`, `prev_offset`, each
+    /// read from a number or a string of digits (anything else is `None`).
     pub metadata: Option<PagingMetadata>,
+    /// The top-level `metadata` object exactly as Duo sent it (cursor-paged endpoints put
+    /// other shapes there, e.g. a two-element `next_offset`).
+    pub raw_metadata: Option<Value>,
 }
 
 /// One page of an offset-paged list.
@@ -71,13 +93,13 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
         .connect_timeout(config.timeout)
         .user_agent(config.user_agent.clone())
         .redirect(reqwest::redirect::Policy::none());
-    builder =
-        match &config.proxy {
-            Some(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| {
-                ClientError::Config(format!("proxy {url:?} is not a valid URL: {e}"))
-            })?),
-            None => builder.no_proxy(),
-        };
+    builder = match &config.proxy {
+        Some(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| {
+            let url = crate::config::redact_url_password(url);
+            ClientError::Config(format!("the proxy {url:?} is not a valid URL: {e}"))
+        })?),
+        None => builder.no_proxy(),
+    };
     if !config.api_host.is_plain_http() {
         builder = match &config.tls {
             TlsMode::PinnedDuo => {
@@ -170,6 +192,11 @@ impl DuoClient {
             .await
             .map_err(|e| ClientError::from_reqwest(&e, config.timeout))?;
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
         let body = response
             .bytes()
             .await
@@ -178,6 +205,7 @@ impl DuoClient {
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_string(),
             body: body.to_vec(),
+            content_type,
             attempts: 1,
         })
     }
@@ -193,7 +221,14 @@ impl DuoClient {
         let mut backoff = DuoBackoff::new(self.rng_seed);
         let mut attempts = 1;
         loop {
-            let mut raw = self.send_once(method, path, params).await?;
+            // Parameters are never logged (they can hold passcodes), nor the Authorization.
+            let mut raw = match self.send_once(method, path, params).await {
+                Ok(raw) => raw,
+                Err(error) => {
+                    tracing::debug!(method, path, attempt = attempts, %error, "duo call failed");
+                    return Err(error);
+                }
+            };
             tracing::debug!(
                 method,
                 path,
@@ -219,7 +254,10 @@ impl DuoClient {
         }
     }
 
-    /// Sends a signed request and reads Duo's envelope.
+    /// Sends a signed request (with 429 backoff) and reads Duo's envelope: `stat: OK` gives
+    /// the [`DuoResponse`]; a FAIL envelope gives [`ClientError::Duo`] with the HTTP status and
+    /// reason (after 7 × 429, code 42901); a body that is not an envelope gives
+    /// [`ClientError::Malformed`].
     pub async fn call(
         &self,
         method: &str,
@@ -310,7 +348,25 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// Reads a raw answer as Duo's envelope.
+/// Reads offset-paging metadata leniently: numbers or strings of digits; other shapes are
+/// `None` (so a cursor endpoint's list-valued `next_offset` does not fail the call).
+fn paging_metadata(value: &Value) -> Option<PagingMetadata> {
+    let object = value.as_object()?;
+    let number = |key: &str| match object.get(key)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    Some(PagingMetadata {
+        total_objects: number("total_objects"),
+        next_offset: number("next_offset"),
+        prev_offset: number("prev_offset"),
+    })
+}
+
+/// Reads a raw answer as Duo's envelope: `stat: OK` with HTTP 200 is a [`DuoResponse`], a FAIL
+/// envelope is [`ClientError::Duo`] (whatever the status), anything else is
+/// [`ClientError::Malformed`].
 pub fn interpret(raw: RawResponse) -> Result<DuoResponse, ClientError> {
     let snippet = || {
         let text = String::from_utf8_lossy(&raw.body);
@@ -321,18 +377,11 @@ pub fn interpret(raw: RawResponse) -> Result<DuoResponse, ClientError> {
         cut
     };
     match Envelope::parse(&raw.body) {
-        Ok(Envelope::Ok { response, metadata }) if raw.status == 200 => {
-            let metadata = match metadata {
-                Some(m) => Some(
-                    serde_json::from_value(m).map_err(|e| ClientError::Malformed {
-                        status: raw.status,
-                        message: format!("bad paging metadata: {e}"),
-                    })?,
-                ),
-                None => None,
-            };
-            Ok(DuoResponse { response, metadata })
-        }
+        Ok(Envelope::Ok { response, metadata }) if raw.status == 200 => Ok(DuoResponse {
+            response,
+            metadata: metadata.as_ref().and_then(paging_metadata),
+            raw_metadata: metadata,
+        }),
         Ok(Envelope::Ok { .. }) => Err(ClientError::Malformed {
             status: raw.status,
             message: "stat OK with a non-200 status".into(),

@@ -2,8 +2,8 @@
 
 use jiff::Timestamp;
 
-/// A source of the current time.
-pub trait Clock: Send + Sync + std::fmt::Debug {
+/// A source of the current time, for the `Date` header every request is signed with.
+pub trait Clock: Send + Sync {
     /// Now.
     fn now(&self) -> Timestamp;
 }

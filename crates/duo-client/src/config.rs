@@ -34,7 +34,9 @@ impl std::fmt::Debug for TlsMode {
 }
 
 /// Everything a [`crate::DuoClient`] needs.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows neither the secret key nor a password in the proxy URL.
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The endpoint.
     pub api_host: ApiHost,
@@ -48,14 +50,51 @@ pub struct ClientConfig {
     pub digest: Digest,
     /// Certificate trust.
     pub tls: TlsMode,
-    /// An explicit HTTP CONNECT proxy URL. The environment is never read.
+    /// An explicit proxy URL (`http://[user:password@]proxy:port`); https requests go through
+    /// it with `CONNECT`. The environment (`HTTPS_PROXY`…) is never read.
     pub proxy: Option<String>,
-    /// Timeout of each HTTP exchange (default 30 s).
+    /// Timeout of each HTTP exchange, connecting included (default 30 s). The 429 backoff sleeps
+    /// between attempts are not part of it.
     pub timeout: Duration,
-    /// Attempts when Duo answers 429 (default 7, like `duo_client`).
+    /// Attempts when Duo answers 429 (default 7, like `duo_client`). Duo's schedule ends after
+    /// the 32 s wait, so values above 7 behave like 7; 1 turns retrying off.
     pub max_attempts: u32,
     /// `User-Agent` header.
     pub user_agent: String,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("api_host", &self.api_host)
+            .field("ikey", &self.ikey)
+            .field("skey", &"[REDACTED]")
+            .field("sig_version", &self.sig_version)
+            .field("digest", &self.digest)
+            .field("tls", &self.tls)
+            .field("proxy", &self.proxy.as_deref().map(redact_url_password))
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+/// `url` with any password replaced by `REDACTED`, for messages and `Debug`.
+pub(crate) fn redact_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Cannot fail: a URL that has a password can have it replaced.
+            let _ = parsed.set_password(Some("REDACTED"));
+            parsed.to_string()
+        }
+        Ok(parsed) if parsed.has_host() || !url.contains('@') => url.to_string(),
+        // Not a URL with a host: keep only what follows the last `@`, where credentials end.
+        _ => match url.rsplit_once('@') {
+            Some((_, host)) => format!("REDACTED@{host}"),
+            None => url.to_string(),
+        },
+    }
 }
 
 impl ClientConfig {
@@ -73,5 +112,23 @@ impl ClientConfig {
             max_attempts: 7,
             user_agent: format!("duogate/{}", env!("CARGO_PKG_VERSION")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_passwords_are_redacted() {
+        assert_eq!(
+            redact_url_password("http://u:hunter2@proxy:3128"),
+            "http://u:REDACTED@proxy:3128/"
+        );
+        assert_eq!(
+            redact_url_password("http://proxy:3128"),
+            "http://proxy:3128"
+        );
+        assert_eq!(redact_url_password("u:hunter2@ proxy"), "REDACTED@ proxy");
     }
 }

@@ -76,28 +76,59 @@ impl ClientError {
         if error.is_timeout() {
             return Self::Timeout { after: timeout };
         }
-        // Walk the source chain: rustls errors show up as the cause of a connect error.
-        let mut chain = String::new();
-        let mut source: Option<&dyn std::error::Error> = Some(error);
+        // The query may carry request parameters: name the endpoint without it.
+        let (full_url, bare_url) = match error.url() {
+            Some(url) => {
+                let mut bare = url.clone();
+                bare.set_query(None);
+                (url.to_string(), bare.to_string())
+            }
+            None => (String::new(), String::new()),
+        };
+        // Walk the causes: a rustls error shows up inside the io::Error of a failed connect.
+        let mut message = String::new();
         let mut tls = false;
-        while let Some(e) = source {
-            let text = e.to_string();
-            if text.contains("certificate") || text.contains("tls") || text.contains("TLS") {
-                tls = true;
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(e) = cause {
+            tls |= wraps_rustls_error(e);
+            let mut text = e.to_string();
+            if !full_url.is_empty() {
+                text = text.replace(&full_url, &bare_url);
             }
-            if !chain.contains(&text) {
-                if !chain.is_empty() {
-                    chain.push_str(": ");
+            if !message.contains(&text) {
+                if !message.is_empty() {
+                    message.push_str(": ");
                 }
-                chain.push_str(&text);
+                message.push_str(&text);
             }
-            source = e.source();
+            cause = e.source();
         }
-        // reqwest puts the URL in its message; it holds no secret (the signature is a header).
+        // Fallback for wrappers that hide the rustls type behind their own error.
+        tls |= ["certificate", "handshake"]
+            .iter()
+            .any(|word| message.contains(word));
         if tls {
-            Self::Tls { message: chain }
+            Self::Tls { message }
         } else {
-            Self::Transport { message: chain }
+            Self::Transport { message }
+        }
+    }
+}
+
+/// Whether `error` is a rustls error or an `io::Error` wrapping one, however deep.
+/// (`io::Error::source` skips the error it wraps, so the walk goes through `get_ref`.)
+fn wraps_rustls_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = error;
+    loop {
+        if current.is::<rustls::Error>() {
+            return true;
+        }
+        match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => current = inner,
+            None => return false,
         }
     }
 }

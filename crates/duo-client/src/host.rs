@@ -29,8 +29,19 @@ fn is_loopback(host: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The port written after the host in `authority` (`host:port` or `[v6]:port`), if any.
+fn written_port(authority: &str) -> Option<u16> {
+    let after_host = match authority.strip_prefix('[') {
+        Some(v6) => &v6[v6.find(']')? + 1..],
+        None => authority,
+    };
+    after_host.rsplit_once(':')?.1.parse().ok()
+}
+
 impl ApiHost {
-    /// Parses a hostname or URL.
+    /// Parses a hostname or URL: `host`, `host:port`, `https://host[:port]`, or
+    /// `http://LOOPBACK[:port]`. A trailing `/` is tolerated; a path, query, fragment or user
+    /// information is refused with a message naming it.
     pub fn parse(input: &str) -> Result<Self, ClientError> {
         let input = input.trim();
         if input.is_empty() {
@@ -41,55 +52,66 @@ impl ApiHost {
             None => ("https".to_string(), input),
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.contains('/') || rest.contains('?') || rest.contains('#') {
+        // User information first, and without echoing the input: it may hold a password.
+        if rest.contains('@') {
+            return Err(ClientError::Config(
+                "the API host has user information (`user@` or `user:password@`); give only \
+                 the host, the Duo credentials are the integration and secret keys"
+                    .into(),
+            ));
+        }
+        if let Some(at) = rest.find(['/', '?', '#']) {
+            let what = match rest.as_bytes()[at] {
+                b'/' => "a path",
+                b'?' => "a query",
+                _ => "a fragment",
+            };
             return Err(ClientError::Config(format!(
-                "{input:?} has a path or query; give only the host (and port)"
+                "{input:?} has {what} ({:?}); give only the host and, optionally, the port",
+                &rest[at..]
             )));
         }
-        if rest.contains('@') {
+        if scheme != "https" && scheme != "http" {
             return Err(ClientError::Config(format!(
-                "{input:?} has user information; Duo credentials go in ikey/skey"
+                "unsupported scheme {scheme:?} in {input:?}; use https:// (or http:// for a \
+                 local emulator)"
             )));
         }
         let url = url::Url::parse(&format!("{scheme}://{rest}"))
             .map_err(|e| ClientError::Config(format!("{input:?} is not a valid host: {e}")))?;
         let host = url
             .host_str()
+            .filter(|host| !host.is_empty())
             .ok_or_else(|| ClientError::Config(format!("{input:?} has no host")))?
             .to_ascii_lowercase();
-        match scheme.as_str() {
-            "https" => {
-                let signed_host = match url.port() {
-                    Some(port) => format!("{host}:{port}"),
-                    None => host.clone(),
-                };
-                Ok(Self {
-                    base_url: format!("https://{signed_host}"),
-                    signed_host,
-                    plain_http: false,
-                })
-            }
-            "http" => {
-                if !is_loopback(&host) {
-                    return Err(ClientError::Config(format!(
-                        "plain http is only allowed for local endpoints (localhost, \
-                         127.0.0.0/8, ::1), not {host}"
-                    )));
-                }
-                let port = url.port().unwrap_or(80);
-                Ok(Self {
-                    base_url: format!("http://{host}:{port}"),
-                    signed_host: host
-                        .trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_string(),
-                    plain_http: true,
-                })
-            }
-            other => Err(ClientError::Config(format!(
-                "unsupported scheme {other:?} in {input:?}; use https:// (or http:// for a local emulator)"
-            ))),
+        // `Url` drops a port equal to the scheme's default; `duo_client` signs `host:443` when
+        // told `host:443`, so the port as written is what counts.
+        let port = written_port(rest);
+        if scheme == "https" {
+            let signed_host = match port {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            };
+            return Ok(Self {
+                base_url: format!("https://{signed_host}"),
+                signed_host,
+                plain_http: false,
+            });
         }
+        if !is_loopback(&host) {
+            return Err(ClientError::Config(format!(
+                "plain http is only allowed for local endpoints (localhost, 127.0.0.0/8, ::1); \
+                 {host} is not one: use https"
+            )));
+        }
+        Ok(Self {
+            base_url: format!("http://{host}:{}", port.unwrap_or(80)),
+            signed_host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            plain_http: true,
+        })
     }
 
     /// `scheme://host[:port]` without a trailing slash.
@@ -141,19 +163,48 @@ mod tests {
     }
 
     #[test]
+    fn a_port_is_signed_as_written_even_the_default_one() {
+        assert_eq!(
+            ApiHost::parse("https://h.example:443")
+                .unwrap()
+                .signed_host(),
+            "h.example:443"
+        );
+        assert_eq!(
+            ApiHost::parse("h.example:8443").unwrap().base_url(),
+            "https://h.example:8443"
+        );
+        let v6 = ApiHost::parse("https://[2001:db8::1]:8443").unwrap();
+        assert_eq!(v6.signed_host(), "[2001:db8::1]:8443");
+        let local_v6 = ApiHost::parse("http://[::1]:9000").unwrap();
+        assert_eq!(local_v6.base_url(), "http://[::1]:9000");
+        assert_eq!(local_v6.signed_host(), "::1");
+    }
+
+    #[test]
     fn junk_is_refused_with_a_reason() {
-        for bad in [
-            "",
-            "ftp://x",
-            "https://h/path",
-            "https://u:p@h",
-            "h?x=1",
-            "http://",
+        for (bad, reason) in [
+            ("", "empty"),
+            ("ftp://x", "unsupported scheme"),
+            ("https://h/path", "a path"),
+            ("h?x=1", "a query"),
+            ("https://h#frag", "a fragment"),
+            ("https://u:p@h", "user information"),
+            ("http://", "empty host"),
+            ("https://bad host", "not a valid host"),
         ] {
-            assert!(
-                matches!(ApiHost::parse(bad), Err(ClientError::Config(_))),
-                "{bad:?}"
-            );
+            match ApiHost::parse(bad) {
+                Err(ClientError::Config(message)) => {
+                    assert!(message.contains(reason), "{bad:?}: {message}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
         }
+    }
+
+    #[test]
+    fn user_information_is_not_echoed_back() {
+        let error = ApiHost::parse("https://admin:hunter2@api-x.duosecurity.com").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 }

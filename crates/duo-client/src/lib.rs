@@ -5,6 +5,10 @@
 //! rides out HTTP 429 with Duo's own backoff schedule, and pages through offset-paged lists as a
 //! stream. It knows nothing of duogate.
 //!
+//! The secret key is a [`secrecy::SecretString`]. It is used only to compute signatures and never
+//! appears in `Debug` output, error messages or logs. Neither do proxy passwords, passcodes, or
+//! the query string of a failed request.
+//!
 //! ```no_run
 //! # async fn example() -> Result<(), duo_client::ClientError> {
 //! use duo_client::{ApiHost, ClientConfig, DuoClient};

@@ -164,3 +164,107 @@ async fn a_wrong_key_is_40103_and_admin_keys_cannot_use_the_auth_api() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn unknown_ids_are_duo_404s_with_exit_code_1() {
+    let (url, emulator) = start("users=1").await;
+    let client = admin_client(&url, &emulator, SigVersion::V5);
+    // The id is percent-encoded into one path segment; it cannot reach another endpoint.
+    for id in ["DUNOSUCHUSER00000000", "../admins"] {
+        match client.admin().user(id).await.unwrap_err() {
+            ref error @ ClientError::Duo {
+                status, ref fail, ..
+            } => {
+                assert_eq!((status, fail.code), (404, 40401), "{id}: {error}");
+                assert_eq!(error.exit_code(), 1);
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn paging_against_the_emulator_clamps_to_300_users_and_counts() {
+    let (url, emulator) = start("users=650,phones=7,bypass_codes=3").await;
+    let client = admin_client(&url, &emulator, SigVersion::V5);
+    let pages: Vec<_> = client
+        .pages("/admin/v1/users", Map::new(), Some(1000))
+        .collect()
+        .await;
+    let sizes: Vec<usize> = pages
+        .iter()
+        .map(|page| page.as_ref().unwrap().items.len())
+        .collect();
+    assert_eq!(sizes, vec![300, 300, 50]);
+    let first = pages[0].as_ref().unwrap();
+    assert_eq!(first.metadata.total_objects, Some(650));
+    assert_eq!(first.metadata.next_offset, Some(300));
+    let admin = client.admin();
+    let (phones, metadata) = admin.list_phones(Some(3), Some(0)).await.unwrap();
+    assert_eq!(phones.len(), 3);
+    assert_eq!(metadata.next_offset, Some(3));
+    let (codes, metadata) = admin.list_bypass_codes(Some(10), None).await.unwrap();
+    assert_eq!(codes.len(), 3);
+    assert_eq!(metadata.next_offset, None);
+    let ids: std::collections::HashSet<String> = admin
+        .users()
+        .map(|user| user.unwrap().user_id)
+        .collect()
+        .await;
+    assert_eq!(ids.len(), 650, "every user once");
+}
+
+#[tokio::test]
+async fn auth_parameters_reach_duo_as_sent() {
+    let (url, emulator) = start("").await;
+    let control = reqwest::Client::new();
+    control
+        .post(format!("{url}/_emulator/users"))
+        .json(&json!({"username": "bob", "answer": "approve"}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let client = auth_client(&url, &emulator);
+    let mut push = AuthRequest::push(Subject::Username("bob".into()));
+    push.pushinfo = Some("from=login%20portal&domain=example.com".into());
+    push.ipaddr = Some("192.0.2.7".into());
+    push.hostname = Some("workstation-1".into());
+    push.kind = Some("Acme login".into());
+    push.display_username = Some("Bob B.".into());
+    let AuthOutcome::Decided(decided) = client.auth().auth(&push).await.unwrap() else {
+        panic!("a synchronous auth is decided")
+    };
+    assert_eq!(
+        (decided.result.as_str(), decided.status.as_str()),
+        ("allow", "allow")
+    );
+    let transactions: serde_json::Value = control
+        .get(format!("{url}/_emulator/transactions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sent = &transactions[0];
+    assert_eq!(sent["factor"], "push");
+    assert_eq!(sent["device"], "auto");
+    assert_eq!(sent["pushinfo"], "from=login%20portal&domain=example.com");
+    assert_eq!(sent["ipaddr"], "192.0.2.7");
+    assert_eq!(sent["type"], "Acme login");
+    assert_eq!(sent["display_username"], "Bob B.");
+    assert_eq!(sent["async"], false);
+    // An unknown user is sent to enrollment.
+    let pre = client
+        .auth()
+        .preauth(&PreauthRequest {
+            subject: Subject::Username("nobody".into()),
+            ipaddr: None,
+            hostname: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(pre.result, "enroll");
+}

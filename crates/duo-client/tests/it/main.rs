@@ -2,6 +2,7 @@
 //! typed calls against the emulator.
 
 mod against_emulator;
+mod signing_on_the_wire;
 mod tls;
 mod transport;
 

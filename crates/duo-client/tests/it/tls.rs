@@ -120,3 +120,99 @@ async fn a_custom_ca_file_is_trusted_and_insecure_skips_verification() {
         .unwrap_err();
     assert!(matches!(refused, ClientError::Tls { .. }), "{refused:?}");
 }
+
+#[tokio::test]
+async fn the_system_roots_do_not_know_a_private_ca() {
+    let private = pki();
+    let url = tls_server(private.server).await;
+    let error = client(&url, TlsMode::SystemRoots)
+        .call("GET", "/auth/v2/check", &Map::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Tls { .. }), "{error:?}");
+}
+
+/// A minimal HTTP CONNECT proxy on loopback; records each request line it receives.
+async fn connect_proxy() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match client.read(&mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let line = head.lines().next().unwrap_or_default().to_string();
+                log.lock().unwrap().push(line.clone());
+                let mut words = line.split_whitespace();
+                let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    return;
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    return;
+                };
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn an_explicit_proxy_tunnels_https_with_connect() {
+    let trusted = pki();
+    let ca_pem = trusted.ca_pem.clone().into_bytes();
+    let url = tls_server(trusted.server).await;
+    let (proxy, seen) = connect_proxy().await;
+    let mut config = ClientConfig::new(
+        ApiHost::parse(&url).unwrap(),
+        "DIKEY",
+        "skey".to_string().into(),
+    );
+    config.tls = TlsMode::CustomCa(ca_pem);
+    config.proxy = Some(proxy);
+    config.timeout = std::time::Duration::from_secs(10);
+    let answer = DuoClient::new(config)
+        .unwrap()
+        .call("GET", "/auth/v2/check", &Map::new())
+        .await
+        .unwrap();
+    assert_eq!(answer.response["time"], 1);
+    let target = url.trim_start_matches("https://");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![format!("CONNECT {target} HTTP/1.1")]
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_is_refused_even_from_the_right_ca() {
+    let trusted = pki();
+    let ca_pem = trusted.ca_pem.clone().into_bytes();
+    let url = tls_server(trusted.server).await;
+    // The certificate names 127.0.0.1, not localhost.
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let error = client(&by_name, TlsMode::CustomCa(ca_pem))
+        .call("GET", "/auth/v2/check", &Map::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Tls { .. }), "{error:?}");
+}

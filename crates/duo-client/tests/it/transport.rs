@@ -8,15 +8,18 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use futures_util::StreamExt as _;
 use serde_json::{Map, Value, json};
 
+use duo_client::backoff::DuoBackoff;
 use duo_client::{ApiHost, ClientConfig, ClientError, DuoClient};
 
 use crate::{client, serve};
 
 const LIMITED: &str = r#"{"code": 42901, "message": "Too Many Requests", "stat": "FAIL"}"#;
 
-/// A server that answers 429 `limited` times, then OK; counts requests.
+/// A server that answers 429 `limited` times (with a `Retry-After` that must be ignored), then
+/// OK; counts requests.
 async fn rate_limited(limited: u32) -> (String, Arc<AtomicU32>) {
     let count = Arc::new(AtomicU32::new(0));
     let router = axum::Router::new()
@@ -25,7 +28,12 @@ async fn rate_limited(limited: u32) -> (String, Arc<AtomicU32>) {
             get(move |State(count): State<Arc<AtomicU32>>| async move {
                 let n = count.fetch_add(1, Ordering::SeqCst);
                 if n < limited {
-                    (StatusCode::TOO_MANY_REQUESTS, LIMITED).into_response()
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "600")],
+                        LIMITED,
+                    )
+                        .into_response()
                 } else {
                     (StatusCode::OK, r#"{"stat": "OK", "response": {"time": 1}}"#).into_response()
                 }
@@ -50,6 +58,89 @@ async fn three_429s_are_ridden_out_on_duos_schedule() {
         slept >= Duration::from_secs(7) && slept < Duration::from_secs(10),
         "{slept:?}"
     );
+    // Exactly the seeded schedule (the helper seeds the jitter with 1); Retry-After is ignored.
+    let expected: Duration = DuoBackoff::new(Some(1)).take(3).sum();
+    assert!(
+        slept >= expected && slept < expected + Duration::from_millis(50),
+        "slept {slept:?}, schedule {expected:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn call_raw_hands_back_the_seventh_429_as_is() {
+    let (url, count) = rate_limited(u32::MAX).await;
+    let started = tokio::time::Instant::now();
+    let raw = client(&url, "DIKEY", "skey")
+        .call_raw("GET", "/auth/v2/check", &Map::new())
+        .await
+        .unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 7);
+    assert_eq!(raw.attempts, 7);
+    assert_eq!(raw.status, 429);
+    assert_eq!(raw.reason, "Too Many Requests");
+    assert_eq!(raw.body, LIMITED.as_bytes());
+    let expected: Duration = DuoBackoff::new(Some(1)).sum();
+    let slept = started.elapsed();
+    assert!(
+        slept >= expected && slept < expected + Duration::from_millis(50),
+        "slept {slept:?}, schedule {expected:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_attempts_of_one_turns_retrying_off() {
+    let (url, count) = rate_limited(u32::MAX).await;
+    let mut config = ClientConfig::new(
+        ApiHost::parse(&url).unwrap(),
+        "DIKEY",
+        "skey".to_string().into(),
+    );
+    config.max_attempts = 1;
+    let started = tokio::time::Instant::now();
+    let error = DuoClient::new(config)
+        .unwrap()
+        .call("GET", "/auth/v2/check", &Map::new())
+        .await
+        .unwrap_err();
+    assert_eq!(error.duo_code(), Some(42901));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert!(started.elapsed() < Duration::from_millis(50));
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_429_is_retried() {
+    let count = Arc::new(AtomicU32::new(0));
+    let router = axum::Router::new()
+        .route(
+            "/auth/v2/check",
+            get(|State(count): State<Arc<AtomicU32>>| async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"code": 50301, "message": "Service Unavailable", "stat": "FAIL"}"#,
+                )
+            }),
+        )
+        .with_state(count.clone());
+    let url = serve(router).await;
+    let error = client(&url, "DIKEY", "skey")
+        .call("GET", "/auth/v2/check", &Map::new())
+        .await
+        .unwrap_err();
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    match error {
+        ClientError::Duo {
+            status,
+            reason,
+            fail,
+        } => {
+            assert_eq!(
+                (status, reason.as_str(), fail.code),
+                (503, "Service Unavailable", 50301)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -163,7 +254,6 @@ async fn paging_follows_next_offset_and_clamps_the_page_size() {
         .with_state(limits.clone());
     let url = serve(router).await;
     let client = client(&url, "DIKEY", "skey");
-    use futures_util::StreamExt as _;
     let items: Vec<_> = client
         .items("/admin/v1/users", Map::new(), Some(5000))
         .collect()
@@ -178,16 +268,241 @@ async fn paging_follows_next_offset_and_clamps_the_page_size() {
 }
 
 #[test]
-fn debug_output_never_shows_the_skey() {
+fn debug_output_never_shows_the_skey_or_a_proxy_password() {
     let secret = "THIS-IS-THE-SECRET-KEY-0123456789abcdef";
-    let config = ClientConfig::new(
+    let mut config = ClientConfig::new(
         ApiHost::parse("api-x.duosecurity.com").unwrap(),
         "DIKEY",
         secret.to_string().into(),
     );
-    assert!(!format!("{config:?}").contains(secret));
+    config.proxy = Some("http://proxyuser:proxy-pass-42@proxy.example:3128".into());
+    let shown = format!("{config:?} {config:#?}");
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(!shown.contains("proxy-pass-42"), "{shown}");
+    assert!(
+        shown.contains("DIKEY") && shown.contains("proxy.example"),
+        "{shown}"
+    );
     let client = DuoClient::new(config).unwrap();
-    assert!(!format!("{client:?}").contains(secret));
+    let shown = format!("{client:?} {client:#?}");
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(!shown.contains("proxy-pass-42"), "{shown}");
+}
+
+#[tokio::test]
+async fn errors_never_show_the_skey() {
+    let secret = "THIS-IS-THE-SECRET-KEY-0123456789abcdef";
+    let router = axum::Router::new().route(
+        "/admin/v1/users",
+        get(|| async {
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"code": 40103, "message": "Invalid signature in request credentials", "stat": "FAIL"}"#,
+            )
+        }),
+    );
+    let url = serve(router).await;
+    let duo = client(&url, "DIKEY", secret)
+        .call("GET", "/admin/v1/users", &Map::new())
+        .await
+        .unwrap_err();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let transport = client(&closed, "DIKEY", secret)
+        .call("GET", "/admin/v1/users", &Map::new())
+        .await
+        .unwrap_err();
+    let mut config = ClientConfig::new(
+        ApiHost::parse(&url).unwrap(),
+        "DIKEY",
+        secret.to_string().into(),
+    );
+    config.proxy = Some("http://u:proxy-pass-42@bad host".into());
+    let config_error = DuoClient::new(config).unwrap_err();
+    // A proxy that cannot be reached, with credentials in its URL.
+    let mut config = ClientConfig::new(
+        ApiHost::parse("api-x.duosecurity.com").unwrap(),
+        "DIKEY",
+        secret.to_string().into(),
+    );
+    config.proxy = Some(format!(
+        "http://u:proxy-pass-42@{}",
+        closed.trim_start_matches("http://")
+    ));
+    let proxy_error = DuoClient::new(config)
+        .unwrap()
+        .call("GET", "/admin/v1/users", &Map::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(proxy_error, ClientError::Transport { .. }),
+        "{proxy_error:?}"
+    );
+    for error in [duo, transport, config_error, proxy_error] {
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(!shown.contains("proxy-pass-42"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn transport_errors_name_the_endpoint_but_not_the_query() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let mut params = Map::new();
+    params.insert("username".into(), json!("someone-private"));
+    let error = client(&closed, "DIKEY", "skey")
+        .call("GET", "/admin/v1/users", &params)
+        .await
+        .unwrap_err();
+    let shown = error.to_string();
+    assert!(shown.contains("/admin/v1/users"), "{shown}");
+    assert!(!shown.contains("someone-private"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_a_timeout_too() {
+    let router = axum::Router::new().route(
+        "/auth/v2/check",
+        get(|| async {
+            let first =
+                futures_util::stream::once(async { Ok::<_, std::io::Error>(r#"{"stat": "OK", "#) });
+            let stalled = first.chain(futures_util::stream::pending());
+            axum::body::Body::from_stream(stalled)
+        }),
+    );
+    let url = serve(router).await;
+    let mut config = ClientConfig::new(
+        ApiHost::parse(&url).unwrap(),
+        "DIKEY",
+        "skey".to_string().into(),
+    );
+    config.timeout = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let error = DuoClient::new(config)
+        .unwrap()
+        .call("GET", "/auth/v2/check", &Map::new())
+        .await
+        .unwrap_err();
+    match error {
+        ClientError::Timeout { after } => assert_eq!(after, Duration::from_millis(200)),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// `(limit, offset, number)` of each request a paging mock received.
+type RequestLog = Arc<Mutex<Vec<(String, String, String)>>>;
+
+#[tokio::test]
+async fn paging_sends_limit_and_offset_and_stops_without_next_offset() {
+    let seen: RequestLog = Arc::default();
+    let router = axum::Router::new()
+        .route(
+            "/admin/v1/phones",
+            get(
+                |State(seen): State<RequestLog>,
+                 Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    let limit: u64 = q["limit"].parse().unwrap();
+                    let offset: u64 = q["offset"].parse().unwrap();
+                    seen.lock().unwrap().push((
+                        q["limit"].clone(),
+                        q["offset"].clone(),
+                        q.get("number").cloned().unwrap_or_default(),
+                    ));
+                    let total = 5u64;
+                    let items: Vec<Value> = (offset..total.min(offset + limit))
+                        .map(|i| json!({"phone_id": format!("DP{i}")}))
+                        .collect();
+                    // The last page omits next_offset altogether; the others send it as a string.
+                    let mut metadata = json!({"total_objects": total, "prev_offset": null});
+                    if offset + limit < total {
+                        metadata["next_offset"] = json!((offset + limit).to_string());
+                    }
+                    json!({"stat": "OK", "response": items, "metadata": metadata}).to_string()
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let url = serve(router).await;
+    let client = client(&url, "DIKEY", "skey");
+    let mut filter = Map::new();
+    filter.insert("number".into(), json!("+15555550100"));
+    let pages: Vec<_> = client
+        .pages("/admin/v1/phones", filter, Some(2))
+        .collect()
+        .await;
+    let pages: Vec<duo_client::Page> = pages.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        pages.iter().map(|p| p.items.len()).collect::<Vec<_>>(),
+        vec![2, 2, 1]
+    );
+    assert_eq!(pages[0].metadata.total_objects, Some(5));
+    assert_eq!(pages[0].metadata.next_offset, Some(2));
+    assert_eq!(pages[2].metadata.next_offset, None);
+    let requests: Vec<(String, String, String)> = seen.lock().unwrap().drain(..).collect();
+    let expected: Vec<(String, String, String)> = [("2", "0"), ("2", "2"), ("2", "4")]
+        .iter()
+        .map(|(l, o)| (l.to_string(), o.to_string(), "+15555550100".to_string()))
+        .collect();
+    assert_eq!(requests, expected);
+    // Without a page size, the endpoint's maximum.
+    let all: Vec<_> = client
+        .items("/admin/v1/phones", Map::new(), None)
+        .collect()
+        .await;
+    assert_eq!(all.len(), 5);
+    assert_eq!(seen.lock().unwrap()[0].0, "500");
+}
+
+#[tokio::test]
+async fn a_failing_page_ends_the_stream_with_the_error() {
+    let router = axum::Router::new().route(
+        "/admin/v1/users",
+        get(|Query(q): Query<std::collections::HashMap<String, String>>| async move {
+            if q["offset"] == "0" {
+                (
+                    StatusCode::OK,
+                    r#"{"stat": "OK", "response": [{"user_id": "DU1"}], "metadata": {"next_offset": 1}}"#,
+                )
+            } else {
+                (
+                    StatusCode::FORBIDDEN,
+                    r#"{"code": 40301, "message": "Access forbidden", "stat": "FAIL"}"#,
+                )
+            }
+        }),
+    );
+    let url = serve(router).await;
+    let client = client(&url, "DIKEY", "skey");
+    let items: Vec<_> = client
+        .items("/admin/v1/users", Map::new(), None)
+        .collect()
+        .await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(items[0].is_ok());
+    assert_eq!(items[1].as_ref().unwrap_err().duo_code(), Some(40301));
+}
+
+#[tokio::test]
+async fn metadata_is_read_leniently_and_kept_raw() {
+    let router = axum::Router::new().route(
+        "/admin/v2/logs/authentication",
+        get(|| async {
+            r#"{"stat": "OK", "response": {"authlogs": []}, "metadata": {"next_offset": ["1532951895000", "af0ba235-0b33-23c8-bc23-a31aa0231de8"], "total_objects": "7"}}"#
+        }),
+    );
+    let url = serve(router).await;
+    let answer = client(&url, "DIKEY", "skey")
+        .call("GET", "/admin/v2/logs/authentication", &Map::new())
+        .await
+        .unwrap();
+    let metadata = answer.metadata.unwrap();
+    assert_eq!(metadata.total_objects, Some(7));
+    assert_eq!(metadata.next_offset, None);
+    assert!(answer.raw_metadata.unwrap()["next_offset"].is_array());
 }
 
 #[test]
