@@ -35,10 +35,8 @@ pub struct Shared {
     pub config: EmulatorConfig,
     keys: RwLock<KeySet>,
     public_url: RwLock<String>,
-    /// The data.
-    pub data: Mutex<Data>,
-    /// Installed faults.
-    pub faults: Mutex<Vec<Fault>>,
+    data: Mutex<Data>,
+    faults: Mutex<Vec<Fault>>,
     log: Mutex<VecDeque<LogEntry>>,
 }
 
