@@ -1,4 +1,4 @@
-//! `duogate-store`: duogate's storage (not built yet).
+//! `duogate-store`: duogate's storage (in progress: only secret sealing exists so far).
 //!
 //! It will hold tenants, integrations (Vault login-MFA methods, step-up methods, ONTAP profiles
 //! and groups), login enforcements, tokens, accounts, pending MFA requests and the audit log, on
@@ -7,6 +7,10 @@
 //!
 //! # Layout
 //!
-//! Empty for now: the crate exists so the workspace has its final shape.
+//! - [`seal`]: AES-256-GCM sealing of secrets, bound to their row; key ids; rotation;
+//!   fingerprints. The rest of the store (sqlx on SQLite and PostgreSQL, migrations, the
+//!   contract suite) is still to be built.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod seal;
