@@ -27,6 +27,26 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "build the duogate binary (used by the interop tests)"
 cargo build -p duogate --locked
 
+step "PostgreSQL for the store's contract tests"
+# The machine kind runs PostgreSQL on 127.0.0.1:5432 with trust auth; start it if it is down.
+if [[ -z "${TEST_POSTGRES_URL:-}" ]]; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null; then
+    for version in $(ls /etc/postgresql 2>/dev/null); do
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 || true
+    done
+    for _ in $(seq 1 20); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  fi
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/test"
+    echo "using $TEST_POSTGRES_URL" >&2
+  elif [[ "${CI:-}" == "true" ]]; then
+    echo "no PostgreSQL on 127.0.0.1:5432, and CI must run the store contract on it" >&2
+    exit 1
+  else
+    echo "warning: no PostgreSQL on 127.0.0.1:5432; the store contract runs on SQLite only" >&2
+  fi
+fi
+
 step "Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -1,16 +1,144 @@
-//! `duogate-store`: duogate's storage (in progress: only secret sealing exists so far).
+//! `duogate-store`: duogate's storage (in progress for issue 3).
 //!
-//! It will hold tenants, integrations (Vault login-MFA methods, step-up methods, ONTAP profiles
-//! and groups), login enforcements, tokens, accounts, pending MFA requests and the audit log, on
-//! SQLite or PostgreSQL through one sqlx code path, with secret keys sealed by AES-256-GCM before
-//! they reach a row. See issue 3 ("Configuration service") and `shared/spec/PRODUCT.md`.
+//! One sqlx code path (the `Any` driver, `$N` placeholders, only integers, text and blobs)
+//! serves SQLite (the default, a file with WAL) and PostgreSQL (several instances behind a load
+//! balancer). Secrets are sealed to their row before they are written ([`seal`]). No store code
+//! knows about HTTP: dialects validate input and map [`StoreError`] to their envelopes.
 //!
 //! # Layout
 //!
-//! - [`seal`]: AES-256-GCM sealing of secrets, bound to their row; key ids; rotation;
-//!   fingerprints. The rest of the store (sqlx on SQLite and PostgreSQL, migrations, the
-//!   contract suite) is still to be built.
+//! - [`seal`]: AES-256-GCM sealing bound to the row; derived key ids; keyring rotation;
+//!   fingerprints.
+//! - [`migrate`]: embedded migrations, one list per engine.
+//! - [`tenants`]: tenants (Vault namespaces, ONTAP owners) and [`tenants::TenantPath`].
+//! - [`integrations`]: every stored Duo configuration, with its sealed secret.
+//! - [`tokens`]: API tokens, stored as hashes; roles.
+//! - [`audit`]: the audit log.
+//! - [`error`]: [`StoreError`], the one error type.
+//!
+//! Not built yet (issue 3): accounts (Basic auth), pending MFA requests, and the service that
+//! uses all this. The contract suite (`tests/contract.rs`) runs every operation on SQLite, and on
+//! PostgreSQL when `TEST_POSTGRES_URL` is set (`scripts/test.sh` sets it).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
+pub mod error;
+pub mod integrations;
+pub mod migrate;
 pub mod seal;
+pub mod tenants;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+pub use error::StoreError;
+pub use seal::{Keyring, SealKey};
+
+/// The database engine behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// SQLite (`sqlite://…`).
+    Sqlite,
+    /// PostgreSQL (`postgres://…`).
+    Postgres,
+}
+
+impl Engine {
+    /// The engine a URL names.
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            let scheme = url.split(':').next().unwrap_or("");
+            Err(StoreError::UnsupportedUrl(format!("{scheme}:…")))
+        }
+    }
+}
+
+/// The wall clock, injectable for tests.
+pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
+/// A connected, migrated store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+    keyring: Keyring,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.engine)
+            .field("seal_key", &self.keyring.current_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to `url`, migrates, and makes sure the root tenant exists.
+    pub async fn connect(url: &str, keyring: Keyring) -> Result<Self, StoreError> {
+        Self::connect_with_clock(url, keyring, Arc::new(jiff::Timestamp::now)).await
+    }
+
+    /// [`Store::connect`] with a given clock.
+    pub async fn connect_with_clock(
+        url: &str,
+        keyring: Keyring,
+        clock: Clock,
+    ) -> Result<Self, StoreError> {
+        let engine = Engine::of_url(url)?;
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(match engine {
+                Engine::Sqlite => 4,
+                Engine::Postgres => 10,
+            })
+            .connect(url)
+            .await?;
+        if engine == Engine::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        migrate::run(&pool, engine).await?;
+        let store = Self {
+            pool,
+            engine,
+            keyring,
+            clock,
+        };
+        store.ensure_root_tenant().await?;
+        Ok(store)
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        (self.clock)().as_second()
+    }
+
+    /// Maps a UNIQUE violation to `Conflict(what)`.
+    pub(crate) fn conflict(&self, error: sqlx::Error, what: String) -> StoreError {
+        if migrate::is_unique_violation(&error) {
+            StoreError::Conflict(what)
+        } else {
+            StoreError::Database(error)
+        }
+    }
+}

@@ -180,6 +180,15 @@ impl Keyring {
         self
     }
 
+    /// The ring for a rotation: `new` becomes current; the old current key (and the older
+    /// ones) can still open.
+    pub fn rotated_to(self, new: SealKey) -> Self {
+        let Self { current, older } = self;
+        older
+            .into_iter()
+            .fold(Keyring::new(new).with_older(current), Keyring::with_older)
+    }
+
     /// The current key's id.
     pub fn current_id(&self) -> String {
         self.current.id_hex()

@@ -1,0 +1,28 @@
+//! The store's one error type.
+
+use crate::seal::SealError;
+
+/// What went wrong in the store. Messages carry no secrets (sqlx errors never include bound
+/// values).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No such row.
+    #[error("not found")]
+    NotFound,
+    /// The row would collide with an existing one (a UNIQUE constraint).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The input is not acceptable (the message names the field).
+    #[error("invalid {0}")]
+    Invalid(String),
+    /// A sealed secret cannot be opened.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// The database URL is not one this store speaks.
+    #[error("unsupported database URL: {0} (use sqlite://… or postgres://…)")]
+    UnsupportedUrl(String),
+    /// Any other database error.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}

@@ -1,0 +1,107 @@
+//! Embedded schema migrations, one list per engine, applied in order in a transaction each.
+//!
+//! Only the DDL differs between engines (`BLOB` vs `BYTEA`); every query elsewhere is shared.
+//! The `schema_migrations` table records what ran; re-running is a no-op. Two instances
+//! migrating one PostgreSQL at the same moment race on the version's primary key: the loser's
+//! transaction rolls back and it re-reads the applied versions (see [`run`]).
+
+use sqlx::AnyPool;
+
+use crate::Engine;
+use crate::error::StoreError;
+
+/// A schema version with its statements for each engine.
+struct Migration {
+    version: i64,
+    sqlite: &'static [&'static str],
+    postgres: &'static [&'static str],
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sqlite: &[
+        "CREATE TABLE tenants (id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)",
+        "CREATE TABLE integrations (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, \
+         name TEXT NOT NULL, config TEXT NOT NULL, sealed_secret BLOB, secret_fingerprint TEXT, \
+         created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (tenant_id, kind, name))",
+        "CREATE TABLE tokens (accessor TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, \
+         tenant_id TEXT, created_at BIGINT NOT NULL, expires_at BIGINT)",
+        "CREATE TABLE audit (id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, \
+         target TEXT NOT NULL, detail TEXT NOT NULL)",
+        "CREATE INDEX audit_at ON audit (at)",
+    ],
+    postgres: &[
+        "CREATE TABLE tenants (id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)",
+        "CREATE TABLE integrations (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, \
+         name TEXT NOT NULL, config TEXT NOT NULL, sealed_secret BYTEA, secret_fingerprint TEXT, \
+         created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (tenant_id, kind, name))",
+        "CREATE TABLE tokens (accessor TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, \
+         tenant_id TEXT, created_at BIGINT NOT NULL, expires_at BIGINT)",
+        "CREATE TABLE audit (id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, \
+         target TEXT NOT NULL, detail TEXT NOT NULL)",
+        "CREATE INDEX audit_at ON audit (at)",
+    ],
+}];
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+}
+
+async fn applied(pool: &AnyPool) -> Result<Vec<i64>, StoreError> {
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(pool)
+            .await?;
+    Ok(versions)
+}
+
+/// Applies every migration not yet recorded.
+pub async fn run(pool: &AnyPool, engine: Engine) -> Result<(), StoreError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    for attempt in 0..2 {
+        let done = applied(pool).await?;
+        let mut raced = false;
+        for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+            let statements = match engine {
+                Engine::Sqlite => migration.sqlite,
+                Engine::Postgres => migration.postgres,
+            };
+            let mut tx = pool.begin().await?;
+            for statement in statements {
+                sqlx::query(sqlx::AssertSqlSafe(*statement))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let recorded =
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(migration.version)
+                    .bind(jiff::Timestamp::now().as_second())
+                    .execute(&mut *tx)
+                    .await;
+            match recorded {
+                Ok(_) => tx.commit().await?,
+                Err(error) if attempt == 0 && is_unique_violation(&error) => {
+                    tx.rollback().await?;
+                    raced = true;
+                    break;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            tracing::info!(version = migration.version, "applied schema migration");
+        }
+        if !raced {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Whether a database error is a UNIQUE violation (both engines report it the same way).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}

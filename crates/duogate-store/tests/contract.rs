@@ -1,0 +1,334 @@
+//! The store's contract: every operation, on SQLite always and on PostgreSQL when
+//! `TEST_POSTGRES_URL` names a server (each test gets its own fresh database there).
+
+use std::future::Future;
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::json;
+
+use duogate_store::audit::NewAuditEntry;
+use duogate_store::integrations::{IntegrationKind, NewIntegration};
+use duogate_store::tenants::TenantPath;
+use duogate_store::tokens::Role;
+use duogate_store::{Keyring, SealKey, Store, StoreError};
+
+const SKEY: &str = "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep";
+
+/// A fresh database: (url, cleanup).
+async fn fresh_sqlite() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("store.db").display()
+    );
+    (url, dir)
+}
+
+async fn fresh_postgres(base: &str) -> (String, String) {
+    use sqlx::Executor as _;
+    sqlx::any::install_default_drivers();
+    let name = format!("duogate_contract_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::AnyPool::connect(base)
+        .await
+        .expect("TEST_POSTGRES_URL reachable");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
+    (format!("{prefix}/{name}"), name)
+}
+
+async fn drop_postgres(base: &str, name: &str) {
+    use sqlx::Executor as _;
+    let admin = sqlx::AnyPool::connect(base)
+        .await
+        .expect("TEST_POSTGRES_URL reachable");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
+    admin.close().await;
+}
+
+/// Runs `body` against a store on every available engine.
+async fn on_every_engine<F, Fut>(body: F)
+where
+    F: Fn(Store, Keyring, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let keyring = Keyring::new(SealKey::generate());
+    let (url, _dir) = fresh_sqlite().await;
+    let store = Store::connect(&url, keyring.clone()).await.unwrap();
+    body(store, keyring.clone(), url).await;
+    if let Ok(base) = std::env::var("TEST_POSTGRES_URL") {
+        let (url, name) = fresh_postgres(&base).await;
+        let store = Store::connect(&url, keyring.clone()).await.unwrap();
+        body(store.clone(), keyring, url).await;
+        store.close().await;
+        drop_postgres(&base, &name).await;
+    }
+}
+
+fn skey() -> SecretString {
+    SecretString::from(SKEY.to_string())
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_the_root_tenant_exists() {
+    on_every_engine(|store, keyring, url| async move {
+        let root = store.root_tenant().await.unwrap();
+        assert_eq!(root.path, TenantPath::root());
+        let again = Store::connect(&url, keyring).await.unwrap();
+        assert_eq!(again.list_tenants().await.unwrap().len(), 1);
+        again.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tenants_nest_and_refuse_duplicates_orphans_and_busy_deletes() {
+    on_every_engine(|store, _, _| async move {
+        let eng = TenantPath::parse("eng").unwrap();
+        let ops = TenantPath::parse("eng/ops_team/").unwrap();
+        store.create_tenant(&eng).await.unwrap();
+        let child = store.create_tenant(&ops).await.unwrap();
+        assert!(matches!(
+            store.create_tenant(&eng).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let orphan = TenantPath::parse("nope/child").unwrap();
+        assert!(matches!(
+            store.create_tenant(&orphan).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(
+            matches!(
+                store.delete_tenant(&eng).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "has a child"
+        );
+        assert!(matches!(
+            store.delete_tenant(&TenantPath::root()).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let paths: Vec<String> = store
+            .list_tenants()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.path.as_str().to_string())
+            .collect();
+        assert_eq!(paths, ["", "eng/", "eng/ops_team/"]);
+        // "eng_x/" must not count as a child of "eng/" ('_' is a LIKE wildcard).
+        store
+            .create_tenant(&TenantPath::parse("engx").unwrap())
+            .await
+            .unwrap();
+        store.delete_tenant(&ops).await.unwrap();
+        store.delete_tenant(&eng).await.unwrap();
+        assert!(matches!(
+            store.tenant_by_id(&child.id).await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn integrations_keep_secrets_sealed_and_show_only_a_fingerprint() {
+    on_every_engine(|store, _, _| async move {
+        let root = store.root_tenant().await.unwrap();
+        let created = store
+            .create_integration(NewIntegration {
+                tenant_id: root.id.clone(),
+                kind: IntegrationKind::OntapProfile,
+                name: "cluster".into(),
+                config: json!({"api_host": "api-x.duosecurity.com", "integration_key": "DIKEY", "fail_mode": "safe"}),
+                secret: Some(skey()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(created.config["fail_mode"], "safe");
+        assert_eq!(created.secret_fingerprint.as_deref().map(str::len), Some(64));
+        assert!(!format!("{created:?}").contains(SKEY));
+        let opened = store.integration_secret(&created.id).await.unwrap().unwrap();
+        assert_eq!(opened.expose_secret(), SKEY);
+        let duplicate = store
+            .create_integration(NewIntegration {
+                tenant_id: root.id.clone(),
+                kind: IntegrationKind::OntapProfile,
+                name: "cluster".into(),
+                config: json!({}),
+                secret: None,
+            })
+            .await;
+        assert!(matches!(duplicate, Err(StoreError::Conflict(_))));
+        let updated = store
+            .update_integration(&created.id, json!({"fail_mode": "secure"}), None)
+            .await
+            .unwrap();
+        assert_eq!(updated.config, json!({"fail_mode": "secure"}));
+        assert_eq!(updated.secret_fingerprint, created.secret_fingerprint, "secret kept");
+        let listed = store.list_integrations(&root.id, IntegrationKind::OntapProfile).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(store.list_integrations(&root.id, IntegrationKind::VaultMethod).await.unwrap().is_empty());
+        let named = store.integration_named(&root.id, IntegrationKind::OntapProfile, "cluster").await.unwrap();
+        assert_eq!(named.id, created.id);
+        store.delete_integration(&created.id).await.unwrap();
+        assert!(matches!(store.integration(&created.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.delete_integration(&created.id).await, Err(StoreError::NotFound)));
+        let bad_tenant = store
+            .create_integration(NewIntegration {
+                tenant_id: "no-such-tenant".into(),
+                kind: IntegrationKind::Connection,
+                name: "x".into(),
+                config: json!({}),
+                secret: None,
+            })
+            .await;
+        assert!(matches!(bad_tenant, Err(StoreError::Invalid(_))));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_database_file_never_holds_a_secret_in_plain_text() {
+    let keyring = Keyring::new(SealKey::generate());
+    let (url, dir) = fresh_sqlite().await;
+    let store = Store::connect(&url, keyring).await.unwrap();
+    let root = store.root_tenant().await.unwrap();
+    store
+        .create_integration(NewIntegration {
+            tenant_id: root.id,
+            kind: IntegrationKind::VaultMethod,
+            name: "duo".into(),
+            config: json!({"integration_key": "DIKEY"}),
+            secret: Some(skey()),
+        })
+        .await
+        .unwrap();
+    let (token, _) = store.create_token(Role::Admin, None, None).await.unwrap();
+    store.close().await;
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"DIKEY"), "the file was read (sanity check)");
+    assert!(
+        !contains(SKEY.as_bytes()),
+        "the skey is in the database file"
+    );
+    assert!(
+        !contains(token.expose_secret().as_bytes()),
+        "the token is in the database file"
+    );
+}
+
+#[tokio::test]
+async fn rotation_reseals_every_row_under_the_new_key() {
+    on_every_engine(|store, old_ring, url| async move {
+        let root = store.root_tenant().await.unwrap();
+        let created = store
+            .create_integration(NewIntegration {
+                tenant_id: root.id,
+                kind: IntegrationKind::Connection,
+                name: "admin-api".into(),
+                config: json!({}),
+                secret: Some(skey()),
+            })
+            .await
+            .unwrap();
+        store.close().await;
+        // The operator makes a new key current and keeps the old one for the rotation.
+        let new_key = SealKey::generate();
+        let rotating = Store::connect(&url, old_ring.rotated_to(new_key.clone()))
+            .await
+            .unwrap();
+        assert_eq!(rotating.reseal_all().await.unwrap(), 1);
+        assert_eq!(rotating.reseal_all().await.unwrap(), 0, "idempotent");
+        rotating.close().await;
+        let rotated = Store::connect(&url, Keyring::new(new_key)).await.unwrap();
+        assert_eq!(
+            rotated
+                .integration_secret(&created.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .expose_secret(),
+            SKEY
+        );
+        rotated.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tokens_are_found_by_secret_until_revoked_or_expired() {
+    on_every_engine(|store, _, _| async move {
+        let (secret, token) = store
+            .create_token(Role::Reader, None, Some(60))
+            .await
+            .unwrap();
+        assert!(secret.expose_secret().starts_with("dg."));
+        let found = store.token_by_secret(&secret).await.unwrap();
+        assert_eq!(found, token);
+        let wrong = SecretString::from("dg.wrong".to_string());
+        assert!(matches!(
+            store.token_by_secret(&wrong).await,
+            Err(StoreError::NotFound)
+        ));
+        store.revoke_token(&token.accessor).await.unwrap();
+        assert!(matches!(
+            store.token_by_secret(&secret).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store
+                .create_token(Role::Mfa, Some("no-such-tenant"), None)
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            store.create_token(Role::Mfa, None, Some(0)).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(Role::parse("root"), Err(StoreError::Invalid(_))));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn audit_entries_come_back_newest_first() {
+    on_every_engine(|store, _, _| async move {
+        for n in 0..3 {
+            store
+                .append_audit(NewAuditEntry {
+                    actor: "system".into(),
+                    action: "integration.create".into(),
+                    target: format!("profile-{n}"),
+                    detail: json!({"n": n}),
+                })
+                .await
+                .unwrap();
+        }
+        let recent = store.recent_audit(2).await.unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].target, "profile-2");
+        assert_eq!(recent[1].detail, json!({"n": 1}));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_clearly() {
+    let error = Store::connect("mysql://localhost/x", Keyring::new(SealKey::generate()))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::UnsupportedUrl(_)), "{error}");
+}
