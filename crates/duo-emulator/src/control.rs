@@ -26,12 +26,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use duo_proto::models::{Admin, BypassCode, Phone, User};
+use duo_proto::models::{Admin, BypassCode, User};
 
 use crate::config::{KeySet, duo_id, keys_json, new_skey};
 use crate::faults::{Fault, FaultSpec};
 use crate::shared::Shared;
-use crate::state::{Answer, BypassRecord, Data, UserRecord};
+use crate::state::{Answer, BypassRecord, Data, UserRecord, push_phone};
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
@@ -100,25 +100,6 @@ struct UserInput {
     realname: Option<String>,
     #[serde(default)]
     email: Option<String>,
-}
-
-fn new_phone(rng: &mut impl rand::Rng, number: String) -> Phone {
-    Phone {
-        phone_id: duo_id(rng, "DP"),
-        number,
-        kind: "Mobile".into(),
-        platform: "Apple iOS".into(),
-        model: "Apple iPhone 15".into(),
-        activated: true,
-        capabilities: ["auto", "push", "sms", "phone", "mobile_otp"]
-            .map(String::from)
-            .to_vec(),
-        encrypted: "Encrypted".into(),
-        fingerprint: "Configured".into(),
-        screenlock: "Locked".into(),
-        tampered: "Not tampered".into(),
-        ..Phone::default()
-    }
 }
 
 async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
@@ -197,9 +178,9 @@ async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) ->
         }
     }
     data.insert_user(record);
-    for n in 0..wanted_phones {
-        let number = format!("+1555{:07}", 8_000_000 + data.phones.len() + n);
-        let phone = new_phone(&mut rng, number);
+    for _ in 0..wanted_phones {
+        let number = format!("+1555{:07}", 8_000_000 + data.phones.len());
+        let phone = push_phone(&mut rng, number, true);
         let phone_id = phone.phone_id.clone();
         data.insert_phone(phone);
         data.associate(&user_id, &phone_id);
@@ -241,7 +222,7 @@ async fn create_phone(State(shared): State<Arc<Shared>>, body: axum::body::Bytes
     let number = input
         .number
         .unwrap_or_else(|| format!("+1555{:07}", 7_000_000 + data.phones.len()));
-    let mut phone = new_phone(&mut rand::rng(), number);
+    let mut phone = push_phone(&mut rand::rng(), number, true);
     if let Some(name) = input.name {
         phone.name = name;
     }
@@ -367,9 +348,10 @@ async fn activate_enrollment(
         return error(StatusCode::NOT_FOUND, "no enrollment for that user");
     };
     enrollment.activated = true;
-    let phone = new_phone(
+    let phone = push_phone(
         &mut rand::rng(),
         format!("+1555{:07}", 5_000_000 + data.phones.len()),
+        true,
     );
     let phone_id = phone.phone_id.clone();
     data.insert_phone(phone);

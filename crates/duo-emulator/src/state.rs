@@ -189,6 +189,32 @@ const ROLES: [&str; 5] = [
 /// A fixed base for seeded timestamps, so seeding is deterministic.
 const SEED_EPOCH: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
 
+/// A push-capable smartphone with Duo Mobile activated (iOS or Android).
+pub fn push_phone(rng: &mut impl rand::Rng, number: String, ios: bool) -> Phone {
+    Phone {
+        phone_id: duo_id(rng, "DP"),
+        number,
+        kind: "Mobile".into(),
+        platform: if ios { "Apple iOS" } else { "Google Android" }.into(),
+        model: if ios {
+            "Apple iPhone 15"
+        } else {
+            "Google Pixel 8"
+        }
+        .into(),
+        activated: true,
+        capabilities: ["auto", "push", "sms", "phone", "mobile_otp"]
+            .map(String::from)
+            .to_vec(),
+        last_seen: Some("2026-11-01T10:00:00".into()),
+        encrypted: "Encrypted".into(),
+        fingerprint: "Configured".into(),
+        screenlock: "Locked".into(),
+        tampered: "Not tampered".into(),
+        ..Phone::default()
+    }
+}
+
 impl Data {
     /// Generates `spec` deterministically: the same spec gives the same ids and fields.
     pub fn seeded(spec: SeedSpec) -> Self {
@@ -224,29 +250,7 @@ impl Data {
             });
         }
         for i in 0..spec.phones {
-            let ios = i % 2 == 0;
-            let phone = Phone {
-                phone_id: duo_id(&mut rng, "DP"),
-                number: format!("+1555{:07}", i + 1),
-                kind: "Mobile".into(),
-                platform: if ios { "Apple iOS" } else { "Google Android" }.into(),
-                model: if ios {
-                    "Apple iPhone 15"
-                } else {
-                    "Google Pixel 8"
-                }
-                .into(),
-                activated: true,
-                capabilities: ["auto", "push", "sms", "phone", "mobile_otp"]
-                    .map(String::from)
-                    .to_vec(),
-                last_seen: Some("2026-11-01T10:00:00".into()),
-                encrypted: "Encrypted".into(),
-                fingerprint: "Configured".into(),
-                screenlock: "Locked".into(),
-                tampered: "Not tampered".into(),
-                ..Phone::default()
-            };
+            let phone = push_phone(&mut rng, format!("+1555{:07}", i + 1), i % 2 == 0);
             let phone_id = phone.phone_id.clone();
             data.insert_phone(phone);
             if spec.users > 0 {
