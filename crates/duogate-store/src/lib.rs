@@ -9,7 +9,7 @@
 //!
 //! - [`seal`]: AES-256-GCM sealing bound to the row; derived key ids; keyring rotation;
 //!   fingerprints.
-//! - [`migrate`]: embedded migrations, one list per engine.
+//! - [`migrate`]: embedded migrations (one list; `BLOB`/`BYTEA` filled in per engine).
 //! - [`tenants`]: tenants (Vault namespaces, ONTAP owners) and [`tenants::TenantPath`].
 //! - [`integrations`]: every stored Duo configuration, with its sealed secret.
 //! - [`tokens`]: API tokens, stored as hashes; roles.

@@ -1,6 +1,7 @@
-//! Embedded schema migrations, one list per engine, applied in order in a transaction each.
+//! Embedded schema migrations, applied in order, each in a transaction.
 //!
-//! Only the DDL differs between engines (`BLOB` vs `BYTEA`); every query elsewhere is shared.
+//! One list serves both engines: the only DDL difference is `BLOB` vs `BYTEA` (`{blob}` in a
+//! statement); every query elsewhere is shared.
 //! The `schema_migrations` table records what ran; re-running is a no-op. Two instances
 //! migrating one PostgreSQL at the same moment race on the version's primary key: the loser's
 //! transaction rolls back and it re-reads the applied versions (see [`run`]).
@@ -10,30 +11,19 @@ use sqlx::AnyPool;
 use crate::Engine;
 use crate::error::StoreError;
 
-/// A schema version with its statements for each engine.
+/// A schema version. `{blob}` in a statement stands for the engine's byte-string type (the
+/// only DDL difference between the engines).
 struct Migration {
     version: i64,
-    sqlite: &'static [&'static str],
-    postgres: &'static [&'static str],
+    statements: &'static [&'static str],
 }
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
-    sqlite: &[
+    statements: &[
         "CREATE TABLE tenants (id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)",
         "CREATE TABLE integrations (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, \
-         name TEXT NOT NULL, config TEXT NOT NULL, sealed_secret BLOB, secret_fingerprint TEXT, \
-         created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (tenant_id, kind, name))",
-        "CREATE TABLE tokens (accessor TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, \
-         tenant_id TEXT, created_at BIGINT NOT NULL, expires_at BIGINT)",
-        "CREATE TABLE audit (id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, \
-         target TEXT NOT NULL, detail TEXT NOT NULL)",
-        "CREATE INDEX audit_at ON audit (at)",
-    ],
-    postgres: &[
-        "CREATE TABLE tenants (id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)",
-        "CREATE TABLE integrations (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, \
-         name TEXT NOT NULL, config TEXT NOT NULL, sealed_secret BYTEA, secret_fingerprint TEXT, \
+         name TEXT NOT NULL, config TEXT NOT NULL, sealed_secret {blob}, secret_fingerprint TEXT, \
          created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (tenant_id, kind, name))",
         "CREATE TABLE tokens (accessor TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, \
          tenant_id TEXT, created_at BIGINT NOT NULL, expires_at BIGINT)",
@@ -42,6 +32,16 @@ const MIGRATIONS: &[Migration] = &[Migration {
         "CREATE INDEX audit_at ON audit (at)",
     ],
 }];
+
+fn for_engine(statement: &str, engine: Engine) -> String {
+    statement.replace(
+        "{blob}",
+        match engine {
+            Engine::Sqlite => "BLOB",
+            Engine::Postgres => "BYTEA",
+        },
+    )
+}
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {
@@ -67,13 +67,9 @@ pub async fn run(pool: &AnyPool, engine: Engine) -> Result<(), StoreError> {
         let done = applied(pool).await?;
         let mut raced = false;
         for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
-            let statements = match engine {
-                Engine::Sqlite => migration.sqlite,
-                Engine::Postgres => migration.postgres,
-            };
             let mut tx = pool.begin().await?;
-            for statement in statements {
-                sqlx::query(sqlx::AssertSqlSafe(*statement))
+            for statement in migration.statements {
+                sqlx::query(sqlx::AssertSqlSafe(for_engine(statement, engine)))
                     .execute(&mut *tx)
                     .await?;
             }
