@@ -1,11 +1,43 @@
-//! `duogate-server`: duogate's service (not built yet).
+//! `duogate-server`: duogate's service (in progress for issue 3).
 //!
-//! It will hold the enforcement engine (Duo's Auth API with Vault and duo_unix semantics),
-//! `AppState`, and the dialect routers `vault/`, `ontap/` and `native/`: thin adapters between
-//! HTTP and the engine and store. See issues 3 and 4 and `shared/spec/PRODUCT.md`.
+//! Built so far: access control (tokens) and the native API (tenants, tokens, Admin API
+//! connections and the Swimlane-shaped actions over HTTP, audit, health). To come (issues 3
+//! and 4): the Vault and ONTAP dialects, the enforcement engine, `/metrics`, the OpenAPI
+//! document.
 //!
 //! # Layout
 //!
-//! Empty for now: the crate exists so the workspace has its final shape.
+//! - [`state`]: [`AppState`] and [`ServiceSettings`].
+//! - [`access`]: who is calling (tokens) and what their role allows.
+//! - [`native`]: the `/v1/duogate/` routes and their error mapping.
+//!
+//! The entry point is [`run`]: it takes a bound listener and a shutdown future, so tests pick the
+//! port and stop the server.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod access;
+pub mod native;
+pub mod state;
+
+use std::future::Future;
+
+pub use state::{AppState, ServiceSettings};
+
+/// The whole HTTP app.
+pub fn app(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .nest("/v1/duogate", native::router())
+        .with_state(state)
+}
+
+/// Serves the app on `listener` until `shutdown` resolves.
+pub async fn run(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

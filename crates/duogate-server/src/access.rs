@@ -1,0 +1,108 @@
+//! Who is calling: the token in `X-Vault-Token` or `Authorization: Bearer`, looked up by hash.
+//!
+//! Each dialect answers a missing or bad token in its own envelope (native: 401); this module
+//! only finds the caller and checks roles. A token bound to a tenant acts only inside it.
+
+use axum::http::HeaderMap;
+use secrecy::SecretString;
+
+use duogate_store::tokens::{Role, Token};
+use duogate_store::{Store, StoreError};
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's record (never the token).
+    pub token: Token,
+}
+
+/// Why a request is not allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// No token, or not a live one.
+    Unauthenticated,
+    /// A live token whose role or tenant does not allow this.
+    Forbidden,
+}
+
+/// The token a request carries: `X-Vault-Token` first, else the first `Bearer` value.
+pub fn presented_token(headers: &HeaderMap) -> Option<SecretString> {
+    if let Some(value) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
+        let value = value.trim();
+        if !value.is_empty() {
+            return Some(SecretString::from(value.to_string()));
+        }
+    }
+    headers
+        .get_all(axum::http::header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("Bearer ").map(str::trim))
+        .filter(|v| !v.is_empty())
+        .map(|v| SecretString::from(v.to_string()))
+}
+
+/// Finds the caller; database trouble is not an authentication failure.
+pub async fn authenticate(
+    store: &Store,
+    headers: &HeaderMap,
+) -> Result<Result<Caller, Denied>, StoreError> {
+    let Some(secret) = presented_token(headers) else {
+        return Ok(Err(Denied::Unauthenticated));
+    };
+    match store.token_by_secret(&secret).await {
+        Ok(token) => Ok(Ok(Caller { token })),
+        Err(StoreError::NotFound) => Ok(Err(Denied::Unauthenticated)),
+        Err(other) => Err(other),
+    }
+}
+
+impl Caller {
+    /// Whether the caller's role allows `needed`: admin allows everything, reader allows
+    /// reader, mfa allows mfa.
+    pub fn has(&self, needed: Role) -> bool {
+        self.token.role == Role::Admin || self.token.role == needed
+    }
+
+    /// Requires `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), Denied> {
+        if self.has(needed) {
+            Ok(())
+        } else {
+            Err(Denied::Forbidden)
+        }
+    }
+
+    /// Whether the caller may act in the tenant with this id (unbound tokens act everywhere).
+    pub fn may_use_tenant(&self, tenant_id: &str) -> bool {
+        self.token
+            .tenant_id
+            .as_deref()
+            .is_none_or(|bound| bound == tenant_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret as _;
+
+    #[test]
+    fn vault_token_wins_over_bearer_and_empty_values_are_ignored() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer from-bearer".parse().unwrap());
+        assert_eq!(
+            presented_token(&headers).unwrap().expose_secret(),
+            "from-bearer"
+        );
+        headers.insert("x-vault-token", "from-vault".parse().unwrap());
+        assert_eq!(
+            presented_token(&headers).unwrap().expose_secret(),
+            "from-vault"
+        );
+        let mut empty = HeaderMap::new();
+        empty.insert("x-vault-token", " ".parse().unwrap());
+        empty.insert("authorization", "Basic abc".parse().unwrap());
+        assert!(presented_token(&empty).is_none());
+    }
+}

@@ -1,0 +1,151 @@
+//! The native API under `/v1/duogate/`: our own JSON (documented here until the OpenAPI
+//! document lands with issue 3).
+//!
+//! | route | role | what |
+//! |---|---|---|
+//! | `GET health` | none | `{"status": "ok", "database": "sqlite"}` |
+//! | `GET tenants` | reader | `{"tenants": [{id, path, created_at}]}` |
+//! | `POST tenants` `{"path"}` | admin | 201 with the tenant; the parent must exist |
+//! | `DELETE tenants/{path}` | admin | 204; 409 while it has children or integrations |
+//! | `POST tokens` `{"role", "tenant"?, "ttl"?}` | admin | 201 `{token, accessor, role, tenant, expires_at}`; the token is shown once |
+//! | `DELETE tokens/{accessor}` | admin | 204 |
+//! | `PUT connections/{name}` `{"api_host", "ikey", "skey"?, "insecure"?, "timeout_secs"?}` | admin | Admin API credentials, skey sealed; 201 created, 200 replaced (skey kept when omitted) |
+//! | `GET connections/{name}` | reader | the connection with `skey_fingerprint`, never the skey |
+//! | `DELETE connections/{name}` | admin | 204 |
+//! | `POST connections/{name}/actions/{action}` | admin | runs a Swimlane-shaped action: 200 `{status_code, reason, json_body}` whatever Duo answered; 400 naming the field for bad input (nothing sent); 502 when Duo cannot be reached |
+//! | `GET audit?limit=N` | reader | `{"entries": [...]}`, newest first |
+//!
+//! Tenants: a request acts in the tenant named by `?tenant=PATH` (default: the root tenant); a
+//! token bound to a tenant acts only there (403 elsewhere). Errors:
+//! `{"error": {"code", "message"}}`; a missing or invalid token is 401 and reveals nothing
+//! about what exists.
+
+mod connections;
+mod error;
+mod tenants;
+mod tokens;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use duogate_store::audit::NewAuditEntry;
+use duogate_store::tenants::{Tenant, TenantPath};
+use duogate_store::tokens::Role;
+
+pub use error::ApiError;
+
+use crate::access::{Caller, authenticate};
+use crate::state::AppState;
+
+/// The native routes, to be nested under `/v1/duogate`.
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/health", get(health))
+        .route("/tenants", get(tenants::list).post(tenants::create))
+        .route("/tenants/{*path}", delete(tenants::remove))
+        .route("/tokens", post(tokens::create))
+        .route("/tokens/{accessor}", delete(tokens::revoke))
+        .route(
+            "/connections/{name}",
+            get(connections::read)
+                .put(connections::put)
+                .delete(connections::remove),
+        )
+        .route(
+            "/connections/{name}/actions/{action}",
+            post(connections::run_action),
+        )
+        .route("/audit", get(audit))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    let database = match state.store.engine() {
+        duogate_store::Engine::Sqlite => "sqlite",
+        duogate_store::Engine::Postgres => "postgres",
+    };
+    Json(json!({"status": "ok", "database": database}))
+}
+
+/// The authenticated caller, with `role`.
+pub(crate) async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    role: Role,
+) -> Result<Caller, ApiError> {
+    let caller = authenticate(&state.store, headers).await??;
+    caller.require(role)?;
+    Ok(caller)
+}
+
+/// `?tenant=PATH`.
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct TenantQuery {
+    tenant: Option<String>,
+}
+
+/// The tenant a request acts in, checked against the caller's binding.
+pub(crate) async fn acting_tenant(
+    state: &AppState,
+    caller: &Caller,
+    query: &TenantQuery,
+) -> Result<Tenant, ApiError> {
+    let path = TenantPath::parse(query.tenant.as_deref().unwrap_or(""))?;
+    let tenant = state.store.tenant(&path).await.map_err(|e| match e {
+        duogate_store::StoreError::NotFound => {
+            ApiError::not_found(format!("no tenant {:?}", path.as_str()))
+        }
+        other => other.into(),
+    })?;
+    if !caller.may_use_tenant(&tenant.id) {
+        return Err(crate::access::Denied::Forbidden.into());
+    }
+    Ok(tenant)
+}
+
+/// Appends an audit entry; a failure to audit fails the request (nothing unaudited happens
+/// silently).
+pub(crate) async fn audit_write(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    detail: Value,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .append_audit(NewAuditEntry {
+            actor: format!("token:{}", caller.token.accessor),
+            action: action.to_string(),
+            target: target.to_string(),
+            detail,
+        })
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller(&state, &headers, Role::Reader).await?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let entries: Vec<Value> = state
+        .store
+        .recent_audit(limit)
+        .await?
+        .into_iter()
+        .map(|e| json!({"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail}))
+        .collect();
+    Ok(Json(json!({"entries": entries})))
+}

@@ -1,0 +1,74 @@
+//! `tenants`: list, create, delete.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use duogate_store::tenants::{Tenant, TenantPath};
+use duogate_store::tokens::Role;
+
+use super::{ApiError, audit_write, caller};
+use crate::state::AppState;
+
+pub(crate) fn tenant_json(tenant: &Tenant) -> Value {
+    json!({"id": tenant.id, "path": tenant.path.as_str(), "created_at": tenant.created_at})
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, &headers, Role::Reader).await?;
+    let tenants: Vec<Value> = state
+        .store
+        .list_tenants()
+        .await?
+        .iter()
+        .filter(|t| caller.may_use_tenant(&t.id))
+        .map(tenant_json)
+        .collect();
+    Ok(Json(json!({"tenants": tenants})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewTenant {
+    path: String,
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let caller = caller(&state, &headers, Role::Admin).await?;
+    if caller.token.tenant_id.is_some() {
+        return Err(crate::access::Denied::Forbidden.into());
+    }
+    let input: NewTenant =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+    let path = TenantPath::parse(&input.path)?;
+    if path == TenantPath::root() {
+        return Err(ApiError::invalid("path: must not be empty"));
+    }
+    let tenant = state.store.create_tenant(&path).await?;
+    audit_write(&state, &caller, "tenant.create", path.as_str(), json!({})).await?;
+    Ok((StatusCode::CREATED, Json(tenant_json(&tenant))))
+}
+
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let caller = caller(&state, &headers, Role::Admin).await?;
+    if caller.token.tenant_id.is_some() {
+        return Err(crate::access::Denied::Forbidden.into());
+    }
+    let path = TenantPath::parse(&path)?;
+    state.store.delete_tenant(&path).await?;
+    audit_write(&state, &caller, "tenant.delete", path.as_str(), json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

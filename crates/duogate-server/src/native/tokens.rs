@@ -1,0 +1,90 @@
+//! `tokens`: create (shown once) and revoke.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use secrecy::ExposeSecret as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use duogate_store::tenants::TenantPath;
+use duogate_store::tokens::Role;
+
+use super::{ApiError, audit_write, caller};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewToken {
+    role: String,
+    tenant: Option<String>,
+    ttl: Option<i64>,
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let caller = caller(&state, &headers, Role::Admin).await?;
+    let input: NewToken =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+    let role = Role::parse(&input.role)?;
+    let tenant = match &input.tenant {
+        Some(path) => Some(
+            state
+                .store
+                .tenant(&TenantPath::parse(path)?)
+                .await
+                .map_err(|e| match e {
+                    duogate_store::StoreError::NotFound => {
+                        ApiError::invalid(format!("tenant: no tenant {path:?}"))
+                    }
+                    other => other.into(),
+                })?,
+        ),
+        None => None,
+    };
+    // A tenant-bound admin can only mint tokens bound to its own tenant.
+    if let Some(bound) = &caller.token.tenant_id
+        && tenant.as_ref().map(|t| &t.id) != Some(bound)
+    {
+        return Err(crate::access::Denied::Forbidden.into());
+    }
+    let (secret, token) = state
+        .store
+        .create_token(role, tenant.as_ref().map(|t| t.id.as_str()), input.ttl)
+        .await?;
+    audit_write(
+        &state,
+        &caller,
+        "token.create",
+        &token.accessor,
+        json!({"role": role.as_str()}),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "token": secret.expose_secret(),
+            "accessor": token.accessor,
+            "role": role.as_str(),
+            "tenant": tenant.map(|t| t.path.as_str().to_string()),
+            "expires_at": token.expires_at,
+        })),
+    ))
+}
+
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(accessor): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let caller = caller(&state, &headers, Role::Admin).await?;
+    if caller.token.tenant_id.is_some() {
+        return Err(crate::access::Denied::Forbidden.into());
+    }
+    state.store.revoke_token(&accessor).await?;
+    audit_write(&state, &caller, "token.revoke", &accessor, json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

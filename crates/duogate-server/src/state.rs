@@ -1,0 +1,21 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use duogate_store::Store;
+
+/// Service settings that handlers need.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceSettings {
+    /// Whether stored Duo endpoints may be plain `http://` (loopback only; tests and `--dev`).
+    pub allow_plain_http_duo: bool,
+}
+
+/// The state handed to every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Store,
+    /// Settings.
+    pub settings: Arc<ServiceSettings>,
+}

@@ -1,0 +1,497 @@
+//! The native API through the real router: access control on every route, tenants, tokens,
+//! connections (secrets never returned) and actions against the emulator.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use duogate_server::{AppState, ServiceSettings, app};
+use duogate_store::tokens::Role;
+use duogate_store::{Keyring, SealKey, Store};
+
+struct Service {
+    state: AppState,
+    root: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    async fn start(allow_plain_http_duo: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+        let store = Store::connect(&url, Keyring::new(SealKey::generate()))
+            .await
+            .unwrap();
+        let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
+        let state = AppState {
+            store,
+            settings: Arc::new(ServiceSettings {
+                allow_plain_http_duo,
+            }),
+        };
+        Self {
+            state,
+            root: root.expose_secret().to_string(),
+            _dir: dir,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("X-Vault-Token", token);
+        }
+        let request = request
+            .header("Content-Type", "application/json")
+            .body(
+                body.map(|b| Body::from(b.to_string()))
+                    .unwrap_or_else(Body::empty),
+            )
+            .unwrap();
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value)
+    }
+
+    async fn token(&self, role: &str, tenant: Option<&str>) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v1/duogate/tokens",
+                Some(&self.root),
+                Some(json!({"role": role, "tenant": tenant})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+}
+
+const SKEY: &str = "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep";
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let svc = Service::start(false).await;
+    let (status, body) = svc
+        .call(Method::GET, "/v1/duogate/health", None, None)
+        .await;
+    assert_eq!((status, body["status"].clone()), (200, json!("ok")));
+}
+
+#[tokio::test]
+async fn every_route_refuses_missing_bad_and_underprivileged_tokens() {
+    let svc = Service::start(false).await;
+    let mfa = svc.token("mfa", None).await;
+    let reader = svc.token("reader", None).await;
+    let routes: [(Method, &str, Option<Value>, Role); 9] = [
+        (Method::GET, "/v1/duogate/tenants", None, Role::Reader),
+        (
+            Method::POST,
+            "/v1/duogate/tenants",
+            Some(json!({"path": "x"})),
+            Role::Admin,
+        ),
+        (Method::DELETE, "/v1/duogate/tenants/x", None, Role::Admin),
+        (
+            Method::POST,
+            "/v1/duogate/tokens",
+            Some(json!({"role": "admin"})),
+            Role::Admin,
+        ),
+        (Method::DELETE, "/v1/duogate/tokens/abc", None, Role::Admin),
+        (
+            Method::PUT,
+            "/v1/duogate/connections/c",
+            Some(json!({"api_host": "api-x.duosecurity.com", "ikey": "DI", "skey": "s"})),
+            Role::Admin,
+        ),
+        (Method::GET, "/v1/duogate/connections/c", None, Role::Reader),
+        (
+            Method::POST,
+            "/v1/duogate/connections/c/actions/retrieve_users",
+            Some(json!({})),
+            Role::Admin,
+        ),
+        (Method::GET, "/v1/duogate/audit", None, Role::Reader),
+    ];
+    for (method, path, body, needed) in routes {
+        for (token, expected) in [
+            (None, 401),
+            (Some("dg.not-a-token"), 401),
+            (Some(mfa.as_str()), 403),
+        ] {
+            let (status, reply) = svc.call(method.clone(), path, token, body.clone()).await;
+            assert_eq!(status, expected, "{method} {path} with {token:?}: {reply}");
+            assert!(reply["error"]["code"].is_string(), "{reply}");
+        }
+        let (status, _) = svc
+            .call(method.clone(), path, Some(&reader), body.clone())
+            .await;
+        if needed == Role::Admin {
+            assert_eq!(status, 403, "reader on {method} {path}");
+        } else {
+            assert_ne!(status, 403, "reader on {method} {path}");
+        }
+    }
+    // Nothing reached the store: no tenant, no connection.
+    let (_, tenants) = svc
+        .call(Method::GET, "/v1/duogate/tenants", Some(&svc.root), None)
+        .await;
+    assert_eq!(tenants["tenants"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn tenants_are_created_listed_refused_and_deleted() {
+    let svc = Service::start(false).await;
+    let root = svc.root.clone();
+    let (status, created) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/tenants",
+            Some(&root),
+            Some(json!({"path": "eng/"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["path"], "eng/");
+    let (status, _) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/tenants",
+            Some(&root),
+            Some(json!({"path": "eng"})),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, bad) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/tenants",
+            Some(&root),
+            Some(json!({"path": "a b"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenant path")
+    );
+    let (status, _) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/tenants",
+            Some(&root),
+            Some(json!({"path": "x", "extra": 1})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    svc.call(
+        Method::POST,
+        "/v1/duogate/tenants",
+        Some(&root),
+        Some(json!({"path": "eng/ops"})),
+    )
+    .await;
+    assert_eq!(
+        svc.call(Method::DELETE, "/v1/duogate/tenants/eng", Some(&root), None)
+            .await
+            .0,
+        409
+    );
+    assert_eq!(
+        svc.call(
+            Method::DELETE,
+            "/v1/duogate/tenants/eng/ops",
+            Some(&root),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        svc.call(Method::DELETE, "/v1/duogate/tenants/eng", Some(&root), None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        svc.call(Method::DELETE, "/v1/duogate/tenants/eng", Some(&root), None)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn revoked_tokens_stop_working_and_bound_tokens_stay_in_their_tenant() {
+    let svc = Service::start(false).await;
+    svc.call(
+        Method::POST,
+        "/v1/duogate/tenants",
+        Some(&svc.root),
+        Some(json!({"path": "acme"})),
+    )
+    .await;
+    let (status, minted) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/tokens",
+            Some(&svc.root),
+            Some(json!({"role": "admin", "tenant": "acme", "ttl": 3600})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(minted["tenant"], "acme/");
+    assert!(minted["expires_at"].is_i64());
+    let bound = minted["token"].as_str().unwrap();
+    let put = json!({"api_host": "api-x.duosecurity.com", "ikey": "DIKEY", "skey": SKEY});
+    assert_eq!(
+        svc.call(
+            Method::PUT,
+            "/v1/duogate/connections/c?tenant=acme",
+            Some(bound),
+            Some(put.clone())
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        svc.call(
+            Method::PUT,
+            "/v1/duogate/connections/c",
+            Some(bound),
+            Some(put)
+        )
+        .await
+        .0,
+        403,
+        "root tenant"
+    );
+    let (_, seen) = svc
+        .call(Method::GET, "/v1/duogate/tenants", Some(bound), None)
+        .await;
+    assert_eq!(seen["tenants"].as_array().unwrap().len(), 1);
+    let (status, _) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/tokens",
+            Some(bound),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, 403, "a bound admin cannot mint an unbound token");
+    let accessor = minted["accessor"].as_str().unwrap();
+    assert_eq!(
+        svc.call(
+            Method::DELETE,
+            &format!("/v1/duogate/tokens/{accessor}"),
+            Some(&svc.root),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        svc.call(Method::GET, "/v1/duogate/tenants", Some(bound), None)
+            .await
+            .0,
+        401
+    );
+    let (status, _) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/tokens",
+            Some(&svc.root),
+            Some(json!({"role": "root"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn connections_never_return_the_skey() {
+    let svc = Service::start(false).await;
+    let root = svc.root.clone();
+    let path = "/v1/duogate/connections/prod";
+    let (status, body) = svc
+        .call(
+            Method::PUT,
+            path,
+            Some(&root),
+            Some(json!({"api_host": "api-x.duosecurity.com", "ikey": "DIKEY"})),
+        )
+        .await;
+    assert_eq!(status, 400, "skey is required on create");
+    assert!(body["error"]["message"].as_str().unwrap().contains("skey"));
+    let (status, body) = svc
+        .call(
+            Method::PUT,
+            path,
+            Some(&root),
+            Some(json!({"api_host": "api-x.duosecurity.com", "ikey": "DIKEY", "skey": SKEY})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let fingerprint = body["skey_fingerprint"].as_str().unwrap().to_string();
+    assert_eq!(fingerprint.len(), 64);
+    let (status, body) = svc
+        .call(
+            Method::PUT,
+            path,
+            Some(&root),
+            Some(json!({"api_host": "api-y.duosecurity.com", "ikey": "DIKEY"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["skey_fingerprint"],
+        fingerprint.as_str(),
+        "skey kept when omitted"
+    );
+    let (_, read) = svc.call(Method::GET, path, Some(&root), None).await;
+    assert_eq!(read["api_host"], "api-y.duosecurity.com");
+    let (_, audit) = svc
+        .call(Method::GET, "/v1/duogate/audit", Some(&root), None)
+        .await;
+    for body in [&read, &audit] {
+        assert!(!body.to_string().contains(SKEY), "{body}");
+    }
+    let (status, body) = svc
+        .call(
+            Method::PUT,
+            path,
+            Some(&root),
+            Some(json!({"api_host": "http://127.0.0.1:9", "ikey": "DIKEY"})),
+        )
+        .await;
+    assert_eq!(status, 400, "plain http refused unless allowed: {body}");
+    assert_eq!(
+        svc.call(Method::DELETE, path, Some(&root), None).await.0,
+        204
+    );
+    assert_eq!(svc.call(Method::GET, path, Some(&root), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn actions_run_against_duo_and_bad_input_sends_nothing() {
+    let emulator = duo_emulator::Emulator::new(duo_emulator::EmulatorConfig {
+        seed: "users=5".parse().unwrap(),
+        ..Default::default()
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(emulator.clone().serve(listener, std::future::pending()));
+    let keys = emulator.keys();
+    let svc = Service::start(true).await;
+    let root = svc.root.clone();
+    let (status, _) = svc
+        .call(
+            Method::PUT,
+            "/v1/duogate/connections/emu",
+            Some(&root),
+            Some(json!({"api_host": url, "ikey": keys.admin_ikey, "skey": keys.admin_skey})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let action = "/v1/duogate/connections/emu/actions";
+    let (status, result) = svc
+        .call(
+            Method::POST,
+            &format!("{action}/retrieve_users"),
+            Some(&root),
+            Some(json!({"limit": 2})),
+        )
+        .await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["status_code"], 200);
+    assert_eq!(result["json_body"].as_array().unwrap().len(), 2);
+    let (status, missing) = svc
+        .call(
+            Method::POST,
+            &format!("{action}/retrieve_user_by_user_id"),
+            Some(&root),
+            Some(json!({"user_id": "DUNOSUCHUSER00000000"})),
+        )
+        .await;
+    assert_eq!((status, missing["status_code"].clone()), (200, json!(404)));
+    assert_eq!(missing["json_body"]["code"], 40401);
+    let log = emulator_requests_logged(&url).await;
+    let (status, bad) = svc
+        .call(
+            Method::POST,
+            &format!("{action}/associate_phone_with_user"),
+            Some(&root),
+            Some(json!({"user_id": "DU1"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("phone_id")
+    );
+    assert_eq!(
+        emulator_requests_logged(&url).await,
+        log,
+        "nothing was sent to Duo"
+    );
+    let (status, _) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/connections/nope/actions/retrieve_users",
+            Some(&root),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (_, audit) = svc
+        .call(Method::GET, "/v1/duogate/audit?limit=5", Some(&root), None)
+        .await;
+    assert_eq!(audit["entries"][0]["action"], "connection.action");
+    assert!(!audit.to_string().contains(&keys.admin_skey));
+}
+
+/// The emulator's request-log length, read with a plain TCP exchange.
+async fn emulator_requests_logged(url: &str) -> usize {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /_emulator/requests HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    let start = body.find('[').unwrap_or(0);
+    let end = body.rfind(']').map(|i| i + 1).unwrap_or(body.len());
+    serde_json::from_str::<Vec<Value>>(&body[start..end])
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX)
+}
