@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::connection::ConnectionArgs;
 use crate::output::OutputFormat;
-use crate::{connector, emulate};
+use crate::{connector, emulate, serve};
 
 const AFTER_HELP: &str = "\
 Connection: --api-host/--ikey/--skey, or DUO_API_HOST, DUO_IKEY, DUO_SKEY (or DUO_SKEY_FILE),
@@ -56,9 +56,8 @@ pub enum Command {
     Action(ActionArgs),
     /// Run the offline Duo emulator (Admin + Auth API, real signature checks).
     Emulate(emulate::EmulateArgs),
-    /// Run the service. Until the configuration service lands, only --dev works, and it
-    /// starts the emulator alone.
-    Serve(emulate::ServeArgs),
+    /// Run the configuration service (--dev: SQLite, generated seal key, emulator, root token).
+    Serve(serve::ServeArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -260,7 +259,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BypassCodes(command) => connector::bypass_codes(command).await,
         Command::Action(args) => connector::action(args).await,
         Command::Emulate(args) => emulate::emulate(args).await,
-        Command::Serve(args) => emulate::serve(args).await,
+        Command::Serve(args) => serve::serve(args).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "duogate", &mut std::io::stdout());

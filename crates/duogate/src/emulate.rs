@@ -1,5 +1,4 @@
-//! `duogate emulate` (the offline Duo) and, until the configuration service lands,
-//! `duogate serve --dev` (the emulator with a seeded data set and copy-paste examples).
+//! `duogate emulate`: the offline Duo.
 //!
 //! With `--print-keys` the first line on stdout is one JSON object, for scripts:
 //! `{"url": "http://127.0.0.1:PORT", "admin_ikey": …, "admin_skey": …, "auth_ikey": …,
@@ -14,7 +13,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use serde_json::json;
 
 use duo_emulator::{Emulator, EmulatorConfig, KeySet, SeedSpec, keys_json};
 
@@ -58,23 +56,6 @@ pub struct EmulateArgs {
     pub push_timeout: u64,
 }
 
-/// `duogate serve …`
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Embedded development mode. For now: the emulator alone, seeded, on --listen.
-    #[arg(long)]
-    pub dev: bool,
-    /// Address to listen on (127.0.0.1:0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8200", value_name = "ADDR")]
-    pub listen: SocketAddr,
-    /// Config file (the service is not built yet; accepted for forward compatibility).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Database URL (the service is not built yet).
-    #[arg(long, value_name = "URL")]
-    pub database_url: Option<String>,
-}
-
 fn fixed_keys(args: &EmulateArgs, generated: KeySet) -> KeySet {
     KeySet {
         admin_ikey: args.admin_ikey.clone().unwrap_or(generated.admin_ikey),
@@ -93,7 +74,7 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<(tokio::net::TcpListener, Stri
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -160,48 +141,6 @@ pub async fn emulate(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  (secret keys are shown only with --print-keys)");
     }
     eprintln!("  control API:    {url}/_emulator/ (loopback only)");
-    emulator
-        .serve(listener, shutdown_signal())
-        .await
-        .context("serving the emulator")?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `duogate serve`.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    if !args.dev {
-        return usage(
-            "the configuration service is not built yet; `duogate serve --dev` starts the Duo \
-             emulator with seeded data (see README)",
-        );
-    }
-    let config = EmulatorConfig {
-        seed: SeedSpec {
-            users: 50,
-            phones: 60,
-            admins: 5,
-            bypass_codes: 20,
-        },
-        ..EmulatorConfig::default()
-    };
-    let emulator = Emulator::new(config).map_err(|e| UsageError(format!("emulator: {e}")))?;
-    let (listener, url) = bind(args.listen).await?;
-    emulator.set_public_url(&url);
-    let keys = emulator.keys();
-    let listen = url.trim_start_matches("http://").to_string();
-    print_line(&json!({"listen": listen, "emulator": keys_json(&url, &keys)}))?;
-    eprintln!("duogate dev mode: the configuration service is not built yet, so this is the");
-    eprintln!("Duo emulator alone, seeded with 50 users, 60 phones, 5 admins, 20 bypass codes.");
-    eprintln!();
-    eprintln!("  emulator: {url}");
-    eprintln!();
-    eprintln!("Try (the secret key is in the JSON line on stdout):");
-    eprintln!(
-        "  export DUO_API_HOST={url} DUO_IKEY={} DUO_SKEY=<admin_skey>",
-        keys.admin_ikey
-    );
-    eprintln!("  duogate users list");
-    eprintln!("  duogate action retrieve_users --input '{{\"limit\": 5}}'");
     emulator
         .serve(listener, shutdown_signal())
         .await

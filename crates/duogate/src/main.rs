@@ -1,8 +1,8 @@
 //! `duogate`: one binary for Duo Security.
 //!
-//! Today it runs the Duo Admin API connector actions (`users`, `phones`, `admins`,
-//! `bypass-codes`, and the Swimlane-shaped `action`), and the offline Duo emulator (`emulate`).
-//! `serve --dev` starts the emulator alone until the configuration service lands.
+//! It runs the Duo Admin API connector actions (`users`, `phones`, `admins`, `bypass-codes`,
+//! and the Swimlane-shaped `action`), the offline Duo emulator (`emulate`), and the
+//! configuration service (`serve`; so far its native API).
 //!
 //! # Layout
 //!
@@ -11,7 +11,8 @@
 //! - `connector`: the connector commands, built on `duo_client::actions` and paging streams.
 //! - `output`: table / JSON / CSV writers that stream, and the progress bar.
 //! - `resources`: which columns each Duo object shows in tables and CSV.
-//! - `emulate`: `duogate emulate` and `duogate serve --dev`.
+//! - `emulate`: `duogate emulate`, the offline Duo.
+//! - `serve`: `duogate serve`, the configuration service (`--dev`: everything embedded).
 //! - `failure`: the error kinds and their exit codes (0 ok, 1 Duo said no, 2 usage, 3 transport).
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ mod emulate;
 mod failure;
 mod output;
 mod resources;
+mod serve;
 
 use std::process::ExitCode;
 

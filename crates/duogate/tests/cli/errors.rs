@@ -125,13 +125,3 @@ fn help_lists_actions_and_completions_are_generated() {
         .assert()
         .code(2);
 }
-
-#[test]
-fn serve_without_dev_explains_itself() {
-    let emu = TestEmulator::start("users=1");
-    emu.duogate()
-        .args(["serve"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--dev"));
-}

@@ -1,44 +1,180 @@
-//! `duogate serve --dev`, the README's first command: for now the seeded emulator alone.
+//! `duogate serve`: `--dev` (the README's first command) and the configured form.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
 
-use crate::emulator::stdout_json;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    line: Value,
+}
+
+impl Server {
+    fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_duogate"));
+        command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let line =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("first line {line:?}: {e}"));
+        Self { child, line }
+    }
+
+    /// One HTTP/1.1 exchange: (status, JSON body).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let addr = self.line["listen"].as_str().unwrap();
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = token
+            .map(|t| format!("X-Vault-Token: {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, serde_json::from_str(rest).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 #[test]
-fn serve_dev_prints_one_json_line_and_serves_the_seeded_emulator() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_duogate"))
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let started: serde_json::Value = serde_json::from_str(&line).expect("first line is JSON");
-    let listen = started["listen"].as_str().unwrap();
+fn serve_dev_runs_the_service_with_a_root_token_and_the_emulator_as_a_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let server = Server::start(
+        &[
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    let listen = server.line["listen"].as_str().unwrap().to_string();
     assert!(
         listen.starts_with("127.0.0.1:") && !listen.ends_with(":0"),
         "{listen}"
     );
-    let emulator = &started["emulator"];
-    assert_eq!(emulator["url"], format!("http://{listen}"));
-    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
-        .env_clear()
-        .env("DUO_API_HOST", emulator["url"].as_str().unwrap())
-        .env("DUO_IKEY", emulator["admin_ikey"].as_str().unwrap())
-        .env("DUO_SKEY", emulator["admin_skey"].as_str().unwrap())
-        .args(["users", "list", "--all", "-o", "json"])
-        .output()
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let token = server.line["root_token"].as_str().unwrap().to_string();
+    assert!(server.line["emulator"]["admin_skey"].is_string());
+    let (status, result) = server.request(
+        "POST",
+        "/v1/duogate/connections/emulator/actions/retrieve_users",
+        Some(&token),
+        Some(json!({"limit": 3})),
     );
-    assert_eq!(stdout_json(&output).as_array().unwrap().len(), 50);
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["json_body"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        server.request("GET", "/v1/duogate/audit", None, None).0,
+        401
+    );
+
+    // The seal key is private to its owner and survives restarts.
+    let key_file = std::path::Path::new(data).join("seal.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    drop(server);
+    let again = Server::start(
+        &[
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+    let token = again.line["root_token"].as_str().unwrap();
+    let (status, result) = again.request(
+        "POST",
+        "/v1/duogate/connections/emulator/actions/retrieve_users",
+        Some(token),
+        Some(json!({})),
+    );
+    assert_eq!(
+        (status, result["status_code"].clone()),
+        (200, json!(200)),
+        "the connection points at the new emulator"
+    );
+}
+
+#[test]
+fn serve_with_a_database_url_and_seal_key_answers_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("db.sqlite").display()
+    );
+    let key = "11".repeat(32);
+    let server = Server::start(
+        &["serve", "--listen", "127.0.0.1:0", "--database-url", &url],
+        &[("DUOGATE_SEAL_KEY", key.as_str())],
+    );
+    let (status, health) = server.request("GET", "/v1/duogate/health", None, None);
+    assert_eq!((status, health["database"].clone()), (200, json!("sqlite")));
+}
+
+#[test]
+fn serve_without_database_or_seal_key_says_what_is_missing() {
+    let emu = crate::TestEmulator::start("users=1");
+    emu.duogate()
+        .args(["serve"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--database-url").and(predicate::str::contains("--dev")));
+    emu.duogate()
+        .args(["serve", "--database-url", "sqlite::memory:"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("seal key"));
+    emu.duogate()
+        .args(["serve", "--database-url", "mysql://x/y"])
+        .env("DUOGATE_SEAL_KEY", "22".repeat(32))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unsupported database URL"));
 }

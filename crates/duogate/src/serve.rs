@@ -1,0 +1,279 @@
+//! `duogate serve`: the configuration service.
+//!
+//! `--dev` is the embedded default, like a Vault dev server: SQLite in a data folder
+//! (`--data-dir`, default `./.duogate-dev`), a seal key generated there on first start
+//! (`seal.key`, mode 0600, reused afterwards so the database stays readable), a new root token,
+//! and an in-process Duo emulator registered as the connection `emulator`. The first stdout line
+//! is one JSON object for scripts: `{"listen", "root_token", "data_dir", "emulator": {url,
+//! admin_ikey, admin_skey, auth_ikey, auth_skey}}`; friendly text goes to stderr.
+//!
+//! Without `--dev`, the service needs a database URL and a seal key, from flags, environment
+//! (`DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY`, `DUOGATE_SEAL_KEY_FILE`) or a TOML `--config`
+//! file with the same names in snake case. Plain-http Duo endpoints are refused unless
+//! `--allow-plain-http-duo` (tests only).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+
+use duo_emulator::{Emulator, EmulatorConfig, SeedSpec, keys_json};
+use duogate_server::{AppState, ServiceSettings};
+use duogate_store::integrations::{IntegrationKind, NewIntegration};
+use duogate_store::tokens::Role;
+use duogate_store::{Keyring, SealKey, Store, StoreError};
+
+use crate::failure::{UsageError, usage};
+
+/// `duogate serve …`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Embedded development mode: SQLite, generated seal key, in-process emulator, root token.
+    #[arg(long)]
+    pub dev: bool,
+    /// Address to listen on (127.0.0.1:0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://…
+    #[arg(
+        long,
+        env = "DUOGATE_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// File holding the seal key (64 hex characters or base64 of 32 bytes).
+    #[arg(long, env = "DUOGATE_SEAL_KEY_FILE", value_name = "FILE")]
+    pub seal_key_file: Option<PathBuf>,
+    /// Data folder for --dev.
+    #[arg(long, default_value = ".duogate-dev", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Allow plain-http Duo endpoints in stored integrations (tests only; always on with --dev).
+    #[arg(long)]
+    pub allow_plain_http_duo: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    seal_key_file: Option<PathBuf>,
+    #[serde(default)]
+    allow_plain_http_duo: bool,
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
+
+fn read_seal_key(path: &Path) -> anyhow::Result<SealKey> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read seal key file {}: {e}", path.display())))?;
+    SealKey::parse(&SecretString::from(text))
+        .map_err(|e| UsageError(format!("seal key file {}: {e}", path.display())).into())
+}
+
+/// Reads `data_dir/seal.key`, or generates it (mode 0600) on first start.
+fn dev_seal_key(data_dir: &Path) -> anyhow::Result<SealKey> {
+    let path = data_dir.join("seal.key");
+    if path.exists() {
+        return read_seal_key(&path);
+    }
+    let key = SealKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(file, "{}", key.to_hex().expose_secret())?;
+    Ok(key)
+}
+
+async fn shutdown_signal() {
+    crate::emulate::shutdown_signal().await;
+}
+
+fn print_line(value: &serde_json::Value) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{value}")?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// `duogate serve`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.dev {
+        return serve_dev(args).await;
+    }
+    let file: ConfigFile = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| UsageError(format!("cannot read --config {}: {e}", path.display())))?;
+            toml::from_str(&text)
+                .map_err(|e| UsageError(format!("--config {} is invalid: {e}", path.display())))?
+        }
+        None => ConfigFile::default(),
+    };
+    let Some(database_url) = args.database_url.clone().or(file.database_url) else {
+        return usage(
+            "no database: pass --database-url (sqlite://FILE or postgres://…), set \
+             DUOGATE_DATABASE_URL, or put database_url in --config; or try `duogate serve --dev`",
+        );
+    };
+    let key = match (
+        std::env::var("DUOGATE_SEAL_KEY").ok(),
+        args.seal_key_file.clone().or(file.seal_key_file),
+    ) {
+        (Some(text), _) => SealKey::parse(&SecretString::from(text))
+            .map_err(|e| UsageError(format!("DUOGATE_SEAL_KEY: {e}")))?,
+        (None, Some(path)) => read_seal_key(&path)?,
+        (None, None) => {
+            return usage(
+                "no seal key: pass --seal-key-file, set DUOGATE_SEAL_KEY or DUOGATE_SEAL_KEY_FILE, \
+                 or put seal_key_file in --config (generate one with `openssl rand -hex 32`)",
+            );
+        }
+    };
+    let store = Store::connect(&database_url, Keyring::new(key))
+        .await
+        .map_err(|e| match e {
+            StoreError::UnsupportedUrl(_) => {
+                anyhow::Error::new(UsageError(format!("--database-url: {e}")))
+            }
+            other => anyhow::Error::new(other).context("opening the database"),
+        })?;
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
+    let local = listener.local_addr()?;
+    let state = AppState {
+        store,
+        settings: Arc::new(ServiceSettings {
+            allow_plain_http_duo: args.allow_plain_http_duo || file.allow_plain_http_duo,
+        }),
+    };
+    print_line(&json!({"listen": local.to_string()}))?;
+    eprintln!("duogate listening on http://{local}");
+    duogate_server::run(state, listener, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = args.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).map_err(|e| {
+        UsageError(format!(
+            "cannot create --data-dir {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    let key = dev_seal_key(&data_dir)?;
+    let database_url = format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("duogate.db").display()
+    );
+    let store = Store::connect(&database_url, Keyring::new(key))
+        .await
+        .context("opening the dev database")?;
+
+    let emulator = Emulator::new(EmulatorConfig {
+        seed: SeedSpec {
+            users: 50,
+            phones: 60,
+            admins: 5,
+            bypass_codes: 20,
+        },
+        ..EmulatorConfig::default()
+    })
+    .map_err(|e| UsageError(format!("emulator: {e}")))?;
+    let emulator_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let emulator_url = format!("http://{}", emulator_listener.local_addr()?);
+    emulator.set_public_url(&emulator_url);
+    let keys = emulator.keys();
+
+    // Register the emulator as the connection "emulator" (replacing the last run's).
+    let root = store.root_tenant().await?;
+    let config = json!({"api_host": emulator_url, "ikey": keys.admin_ikey, "insecure": false, "timeout_secs": 30});
+    let skey = SecretString::from(keys.admin_skey.clone());
+    match store
+        .integration_named(&root.id, IntegrationKind::Connection, "emulator")
+        .await
+    {
+        Ok(found) => {
+            store
+                .update_integration(&found.id, config, Some(skey))
+                .await?;
+        }
+        Err(StoreError::NotFound) => {
+            store
+                .create_integration(NewIntegration {
+                    tenant_id: root.id.clone(),
+                    kind: IntegrationKind::Connection,
+                    name: "emulator".into(),
+                    config,
+                    secret: Some(skey),
+                })
+                .await?;
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let (root_token, _) = store.create_token(Role::Admin, None, None).await?;
+
+    let listen = args
+        .listen
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
+    let local = listener.local_addr()?;
+    print_line(&json!({
+        "listen": local.to_string(),
+        "root_token": root_token.expose_secret(),
+        "data_dir": data_dir.display().to_string(),
+        "emulator": keys_json(&emulator_url, &keys),
+    }))?;
+    eprintln!(
+        "duogate dev server on http://{local} (data in {})",
+        data_dir.display()
+    );
+    eprintln!("  Duo emulator: {emulator_url} (registered as the connection \"emulator\")");
+    eprintln!("  root token:   in the JSON line on stdout (\"root_token\")");
+    eprintln!();
+    eprintln!("Try:");
+    eprintln!("  export DUOGATE_TOKEN=<root_token>");
+    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" -d '{{\"limit\": 2}}' \\");
+    eprintln!("    http://{local}/v1/duogate/connections/emulator/actions/retrieve_users");
+    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/audit");
+    eprintln!(
+        "Not built yet: the Vault and ONTAP dialects, Basic accounts (issue 3), the engine (issue 4)."
+    );
+
+    let state = AppState {
+        store,
+        settings: Arc::new(ServiceSettings {
+            allow_plain_http_duo: true,
+        }),
+    };
+    let (stop_emulator, emulator_stopped) = tokio::sync::oneshot::channel::<()>();
+    let emulator_task = tokio::spawn(emulator.serve(emulator_listener, async move {
+        let _ = emulator_stopped.await;
+    }));
+    duogate_server::run(state, listener, shutdown_signal()).await?;
+    let _ = stop_emulator.send(());
+    let _ = emulator_task.await;
+    Ok(ExitCode::SUCCESS)
+}
