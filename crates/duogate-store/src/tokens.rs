@@ -138,6 +138,18 @@ impl Store {
         Ok(token)
     }
 
+    /// Whether any admin token that has not expired exists (the service bootstraps one
+    /// otherwise).
+    pub async fn has_live_admin_token(&self) -> Result<bool, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tokens WHERE role = 'admin' AND (expires_at IS NULL OR expires_at > $1)",
+        )
+        .bind(self.now())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count > 0)
+    }
+
     /// Revokes a token by accessor.
     pub async fn revoke_token(&self, accessor: &str) -> Result<(), StoreError> {
         let result = sqlx::query("DELETE FROM tokens WHERE accessor = $1")

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::connection::ConnectionArgs;
 use crate::output::OutputFormat;
-use crate::{connector, emulate, serve};
+use crate::{admin_commands, connector, emulate, serve};
 
 const AFTER_HELP: &str = "\
 Connection: --api-host/--ikey/--skey, or DUO_API_HOST, DUO_IKEY, DUO_SKEY (or DUO_SKEY_FILE),
@@ -58,6 +58,15 @@ pub enum Command {
     Emulate(emulate::EmulateArgs),
     /// Run the configuration service (--dev: SQLite, generated seal key, emulator, root token).
     Serve(serve::ServeArgs),
+    /// Tokens of a running service: create (shown once), revoke.
+    #[command(subcommand)]
+    Token(admin_commands::TokenCommand),
+    /// Tenants of a running service: create, list, delete.
+    #[command(subcommand)]
+    Tenant(admin_commands::TenantCommand),
+    /// Seal-key maintenance on the service's database.
+    #[command(subcommand)]
+    Seal(admin_commands::SealCommand),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -260,6 +269,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Action(args) => connector::action(args).await,
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Serve(args) => serve::serve(args).await,
+        Command::Token(command) => admin_commands::token(command).await,
+        Command::Tenant(command) => admin_commands::tenant(command).await,
+        Command::Seal(command) => admin_commands::seal(command).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "duogate", &mut std::io::stdout());

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //!
+//! - `admin_commands`: `token`, `tenant` (over the service's native API) and `seal rotate`.
 //! - `cli`: the clap command tree; help text lives there.
 //! - `connection`: where the Duo connection comes from (flags, environment, config profiles).
 //! - `connector`: the connector commands, built on `duo_client::actions` and paging streams.
@@ -16,6 +17,7 @@
 //! - `failure`: the error kinds and their exit codes (0 ok, 1 Duo said no, 2 usage, 3 transport).
 #![forbid(unsafe_code)]
 
+mod admin_commands;
 mod cli;
 mod connection;
 mod connector;

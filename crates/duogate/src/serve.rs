@@ -10,7 +10,8 @@
 //! Without `--dev`, the service needs a database URL and a seal key, from flags, environment
 //! (`DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY`, `DUOGATE_SEAL_KEY_FILE`) or a TOML `--config`
 //! file with the same names in snake case. Plain-http Duo endpoints are refused unless
-//! `--allow-plain-http-duo` (tests only).
+//! `--allow-plain-http-duo` (tests only). When the database has no live admin token (first
+//! start), one is created and shown once as `root_token` in the JSON line.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -167,7 +168,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             allow_plain_http_duo: args.allow_plain_http_duo || file.allow_plain_http_duo,
         }),
     };
-    print_line(&json!({"listen": local.to_string()}))?;
+    // First start (no live admin token): mint one, shown once, like `vault operator init`.
+    let mut line = json!({"listen": local.to_string()});
+    if !state.store.has_live_admin_token().await? {
+        let (token, _) = state.store.create_token(Role::Admin, None, None).await?;
+        line["root_token"] = json!(token.expose_secret());
+        eprintln!(
+            "no admin token existed: a root token was created and is shown once (\"root_token\")"
+        );
+    }
+    print_line(&line)?;
     eprintln!("duogate listening on http://{local}");
     duogate_server::run(state, listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)

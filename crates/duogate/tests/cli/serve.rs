@@ -178,3 +178,180 @@ fn serve_without_database_or_seal_key_says_what_is_missing() {
         .code(2)
         .stderr(predicate::str::contains("unsupported database URL"));
 }
+
+fn duogate_against(server: &Server, token: &str) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"));
+    cmd.env_clear()
+        .env(
+            "DUOGATE_ADDR",
+            format!("http://{}", server.line["listen"].as_str().unwrap()),
+        )
+        .env("DUOGATE_TOKEN", token);
+    cmd
+}
+
+#[test]
+fn token_and_tenant_commands_drive_a_running_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &[
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let root = server.line["root_token"].as_str().unwrap().to_string();
+    duogate_against(&server, &root)
+        .args(["tenant", "create", "eng"])
+        .assert()
+        .success();
+    let listed = duogate_against(&server, &root)
+        .args(["tenant", "list"])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["tenants"].as_array().unwrap().len(), 2);
+    let created = duogate_against(&server, &root)
+        .args([
+            "token", "create", "--role", "reader", "--tenant", "eng", "--ttl", "600",
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let reader = created["token"].as_str().unwrap();
+    duogate_against(&server, reader)
+        .args(["tenant", "create", "ops"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("forbidden"));
+    duogate_against(&server, &root)
+        .args(["token", "revoke", created["accessor"].as_str().unwrap()])
+        .assert()
+        .success();
+    duogate_against(&server, reader)
+        .args(["tenant", "list"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("unauthenticated"));
+    duogate_against(&server, &root)
+        .args(["tenant", "delete", "eng"])
+        .assert()
+        .success();
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .env_clear()
+        .args([
+            "tenant",
+            "list",
+            "--addr",
+            "http://127.0.0.1:1",
+            "--token",
+            "x",
+        ])
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn seal_rotate_reseals_so_only_the_new_key_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dev = Server::start(
+        &[
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let root = dev.line["root_token"].as_str().unwrap().to_string();
+    drop(dev);
+    let url = format!("sqlite://{}?mode=rwc", data.join("duogate.db").display());
+    let new_key = dir.path().join("new.key");
+    let rotated = assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .env_clear()
+        .args([
+            "seal",
+            "rotate",
+            "--database-url",
+            &url,
+            "--old-seal-key-file",
+        ])
+        .arg(data.join("seal.key"))
+        .arg("--seal-key-file")
+        .arg(&new_key)
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&rotated.stdout).unwrap()["resealed"],
+        1
+    );
+    // The service now runs on the new key alone, and the sealed skey still opens: reading the
+    // connection works and no root token is minted (one exists).
+    let server = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--allow-plain-http-duo",
+        ],
+        &[("DUOGATE_SEAL_KEY_FILE", new_key.to_str().unwrap())],
+    );
+    assert!(server.line.get("root_token").is_none());
+    let (status, connection) =
+        server.request("GET", "/v1/duogate/connections/emulator", Some(&root), None);
+    assert_eq!(status, 200, "{connection}");
+    let (status, action) = server.request(
+        "POST",
+        "/v1/duogate/connections/emulator/actions/retrieve_users",
+        Some(&root),
+        Some(json!({})),
+    );
+    // The dev emulator is gone, so Duo is unreachable (502), but the skey was opened to try.
+    assert_eq!(status, 502, "{action}");
+}
+
+#[test]
+fn first_start_mints_a_root_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("db.sqlite").display()
+    );
+    let key = "33".repeat(32);
+    let first = Server::start(
+        &["serve", "--listen", "127.0.0.1:0", "--database-url", &url],
+        &[("DUOGATE_SEAL_KEY", key.as_str())],
+    );
+    let token = first.line["root_token"]
+        .as_str()
+        .expect("first start shows a root token")
+        .to_string();
+    assert_eq!(
+        first
+            .request("GET", "/v1/duogate/tenants", Some(&token), None)
+            .0,
+        200
+    );
+    drop(first);
+    let second = Server::start(
+        &["serve", "--listen", "127.0.0.1:0", "--database-url", &url],
+        &[("DUOGATE_SEAL_KEY", key.as_str())],
+    );
+    assert!(second.line.get("root_token").is_none());
+}

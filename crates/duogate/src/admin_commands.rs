@@ -1,0 +1,258 @@
+//! Commands that administer a duogate service: `token`, `tenant` (over its native API) and
+//! `seal rotate` (directly on the database).
+//!
+//! The service is `--addr` (`DUOGATE_ADDR`, default `http://127.0.0.1:8200`) and the caller's
+//! token `--token` (`DUOGATE_TOKEN`). Output is the service's JSON on stdout; an error from the
+//! service is printed with its code and exits 1 (2 for usage, 3 when unreachable).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{Value, json};
+
+use duogate_store::{Keyring, SealKey, Store};
+
+use crate::failure::{EXIT_DUO, EXIT_TRANSPORT, UsageError};
+
+/// Where the service is and who is calling.
+#[derive(Clone, Args)]
+pub struct ServiceArgs {
+    /// The duogate service.
+    #[arg(
+        long,
+        env = "DUOGATE_ADDR",
+        default_value = "http://127.0.0.1:8200",
+        value_name = "URL"
+    )]
+    pub addr: String,
+    /// A token with the admin role.
+    #[arg(long, env = "DUOGATE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ServiceArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceArgs")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `duogate token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token (printed once).
+    Create {
+        /// admin, reader or mfa.
+        #[arg(long, value_parser = ["admin", "reader", "mfa"])]
+        role: String,
+        /// Bind the token to this tenant path.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Lifetime in seconds (default: no expiry).
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<i64>,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Revoke a token by its accessor.
+    Revoke {
+        /// The token's accessor.
+        accessor: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+}
+
+/// `duogate tenant …`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (its parent must exist), e.g. `eng/ops`.
+    Create {
+        /// Tenant path.
+        path: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// List tenants.
+    List {
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Delete a tenant without children or integrations.
+    Delete {
+        /// Tenant path.
+        path: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+}
+
+/// `duogate seal …`
+#[derive(Debug, Subcommand)]
+pub enum SealCommand {
+    /// Re-encrypt every sealed secret under a new key, in one transaction. Keep the old key
+    /// until this has succeeded.
+    Rotate {
+        /// Database URL.
+        #[arg(
+            long,
+            env = "DUOGATE_DATABASE_URL",
+            hide_env_values = true,
+            value_name = "URL"
+        )]
+        database_url: String,
+        /// The key the rows are sealed with now.
+        #[arg(long, value_name = "FILE")]
+        old_seal_key_file: PathBuf,
+        /// The new key (64 hex characters); created with mode 0600 if the file does not exist.
+        #[arg(long, value_name = "FILE")]
+        seal_key_file: PathBuf,
+    },
+}
+
+async fn call(
+    service: &ServiceArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<ExitCode> {
+    let token = service
+        .token
+        .as_deref()
+        .ok_or_else(|| UsageError("no token: pass --token or set DUOGATE_TOKEN".into()))?;
+    let url = format!("{}/v1/duogate{path}", service.addr.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .no_proxy()
+        .build()?;
+    let mut request = client.request(method, &url).header("X-Vault-Token", token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => {
+            eprintln!("error: cannot reach duogate at {}: {e}", service.addr);
+            return Ok(ExitCode::from(EXIT_TRANSPORT));
+        }
+    };
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if status.is_success() {
+        if !text.is_empty() {
+            println!("{text}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    eprintln!(
+        "error: duogate answered {}: {} {}",
+        status.as_u16(),
+        value["error"]["code"].as_str().unwrap_or(""),
+        value["error"]["message"].as_str().unwrap_or(&text)
+    );
+    Ok(ExitCode::from(EXIT_DUO))
+}
+
+/// `duogate token …`
+pub async fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TokenCommand::Create {
+            role,
+            tenant,
+            ttl,
+            service,
+        } => {
+            call(
+                &service,
+                reqwest::Method::POST,
+                "/tokens",
+                Some(json!({"role": role, "tenant": tenant, "ttl": ttl})),
+            )
+            .await
+        }
+        TokenCommand::Revoke { accessor, service } => {
+            call(
+                &service,
+                reqwest::Method::DELETE,
+                &format!("/tokens/{accessor}"),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// `duogate tenant …`
+pub async fn tenant(command: TenantCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TenantCommand::Create { path, service } => {
+            call(
+                &service,
+                reqwest::Method::POST,
+                "/tenants",
+                Some(json!({"path": path})),
+            )
+            .await
+        }
+        TenantCommand::List { service } => {
+            call(&service, reqwest::Method::GET, "/tenants", None).await
+        }
+        TenantCommand::Delete { path, service } => {
+            let path = path.trim_matches('/');
+            call(
+                &service,
+                reqwest::Method::DELETE,
+                &format!("/tenants/{path}"),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+fn read_key(path: &std::path::Path) -> anyhow::Result<SealKey> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+    SealKey::parse(&SecretString::from(text))
+        .map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
+}
+
+/// `duogate seal …`
+pub async fn seal(command: SealCommand) -> anyhow::Result<ExitCode> {
+    let SealCommand::Rotate {
+        database_url,
+        old_seal_key_file,
+        seal_key_file,
+    } = command;
+    let old = read_key(&old_seal_key_file)?;
+    let new = if seal_key_file.exists() {
+        read_key(&seal_key_file)?
+    } else {
+        let key = SealKey::generate();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&seal_key_file)
+            .map_err(|e| UsageError(format!("cannot create {}: {e}", seal_key_file.display())))?;
+        std::io::Write::write_all(
+            &mut file,
+            format!("{}\n", key.to_hex().expose_secret()).as_bytes(),
+        )?;
+        key
+    };
+    let keyring = Keyring::new(old).rotated_to(new);
+    let store = Store::connect(&database_url, keyring)
+        .await
+        .map_err(|e| UsageError(format!("--database-url: {e}")))?;
+    let changed = store.reseal_all().await?;
+    store.close().await;
+    println!("{}", json!({"resealed": changed}));
+    eprintln!("re-sealed {changed} secrets; the old key is no longer needed");
+    Ok(ExitCode::SUCCESS)
+}
