@@ -1,19 +1,24 @@
-//! Who is calling: the token in `X-Vault-Token` or `Authorization: Bearer`, looked up by hash.
+//! Who is calling: a token (`X-Vault-Token`, or `Authorization: Bearer`), looked up by hash, or
+//! an account (`Authorization: Basic`, for ONTAP clients), verified against its argon2 hash.
 //!
-//! Each dialect answers a missing or bad token in its own envelope (native: 401); this module
-//! only finds the caller and checks roles. A token bound to a tenant acts only inside it.
+//! Each dialect answers a missing or bad credential in its own envelope (native: 401); this
+//! module only finds the caller and checks roles. A caller bound to a tenant acts only inside it.
 
 use axum::http::HeaderMap;
 use secrecy::SecretString;
 
-use duogate_store::tokens::{Role, Token};
+use duogate_store::tokens::Role;
 use duogate_store::{Store, StoreError};
 
 /// An authenticated caller.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The token's record (never the token).
-    pub token: Token,
+    /// Who, for the audit log: `token:ACCESSOR` or `account:NAME`.
+    pub principal: String,
+    /// Role.
+    pub role: Role,
+    /// Tenant binding.
+    pub tenant_id: Option<String>,
 }
 
 /// Why a request is not allowed.
@@ -42,26 +47,60 @@ pub fn presented_token(headers: &HeaderMap) -> Option<SecretString> {
         .map(|v| SecretString::from(v.to_string()))
 }
 
+/// `Authorization: Basic` credentials, if any.
+pub fn presented_basic(headers: &HeaderMap) -> Option<(String, SecretString)> {
+    use base64::Engine as _;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (name, password) = decoded.split_once(':')?;
+    Some((name.to_string(), SecretString::from(password.to_string())))
+}
+
 /// Finds the caller; database trouble is not an authentication failure.
 pub async fn authenticate(
     store: &Store,
     headers: &HeaderMap,
 ) -> Result<Result<Caller, Denied>, StoreError> {
-    let Some(secret) = presented_token(headers) else {
-        return Ok(Err(Denied::Unauthenticated));
-    };
-    match store.token_by_secret(&secret).await {
-        Ok(token) => Ok(Ok(Caller { token })),
-        Err(StoreError::NotFound) => Ok(Err(Denied::Unauthenticated)),
-        Err(other) => Err(other),
+    if let Some(secret) = presented_token(headers) {
+        return match store.token_by_secret(&secret).await {
+            Ok(token) => Ok(Ok(Caller {
+                principal: format!("token:{}", token.accessor),
+                role: token.role,
+                tenant_id: token.tenant_id,
+            })),
+            Err(StoreError::NotFound) => Ok(Err(Denied::Unauthenticated)),
+            Err(other) => Err(other),
+        };
     }
+    if let Some((name, password)) = presented_basic(headers) {
+        return match store.verify_account(&name, &password).await {
+            Ok(account) => Ok(Ok(Caller {
+                principal: format!("account:{}", account.name),
+                role: account.role,
+                tenant_id: account.tenant_id,
+            })),
+            Err(StoreError::NotFound) => Ok(Err(Denied::Unauthenticated)),
+            Err(other) => Err(other),
+        };
+    }
+    Ok(Err(Denied::Unauthenticated))
 }
 
 impl Caller {
     /// Whether the caller's role allows `needed`: admin allows everything, reader allows
     /// reader, mfa allows mfa.
     pub fn has(&self, needed: Role) -> bool {
-        self.token.role == Role::Admin || self.token.role == needed
+        self.role == Role::Admin || self.role == needed
     }
 
     /// Requires `needed`.
@@ -73,10 +112,9 @@ impl Caller {
         }
     }
 
-    /// Whether the caller may act in the tenant with this id (unbound tokens act everywhere).
+    /// Whether the caller may act in the tenant with this id (unbound callers act everywhere).
     pub fn may_use_tenant(&self, tenant_id: &str) -> bool {
-        self.token
-            .tenant_id
+        self.tenant_id
             .as_deref()
             .is_none_or(|bound| bound == tenant_id)
     }

@@ -97,7 +97,15 @@ async fn every_route_refuses_missing_bad_and_underprivileged_tokens() {
     let svc = Service::start(false).await;
     let mfa = svc.token("mfa", None).await;
     let reader = svc.token("reader", None).await;
-    let routes: [(Method, &str, Option<Value>, Role); 9] = [
+    let routes: [(Method, &str, Option<Value>, Role); 12] = [
+        (Method::GET, "/v1/duogate/accounts", None, Role::Reader),
+        (
+            Method::POST,
+            "/v1/duogate/accounts",
+            Some(json!({"name": "a", "password": "p4ssw0rd-long-enough", "role": "reader"})),
+            Role::Admin,
+        ),
+        (Method::DELETE, "/v1/duogate/accounts/a", None, Role::Admin),
         (Method::GET, "/v1/duogate/tenants", None, Role::Reader),
         (
             Method::POST,
@@ -494,4 +502,61 @@ async fn emulator_requests_logged(url: &str) -> usize {
     serde_json::from_str::<Vec<Value>>(&body[start..end])
         .map(|v| v.len())
         .unwrap_or(usize::MAX)
+}
+
+#[tokio::test]
+async fn accounts_authenticate_with_basic_auth_and_never_show_passwords() {
+    use base64::Engine as _;
+    let svc = Service::start(false).await;
+    let password = "ontap-password-123";
+    let (status, created) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/accounts",
+            Some(&svc.root),
+            Some(json!({"name": "ontap", "password": password, "role": "reader"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert!(!created.to_string().contains(password));
+    let basic = |pw: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("ontap:{pw}"))
+        )
+    };
+    let request = |auth: String| {
+        Request::builder()
+            .uri("/v1/duogate/tenants")
+            .header("Authorization", auth)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = app(svc.state.clone())
+        .oneshot(request(basic(password)))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let wrong = app(svc.state.clone())
+        .oneshot(request(basic("not-the-password")))
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let (status, _) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/accounts",
+            Some(&svc.root),
+            Some(json!({"name": "short", "password": "x", "role": "reader"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (_, listed) = svc
+        .call(Method::GET, "/v1/duogate/accounts", Some(&svc.root), None)
+        .await;
+    assert_eq!(listed["accounts"][0]["name"], "ontap");
+    let (_, audit) = svc
+        .call(Method::GET, "/v1/duogate/audit", Some(&svc.root), None)
+        .await;
+    assert!(!audit.to_string().contains(password));
 }

@@ -13,15 +13,17 @@
 //! - [`tenants`]: tenants (Vault namespaces, ONTAP owners) and [`tenants::TenantPath`].
 //! - [`integrations`]: every stored Duo configuration, with its sealed secret.
 //! - [`tokens`]: API tokens, stored as hashes; roles.
+//! - [`accounts`]: Basic-auth accounts with argon2id password hashes.
 //! - [`audit`]: the audit log.
 //! - [`error`]: [`StoreError`], the one error type.
 //!
-//! Not built yet (issue 3): accounts (Basic auth), pending MFA requests, and the service that
-//! uses all this. The contract suite (`tests/contract.rs`) runs every operation on SQLite, and on
-//! PostgreSQL when `TEST_POSTGRES_URL` is set (`scripts/test.sh` sets it).
+//! Not built yet (issues 3 and 4): login enforcements' matching and pending MFA requests.
+//! The contract suite (`tests/contract.rs`) runs every operation on SQLite, and on PostgreSQL
+//! when `TEST_POSTGRES_URL` is set (`scripts/test.sh` sets it).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod accounts;
 pub mod audit;
 pub mod error;
 pub mod integrations;

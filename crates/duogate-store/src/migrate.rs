@@ -18,20 +18,29 @@ struct Migration {
     statements: &'static [&'static str],
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    statements: &[
-        "CREATE TABLE tenants (id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)",
-        "CREATE TABLE integrations (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, \
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        statements: &[
+            "CREATE TABLE tenants (id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)",
+            "CREATE TABLE integrations (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, \
          name TEXT NOT NULL, config TEXT NOT NULL, sealed_secret {blob}, secret_fingerprint TEXT, \
          created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (tenant_id, kind, name))",
-        "CREATE TABLE tokens (accessor TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, \
+            "CREATE TABLE tokens (accessor TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, \
          tenant_id TEXT, created_at BIGINT NOT NULL, expires_at BIGINT)",
-        "CREATE TABLE audit (id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, \
+            "CREATE TABLE audit (id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, \
          target TEXT NOT NULL, detail TEXT NOT NULL)",
-        "CREATE INDEX audit_at ON audit (at)",
-    ],
-}];
+            "CREATE INDEX audit_at ON audit (at)",
+        ],
+    },
+    Migration {
+        version: 2,
+        statements: &[
+            "CREATE TABLE accounts (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, \
+         tenant_id TEXT, created_at BIGINT NOT NULL)",
+        ],
+    },
+];
 
 fn for_engine(statement: &str, engine: Engine) -> String {
     statement.replace(

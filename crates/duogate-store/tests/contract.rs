@@ -332,3 +332,54 @@ async fn unsupported_urls_are_refused_clearly() {
         .unwrap_err();
     assert!(matches!(error, StoreError::UnsupportedUrl(_)), "{error}");
 }
+
+#[tokio::test]
+async fn accounts_verify_only_with_their_password() {
+    on_every_engine(|store, _, _| async move {
+        let password = SecretString::from("correct horse battery".to_string());
+        let account = store
+            .create_account("ontap-admin", &password, Role::Admin, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .verify_account("ontap-admin", &password)
+                .await
+                .unwrap(),
+            account
+        );
+        let wrong = SecretString::from("incorrect horse battery".to_string());
+        assert!(matches!(
+            store.verify_account("ontap-admin", &wrong).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.verify_account("nobody", &password).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store
+                .create_account("ontap-admin", &password, Role::Reader, None)
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        let short = SecretString::from("short".to_string());
+        assert!(matches!(
+            store.create_account("x", &short, Role::Reader, None).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            store
+                .create_account("bad name", &password, Role::Reader, None)
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(store.list_accounts().await.unwrap().len(), 1);
+        store.delete_account("ontap-admin").await.unwrap();
+        assert!(matches!(
+            store.verify_account("ontap-admin", &password).await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}

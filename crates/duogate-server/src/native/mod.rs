@@ -9,6 +9,9 @@
 //! | `DELETE tenants/{path}` | admin | 204; 409 while it has children or integrations |
 //! | `POST tokens` `{"role", "tenant"?, "ttl"?}` | admin | 201 `{token, accessor, role, tenant, expires_at}`; the token is shown once |
 //! | `DELETE tokens/{accessor}` | admin | 204 |
+//! | `GET accounts` | reader | `{"accounts": [{name, role, tenant_id, created_at}]}` |
+//! | `POST accounts` `{"name", "password", "role", "tenant"?}` | admin | 201; the password (≥ 12 characters) is stored as an argon2id hash |
+//! | `DELETE accounts/{name}` | admin | 204 |
 //! | `PUT connections/{name}` `{"api_host", "ikey", "skey"?, "insecure"?, "timeout_secs"?}` | admin | Admin API credentials, skey sealed; 201 created, 200 replaced (skey kept when omitted) |
 //! | `GET connections/{name}` | reader | the connection with `skey_fingerprint`, never the skey |
 //! | `DELETE connections/{name}` | admin | 204 |
@@ -17,9 +20,10 @@
 //!
 //! Tenants: a request acts in the tenant named by `?tenant=PATH` (default: the root tenant); a
 //! token bound to a tenant acts only there (403 elsewhere). Errors:
-//! `{"error": {"code", "message"}}`; a missing or invalid token is 401 and reveals nothing
-//! about what exists.
+//! `{"error": {"code", "message"}}`; missing or invalid credentials (a token, or Basic auth for an
+//! account) are 401 and reveal nothing about what exists.
 
+mod accounts;
 mod connections;
 mod error;
 mod tenants;
@@ -47,6 +51,8 @@ pub fn router() -> axum::Router<AppState> {
         .route("/health", get(health))
         .route("/tenants", get(tenants::list).post(tenants::create))
         .route("/tenants/{*path}", delete(tenants::remove))
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route("/accounts/{name}", delete(accounts::remove))
         .route("/tokens", post(tokens::create))
         .route("/tokens/{accessor}", delete(tokens::revoke))
         .route(
@@ -119,7 +125,7 @@ pub(crate) async fn audit_write(
     state
         .store
         .append_audit(NewAuditEntry {
-            actor: format!("token:{}", caller.token.accessor),
+            actor: caller.principal.clone(),
             action: action.to_string(),
             target: target.to_string(),
             detail,

@@ -44,7 +44,7 @@ pub(super) async fn create(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
-    if caller.token.tenant_id.is_some() {
+    if caller.tenant_id.is_some() {
         return Err(crate::access::Denied::Forbidden.into());
     }
     let input: NewTenant =
@@ -64,7 +64,7 @@ pub(super) async fn remove(
     Path(path): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
-    if caller.token.tenant_id.is_some() {
+    if caller.tenant_id.is_some() {
         return Err(crate::access::Denied::Forbidden.into());
     }
     let path = TenantPath::parse(&path)?;

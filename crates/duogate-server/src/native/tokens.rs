@@ -46,7 +46,7 @@ pub(super) async fn create(
         None => None,
     };
     // A tenant-bound admin can only mint tokens bound to its own tenant.
-    if let Some(bound) = &caller.token.tenant_id
+    if let Some(bound) = &caller.tenant_id
         && tenant.as_ref().map(|t| &t.id) != Some(bound)
     {
         return Err(crate::access::Denied::Forbidden.into());
@@ -81,7 +81,7 @@ pub(super) async fn revoke(
     Path(accessor): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
-    if caller.token.tenant_id.is_some() {
+    if caller.tenant_id.is_some() {
         return Err(crate::access::Denied::Forbidden.into());
     }
     state.store.revoke_token(&accessor).await?;

@@ -1,0 +1,159 @@
+//! Basic-auth accounts (for ONTAP clients, which speak HTTP Basic): a name, an argon2id hash
+//! of the password (PHC string, salt inside), a role and an optional tenant binding.
+//!
+//! Verifying an unknown name still runs one argon2 verification against a fixed hash, so the
+//! time taken does not reveal which names exist.
+
+use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
+use secrecy::{ExposeSecret as _, SecretString};
+use sqlx::Row as _;
+
+use crate::Store;
+use crate::error::StoreError;
+use crate::tokens::Role;
+
+/// A stored account (never its password or hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Tenant binding.
+    pub tenant_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A well-formed argon2id hash of no account's password, verified when a name is unknown.
+const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$lDlS2Esgp2oY0/+Gqr3L3bUr4AnNWO1G+XPyg6LgZJ4";
+
+/// Shortest accepted password.
+pub const MIN_PASSWORD_LEN: usize = 12;
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+}
+
+fn account_from(row: &sqlx::any::AnyRow) -> Result<Account, StoreError> {
+    Ok(Account {
+        name: row.try_get("name")?,
+        role: Role::parse(&row.try_get::<String, _>("role")?)?,
+        tenant_id: row.try_get("tenant_id")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Creates an account; `Conflict` when the name is taken.
+    pub async fn create_account(
+        &self,
+        name: &str,
+        password: &SecretString,
+        role: Role,
+        tenant_id: Option<&str>,
+    ) -> Result<Account, StoreError> {
+        if !valid_name(name) {
+            return Err(StoreError::Invalid(
+                "name: 1-64 letters, digits, '-', '_', '.' or '@'".into(),
+            ));
+        }
+        if password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
+            return Err(StoreError::Invalid(format!(
+                "password: at least {MIN_PASSWORD_LEN} characters"
+            )));
+        }
+        if let Some(id) = tenant_id {
+            self.tenant_by_id(id).await.map_err(|e| match e {
+                StoreError::NotFound => StoreError::Invalid("tenant: no such tenant".into()),
+                other => other,
+            })?;
+        }
+        let hash = Argon2::default()
+            .hash_password(password.expose_secret().as_bytes())
+            .map_err(|e| StoreError::Invalid(format!("password: cannot hash ({e})")))?
+            .to_string();
+        let account = Account {
+            name: name.to_string(),
+            role,
+            tenant_id: tenant_id.map(str::to_string),
+            created_at: self.now(),
+        };
+        sqlx::query(
+            "INSERT INTO accounts (name, password_hash, role, tenant_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&account.name)
+        .bind(hash)
+        .bind(role.as_str())
+        .bind(&account.tenant_id)
+        .bind(account.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.conflict(e, format!("account {name:?}")))?;
+        Ok(account)
+    }
+
+    /// The account whose name and password match; `NotFound` otherwise (either way).
+    pub async fn verify_account(
+        &self,
+        name: &str,
+        password: &SecretString,
+    ) -> Result<Account, StoreError> {
+        let row = sqlx::query(
+            "SELECT name, password_hash, role, tenant_id, created_at FROM accounts WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        let hash: String = match &row {
+            Some(row) => row.try_get("password_hash")?,
+            None => DECOY.to_string(),
+        };
+        let matches = Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), hash.as_str())
+            .is_ok();
+        match row {
+            Some(row) if matches => account_from(&row),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    /// Every account, by name.
+    pub async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name, role, tenant_id, created_at FROM accounts ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(account_from).collect()
+    }
+
+    /// Deletes an account.
+    pub async fn delete_account(&self, name: &str) -> Result<(), StoreError> {
+        let result = sqlx::query("DELETE FROM accounts WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decoy_is_a_well_formed_hash_so_unknown_names_cost_a_full_verification() {
+        assert!(argon2::PasswordHash::new(DECOY).is_ok());
+        let wrong = Argon2::default().verify_password(b"anything", DECOY);
+        assert!(
+            matches!(wrong, Err(argon2::password_hash::Error::PasswordInvalid)),
+            "{wrong:?}"
+        );
+    }
+}
