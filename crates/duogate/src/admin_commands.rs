@@ -90,6 +90,69 @@ pub enum TenantCommand {
     },
 }
 
+/// `duogate account …`
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create a Basic-auth account; the password is read from stdin (first line, at least 12
+    /// characters), so it never appears in `ps` or shell history.
+    Create {
+        /// Login name.
+        name: String,
+        /// admin, reader or mfa.
+        #[arg(long, value_parser = ["admin", "reader", "mfa"])]
+        role: String,
+        /// Bind the account to this tenant path.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Delete an account.
+    Delete {
+        /// Login name.
+        name: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+}
+
+/// `duogate account …`
+pub async fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AccountCommand::Create {
+            name,
+            role,
+            tenant,
+            service,
+        } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| UsageError(format!("reading the password from stdin: {e}")))?;
+            let password = line.trim_end_matches(['\r', '\n']).to_string();
+            if password.is_empty() {
+                return Err(UsageError("no password on stdin".into()).into());
+            }
+            call(
+                &service,
+                reqwest::Method::POST,
+                "/accounts",
+                Some(json!({"name": name, "password": password, "role": role, "tenant": tenant})),
+            )
+            .await
+        }
+        AccountCommand::Delete { name, service } => {
+            call(
+                &service,
+                reqwest::Method::DELETE,
+                &format!("/accounts/{name}"),
+                None,
+            )
+            .await
+        }
+    }
+}
+
 /// `duogate seal …`
 #[derive(Debug, Subcommand)]
 pub enum SealCommand {

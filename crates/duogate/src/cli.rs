@@ -64,6 +64,9 @@ pub enum Command {
     /// Tenants of a running service: create, list, delete.
     #[command(subcommand)]
     Tenant(admin_commands::TenantCommand),
+    /// Basic-auth accounts of a running service (for ONTAP clients): create, delete.
+    #[command(subcommand)]
+    Account(admin_commands::AccountCommand),
     /// Seal-key maintenance on the service's database.
     #[command(subcommand)]
     Seal(admin_commands::SealCommand),
@@ -272,6 +275,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(command) => admin_commands::token(command).await,
         Command::Tenant(command) => admin_commands::tenant(command).await,
         Command::Seal(command) => admin_commands::seal(command).await,
+        Command::Account(command) => admin_commands::account(command).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "duogate", &mut std::io::stdout());

@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //!
-//! - `admin_commands`: `token`, `tenant` (over the service's native API) and `seal rotate`.
+//! - `admin_commands`: `token`, `tenant`, `account` (over the service's native API) and
+//!   `seal rotate`.
 //! - `cli`: the clap command tree; help text lives there.
 //! - `connection`: where the Duo connection comes from (flags, environment, config profiles).
 //! - `connector`: the connector commands, built on `duo_client::actions` and paging streams.

@@ -3,9 +3,10 @@
 //! `--dev` is the embedded default, like a Vault dev server: SQLite in a data folder
 //! (`--data-dir`, default `./.duogate-dev`), a seal key generated there on first start
 //! (`seal.key`, mode 0600, reused afterwards so the database stays readable), a new root token,
-//! and an in-process Duo emulator registered as the connection `emulator`. The first stdout line
-//! is one JSON object for scripts: `{"listen", "root_token", "data_dir", "emulator": {url,
-//! admin_ikey, admin_skey, auth_ikey, auth_skey}}`; friendly text goes to stderr.
+//! a Basic account `admin` with a fresh generated password, and an in-process Duo emulator
+//! registered as the connection `emulator`. The first stdout line is one JSON object for
+//! scripts: `{"listen", "root_token", "admin_user", "admin_password", "data_dir", "emulator":
+//! {url, admin_ikey, admin_skey, auth_ikey, auth_skey}}`; friendly text goes to stderr.
 //!
 //! Without `--dev`, the service needs a database URL and a seal key, from flags, environment
 //! (`DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY`, `DUOGATE_SEAL_KEY_FILE`) or a TOML `--config`
@@ -99,6 +100,16 @@ fn dev_seal_key(data_dir: &Path) -> anyhow::Result<SealKey> {
         .with_context(|| format!("creating {}", path.display()))?;
     writeln!(file, "{}", key.to_hex().expose_secret())?;
     Ok(key)
+}
+
+/// 24 random characters from a 54-letter alphabet without look-alikes (about 138 bits).
+fn generated_password() -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..24)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 async fn shutdown_signal() {
@@ -242,6 +253,15 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Err(other) => return Err(other.into()),
     }
     let (root_token, _) = store.create_token(Role::Admin, None, None).await?;
+    // A Basic account for ONTAP clients; dev mode gives it a fresh password each start.
+    let admin_password = SecretString::from(generated_password());
+    match store.delete_account("admin").await {
+        Ok(()) | Err(StoreError::NotFound) => {}
+        Err(other) => return Err(other.into()),
+    }
+    store
+        .create_account("admin", &admin_password, Role::Admin, None)
+        .await?;
 
     let listen = args
         .listen
@@ -253,6 +273,8 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     print_line(&json!({
         "listen": local.to_string(),
         "root_token": root_token.expose_secret(),
+        "admin_user": "admin",
+        "admin_password": admin_password.expose_secret(),
         "data_dir": data_dir.display().to_string(),
         "emulator": keys_json(&emulator_url, &keys),
     }))?;
@@ -262,6 +284,9 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     eprintln!("  Duo emulator: {emulator_url} (registered as the connection \"emulator\")");
     eprintln!("  root token:   in the JSON line on stdout (\"root_token\")");
+    eprintln!(
+        "  Basic account: admin / the \"admin_password\" in the JSON line (for ONTAP clients)"
+    );
     eprintln!();
     eprintln!("Try:");
     eprintln!("  export DUOGATE_TOKEN=<root_token>");
