@@ -294,7 +294,7 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     eprintln!("    http://{local}/v1/duogate/connections/emulator/actions/retrieve_users");
     eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/audit");
     eprintln!(
-        "Not built yet: the Vault and ONTAP dialects, Basic accounts (issue 3), the engine (issue 4)."
+        "Not built yet: the Vault and ONTAP dialects (issue 3), the enforcement engine (issue 4)."
     );
 
     let state = AppState {
