@@ -1,15 +1,16 @@
 //! `duogate-server`: duogate's service (in progress for issue 3).
 //!
-//! Built so far: access control (tokens) and the native API (tenants, tokens, Admin API
-//! connections and the Swimlane-shaped actions over HTTP, audit, health). To come (issues 3
-//! and 4): the Vault and ONTAP dialects, the enforcement engine, `/metrics`, the OpenAPI
-//! document.
+//! Built so far: access control (tokens, Basic accounts), the native API (tenants, tokens,
+//! accounts, Admin API connections and the Swimlane-shaped actions over HTTP, audit, health)
+//! and `/metrics`. To come (issues 3 and 4): the Vault and ONTAP dialects, the enforcement
+//! engine, the OpenAPI document.
 //!
 //! # Layout
 //!
 //! - [`state`]: [`AppState`] and [`ServiceSettings`].
 //! - [`access`]: who is calling (tokens) and what their role allows.
 //! - [`native`]: the `/v1/duogate/` routes and their error mapping.
+//! - [`metrics`]: `/metrics` (Prometheus text) and the request-counting middleware.
 //!
 //! The entry point is [`run`]: it takes a bound listener and a shutdown future, so tests pick the
 //! port and stop the server.
@@ -17,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod metrics;
 pub mod native;
 pub mod state;
 
@@ -28,6 +30,11 @@ pub use state::{AppState, ServiceSettings};
 pub fn app(state: AppState) -> axum::Router {
     axum::Router::new()
         .nest("/v1/duogate", native::router())
+        .route("/metrics", axum::routing::get(metrics::render))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .with_state(state)
 }
 

@@ -18,4 +18,17 @@ pub struct AppState {
     pub store: Store,
     /// Settings.
     pub settings: Arc<ServiceSettings>,
+    /// Counters behind `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl AppState {
+    /// State over `store` with `settings` and fresh counters.
+    pub fn new(store: Store, settings: ServiceSettings) -> Self {
+        Self {
+            store,
+            settings: Arc::new(settings),
+            metrics: Arc::default(),
+        }
+    }
 }

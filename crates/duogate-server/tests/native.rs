@@ -1,7 +1,6 @@
 //! The native API through the real router: access control on every route, tenants, tokens,
 //! connections (secrets never returned) and actions against the emulator.
 
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
@@ -27,12 +26,12 @@ impl Service {
             .await
             .unwrap();
         let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
-        let state = AppState {
+        let state = AppState::new(
             store,
-            settings: Arc::new(ServiceSettings {
+            ServiceSettings {
                 allow_plain_http_duo,
-            }),
-        };
+            },
+        );
         Self {
             state,
             root: root.expose_secret().to_string(),
@@ -559,4 +558,54 @@ async fn accounts_authenticate_with_basic_auth_and_never_show_passwords() {
         .call(Method::GET, "/v1/duogate/audit", Some(&svc.root), None)
         .await;
     assert!(!audit.to_string().contains(password));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_without_names_or_secrets() {
+    let svc = Service::start(false).await;
+    svc.call(Method::GET, "/v1/duogate/health", None, None)
+        .await;
+    svc.call(
+        Method::GET,
+        "/v1/duogate/connections/secret-project-name",
+        Some(&svc.root),
+        None,
+    )
+    .await;
+    svc.call(
+        Method::GET,
+        "/v1/duogate/connections/other",
+        Some("dg.bad"),
+        None,
+    )
+    .await;
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let response = app(svc.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(
+        text.contains(
+            r#"duogate_http_requests_total{route="/v1/duogate/health",method="GET",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/v1/duogate/connections/{name}",method="GET",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/v1/duogate/connections/{name}",method="GET",status="401"} 1"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("secret-project-name")
+            && !text.contains(&svc.root)
+            && !text.contains("dg.bad")
+    );
 }

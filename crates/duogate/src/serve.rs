@@ -18,7 +18,6 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -173,12 +172,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
     let local = listener.local_addr()?;
-    let state = AppState {
+    let state = AppState::new(
         store,
-        settings: Arc::new(ServiceSettings {
+        ServiceSettings {
             allow_plain_http_duo: args.allow_plain_http_duo || file.allow_plain_http_duo,
-        }),
-    };
+        },
+    );
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
     let mut line = json!({"listen": local.to_string()});
     if !state.store.has_live_admin_token().await? {
@@ -297,12 +296,12 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "Not built yet: the Vault and ONTAP dialects (issue 3), the enforcement engine (issue 4)."
     );
 
-    let state = AppState {
+    let state = AppState::new(
         store,
-        settings: Arc::new(ServiceSettings {
+        ServiceSettings {
             allow_plain_http_duo: true,
-        }),
-    };
+        },
+    );
     let (stop_emulator, emulator_stopped) = tokio::sync::oneshot::channel::<()>();
     let emulator_task = tokio::spawn(emulator.serve(emulator_listener, async move {
         let _ = emulator_stopped.await;

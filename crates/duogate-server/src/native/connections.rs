@@ -219,6 +219,7 @@ pub(super) async fn run_action(
             message: e.to_string(),
         })?;
     let result = ActionResult::from_response(raw.status, &raw.reason, &raw.body);
+    state.metrics.count_action(&action, result.status_code);
     audit_write(
         &state,
         &caller,
