@@ -1,7 +1,6 @@
 //! The native API through the real router: access control on every route, tenants, tokens,
 //! connections (secrets never returned) and actions against the emulator.
 
-
 use axum::body::Body;
 use axum::http::{Method, Request};
 use secrecy::ExposeSecret as _;

@@ -8,10 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use duogate_store::accounts::Account;
-use duogate_store::tenants::TenantPath;
 use duogate_store::tokens::Role;
 
-use super::{ApiError, audit_write, caller};
+use super::{ApiError, audit_write, caller, named_tenant, parse_body, require_unbound};
 use crate::state::AppState;
 
 fn account_json(account: &Account) -> Value {
@@ -33,27 +32,10 @@ pub(super) async fn create(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
-    if caller.tenant_id.is_some() {
-        return Err(crate::access::Denied::Forbidden.into());
-    }
-    let input: NewAccount =
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+    require_unbound(&caller)?;
+    let input: NewAccount = parse_body(&body)?;
     let role = Role::parse(&input.role)?;
-    let tenant = match &input.tenant {
-        Some(path) => Some(
-            state
-                .store
-                .tenant(&TenantPath::parse(path)?)
-                .await
-                .map_err(|e| match e {
-                    duogate_store::StoreError::NotFound => {
-                        ApiError::invalid(format!("tenant: no tenant {path:?}"))
-                    }
-                    other => other.into(),
-                })?,
-        ),
-        None => None,
-    };
+    let tenant = named_tenant(&state, input.tenant.as_deref()).await?;
     let account = state
         .store
         .create_account(
@@ -96,9 +78,7 @@ pub(super) async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
-    if caller.tenant_id.is_some() {
-        return Err(crate::access::Denied::Forbidden.into());
-    }
+    require_unbound(&caller)?;
     state.store.delete_account(&name).await?;
     audit_write(&state, &caller, "account.delete", &name, json!({})).await?;
     Ok(StatusCode::NO_CONTENT)

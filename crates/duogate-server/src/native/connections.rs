@@ -16,7 +16,7 @@ use duogate_store::StoreError;
 use duogate_store::integrations::{Integration, IntegrationKind, NewIntegration};
 use duogate_store::tokens::Role;
 
-use super::{ApiError, TenantQuery, acting_tenant, audit_write, caller};
+use super::{ApiError, TenantQuery, acting_tenant, audit_write, caller, parse_body};
 use crate::state::AppState;
 
 /// A connection as written by clients.
@@ -80,8 +80,7 @@ pub(super) async fn put(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     let tenant = acting_tenant(&state, &caller, &query).await?;
-    let input: ConnectionInput =
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+    let input: ConnectionInput = parse_body(&body)?;
     let config = validate(&state, &input)?;
     let config_json = serde_json::to_value(&config).unwrap_or(Value::Null);
     let existing = match state
@@ -188,7 +187,7 @@ pub(super) async fn run_action(
     let input: Value = if body.is_empty() {
         json!({})
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?
+        parse_body(&body)?
     };
     // Validate before touching Duo: a bad input sends nothing.
     let call = actions::plan(&action, &input)?;

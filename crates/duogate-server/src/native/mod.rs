@@ -113,6 +113,36 @@ pub(crate) async fn acting_tenant(
     Ok(tenant)
 }
 
+/// Parses a JSON body; the error names what is wrong.
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("body: {e}")))
+}
+
+/// The tenant an input names, if it names one (`400` when it does not exist).
+pub(crate) async fn named_tenant(
+    state: &AppState,
+    path: Option<&str>,
+) -> Result<Option<Tenant>, ApiError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    match state.store.tenant(&TenantPath::parse(path)?).await {
+        Ok(tenant) => Ok(Some(tenant)),
+        Err(duogate_store::StoreError::NotFound) => {
+            Err(ApiError::invalid(format!("tenant: no tenant {path:?}")))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Refuses callers bound to a tenant (for operations on the whole service).
+pub(crate) fn require_unbound(caller: &Caller) -> Result<(), ApiError> {
+    match caller.tenant_id {
+        Some(_) => Err(crate::access::Denied::Forbidden.into()),
+        None => Ok(()),
+    }
+}
+
 /// Appends an audit entry; a failure to audit fails the request (nothing unaudited happens
 /// silently).
 pub(crate) async fn audit_write(

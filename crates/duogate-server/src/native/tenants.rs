@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use duogate_store::tenants::{Tenant, TenantPath};
 use duogate_store::tokens::Role;
 
-use super::{ApiError, audit_write, caller};
+use super::{ApiError, audit_write, caller, parse_body, require_unbound};
 use crate::state::AppState;
 
 pub(crate) fn tenant_json(tenant: &Tenant) -> Value {
@@ -44,11 +44,8 @@ pub(super) async fn create(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
-    if caller.tenant_id.is_some() {
-        return Err(crate::access::Denied::Forbidden.into());
-    }
-    let input: NewTenant =
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+    require_unbound(&caller)?;
+    let input: NewTenant = parse_body(&body)?;
     let path = TenantPath::parse(&input.path)?;
     if path == TenantPath::root() {
         return Err(ApiError::invalid("path: must not be empty"));
@@ -64,9 +61,7 @@ pub(super) async fn remove(
     Path(path): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
-    if caller.tenant_id.is_some() {
-        return Err(crate::access::Denied::Forbidden.into());
-    }
+    require_unbound(&caller)?;
     let path = TenantPath::parse(&path)?;
     state.store.delete_tenant(&path).await?;
     audit_write(&state, &caller, "tenant.delete", path.as_str(), json!({})).await?;

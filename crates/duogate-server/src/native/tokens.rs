@@ -7,10 +7,9 @@ use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use duogate_store::tenants::TenantPath;
 use duogate_store::tokens::Role;
 
-use super::{ApiError, audit_write, caller};
+use super::{ApiError, audit_write, caller, named_tenant, parse_body, require_unbound};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -27,24 +26,9 @@ pub(super) async fn create(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
-    let input: NewToken =
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+    let input: NewToken = parse_body(&body)?;
     let role = Role::parse(&input.role)?;
-    let tenant = match &input.tenant {
-        Some(path) => Some(
-            state
-                .store
-                .tenant(&TenantPath::parse(path)?)
-                .await
-                .map_err(|e| match e {
-                    duogate_store::StoreError::NotFound => {
-                        ApiError::invalid(format!("tenant: no tenant {path:?}"))
-                    }
-                    other => other.into(),
-                })?,
-        ),
-        None => None,
-    };
+    let tenant = named_tenant(&state, input.tenant.as_deref()).await?;
     // A tenant-bound admin can only mint tokens bound to its own tenant.
     if let Some(bound) = &caller.tenant_id
         && tenant.as_ref().map(|t| &t.id) != Some(bound)
@@ -81,9 +65,7 @@ pub(super) async fn revoke(
     Path(accessor): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
-    if caller.tenant_id.is_some() {
-        return Err(crate::access::Denied::Forbidden.into());
-    }
+    require_unbound(&caller)?;
     state.store.revoke_token(&accessor).await?;
     audit_write(&state, &caller, "token.revoke", &accessor, json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
