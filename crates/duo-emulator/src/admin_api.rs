@@ -1,11 +1,25 @@
-//! The Admin API endpoints behind the connector's nine actions, plus user create/delete and
-//! single-object reads.
+//! The Admin API endpoints behind the connector's nine actions, plus user create/delete,
+//! phone dissociation and single-object reads.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /admin/v1/users` | paged users; `username` (also an alias), `email`, `username_list`, `user_id_list` filter |
+//! | `POST /admin/v1/users` | creates a user (`username` required) |
+//! | `GET`, `POST`, `DELETE /admin/v1/users/{user_id}` | one user; update; delete (`""`) |
+//! | `GET`, `POST /admin/v1/users/{user_id}/phones` | the user's phones (paged); associate `phone_id` (`""`) |
+//! | `DELETE /admin/v1/users/{user_id}/phones/{phone_id}` | dissociate (`""`) |
+//! | `GET /admin/v1/phones` | paged phones with their `users`; `number` / `extension` filter |
+//! | `GET /admin/v1/phones/{phone_id}` | one phone with its `users` |
+//! | `GET /admin/v1/admins`, `GET`, `POST /admin/v1/admins/{admin_id}` | paged admins; one; modify |
+//! | `GET /admin/v1/bypass_codes` | paged bypass codes (never the code itself) |
 //!
 //! Validation follows Duo's documented rules (`duo-api.md` §4): user `status` is `active`,
 //! `disabled` or `bypass`; `aliases` (URL-encoded pairs, up to `alias8`) excludes
-//! `alias1`..`alias4`; usernames stay unique; an admin's `status` is `Active` or `Disabled` and
-//! its `role` one of Duo's role names, both case-sensitive; `phone` cannot be empty; `password`
-//! is ignored (Duo deprecated it). A refused update changes nothing.
+//! `alias1`..`alias4`, and an empty value clears an alias; usernames and aliases stay unique
+//! across users; an admin's `status` is `Active` or `Disabled` and its `role` one of Duo's role
+//! names, both case-sensitive; `phone` cannot be empty; `password` is ignored (Duo deprecated
+//! it). Every change is validated on a copy first, so a refused request changes nothing.
+//! Filtered lists carry paging metadata over the filtered result.
 
 use std::sync::Arc;
 
@@ -21,9 +35,10 @@ use crate::config::duo_id;
 use crate::pipeline::{Answer, ApiResult};
 use crate::request_params::{flag, invalid, page_bounds, paging, required};
 use crate::shared::Shared;
-use crate::state::{Answer as Script, Data, UserRecord};
+use crate::state::{Data, UserRecord};
 
-const ADMIN_ROLES: [&str; 9] = [
+/// Duo's administrator roles (case-sensitive).
+pub const ADMIN_ROLES: [&str; 9] = [
     "Owner",
     "Administrator",
     "Application Manager",
@@ -47,6 +62,13 @@ fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// One page of `items` (already validated `limit`/`offset`) with its metadata.
+fn page<T>(items: &[T], (limit, offset): (usize, usize), show: impl Fn(&T) -> Value) -> Answer {
+    let (range, metadata) = page_bounds(items.len(), limit, offset);
+    let shown = items[range].iter().map(show).collect();
+    Answer::Ok(Value::Array(shown), Some(metadata))
+}
+
 /// Routes `/admin/...`.
 pub fn dispatch(
     shared: &Arc<Shared>,
@@ -66,32 +88,34 @@ pub fn dispatch(
         }
         (["admin", "v1", "users", id], &Method::POST) => update_user(shared, id, params),
         (["admin", "v1", "users", id], &Method::DELETE) => {
-            shared.data().remove_user(id);
+            if !shared.data().remove_user(id) {
+                return Err(not_found());
+            }
             Ok(Answer::Ok(json!(""), None))
         }
         (["admin", "v1", "users", _], _) => Err(method_not_allowed()),
         (["admin", "v1", "users", id, "phones"], &Method::GET) => {
+            let paging = paging(params, &path)?;
             let data = shared.data();
             let record = data.user(id).ok_or_else(not_found)?;
-            let (limit, offset) = paging(params, &path)?;
-            let (range, metadata) = page_bounds(record.phone_ids.len(), limit, offset);
-            let phones: Vec<Value> = record.phone_ids[range]
-                .iter()
-                .filter_map(|p| data.phone(p))
-                .map(|p| to_value(&Data::bare_phone(p)))
-                .collect();
-            Ok(Answer::Ok(Value::Array(phones), Some(metadata)))
+            let phones: Vec<_> = data.phones_of(record).collect();
+            Ok(page(&phones, paging, |p| to_value(&Data::bare_phone(p))))
         }
         (["admin", "v1", "users", id, "phones"], &Method::POST) => {
             let phone_id = required(params, "phone_id")?;
-            let mut data = shared.data();
-            if data.user(id).is_none() || data.phone(phone_id).is_none() {
+            if !shared.data().associate(id, phone_id) {
                 return Err(not_found());
             }
-            data.associate(id, phone_id);
             Ok(Answer::Ok(json!(""), None))
         }
         (["admin", "v1", "users", _, "phones"], _) => Err(method_not_allowed()),
+        (["admin", "v1", "users", id, "phones", phone_id], &Method::DELETE) => {
+            if !shared.data().dissociate(id, phone_id) {
+                return Err(not_found());
+            }
+            Ok(Answer::Ok(json!(""), None))
+        }
+        (["admin", "v1", "users", _, "phones", _], _) => Err(method_not_allowed()),
         (["admin", "v1", "phones"], &Method::GET) => list_phones(shared, params, &path),
         (["admin", "v1", "phones"], _) => Err(method_not_allowed()),
         (["admin", "v1", "phones", id], &Method::GET) => {
@@ -101,10 +125,9 @@ pub fn dispatch(
         }
         (["admin", "v1", "phones", _], _) => Err(method_not_allowed()),
         (["admin", "v1", "admins"], &Method::GET) => {
+            let paging = paging(params, &path)?;
             let data = shared.data();
-            let (limit, offset) = paging(params, &path)?;
-            let (range, metadata) = page_bounds(data.admins.len(), limit, offset);
-            Ok(Answer::Ok(to_value(&data.admins[range]), Some(metadata)))
+            Ok(page(&data.admins, paging, to_value))
         }
         (["admin", "v1", "admins"], _) => Err(method_not_allowed()),
         (["admin", "v1", "admins", id], &Method::GET) => {
@@ -119,81 +142,90 @@ pub fn dispatch(
         (["admin", "v1", "admins", id], &Method::POST) => modify_admin(shared, id, params),
         (["admin", "v1", "admins", _], _) => Err(method_not_allowed()),
         (["admin", "v1", "bypass_codes"], &Method::GET) => {
+            let paging = paging(params, &path)?;
             let data = shared.data();
-            let (limit, offset) = paging(params, &path)?;
-            let (range, metadata) = page_bounds(data.bypass_codes.len(), limit, offset);
-            let codes: Vec<Value> = data.bypass_codes[range]
-                .iter()
-                .map(|c| to_value(&data.full_bypass_code(c)))
-                .collect();
-            Ok(Answer::Ok(Value::Array(codes), Some(metadata)))
+            Ok(page(&data.bypass_codes, paging, |c| {
+                to_value(&data.full_bypass_code(c))
+            }))
         }
         (["admin", "v1", "bypass_codes"], _) => Err(method_not_allowed()),
         _ => Err(not_found()),
     }
 }
 
+/// A query value holding a JSON array of strings (`username_list`, `user_id_list`).
+fn string_list(params: &Params, name: &str) -> Result<Option<Vec<String>>, DuoFail> {
+    let Some(text) = params.get(name) else {
+        return Ok(None);
+    };
+    serde_json::from_str::<Vec<String>>(text)
+        .map(Some)
+        .map_err(|_| invalid(name))
+}
+
 fn list_users(shared: &Arc<Shared>, params: &Params, path: &str) -> ApiResult {
+    let paging = paging(params, path)?;
     let data = shared.data();
-    let (limit, offset) = paging(params, path)?;
+    let show = |r: &&UserRecord| to_value(&data.full_user(r));
     if let Some(name) = params.get("username") {
-        let found: Vec<Value> = data
-            .user_by_name(name)
-            .map(|r| to_value(&data.full_user(r)))
-            .into_iter()
-            .collect();
-        return Ok(Answer::Ok(Value::Array(found), None));
+        let found: Vec<&UserRecord> = data.user_by_name(name).into_iter().collect();
+        return Ok(page(&found, paging, show));
+    }
+    if let Some(names) = string_list(params, "username_list")? {
+        let found: Vec<&UserRecord> = names.iter().filter_map(|n| data.user_by_name(n)).collect();
+        return Ok(page(&found, paging, show));
+    }
+    if let Some(ids) = string_list(params, "user_id_list")? {
+        let found: Vec<&UserRecord> = ids.iter().filter_map(|id| data.user(id)).collect();
+        return Ok(page(&found, paging, show));
     }
     if let Some(email) = params.get("email") {
-        let found: Vec<Value> = data
-            .users
+        let found: Vec<&UserRecord> = data
+            .users()
             .iter()
             .filter(|r| r.user.email.eq_ignore_ascii_case(email))
-            .map(|r| to_value(&data.full_user(r)))
             .collect();
-        return Ok(Answer::Ok(Value::Array(found), None));
+        return Ok(page(&found, paging, show));
     }
-    let (range, metadata) = page_bounds(data.users.len(), limit, offset);
-    let users: Vec<Value> = data.users[range]
-        .iter()
-        .map(|r| to_value(&data.full_user(r)))
-        .collect();
-    Ok(Answer::Ok(Value::Array(users), Some(metadata)))
+    Ok(page(data.users(), paging, |r| to_value(&data.full_user(r))))
 }
 
 fn list_phones(shared: &Arc<Shared>, params: &Params, path: &str) -> ApiResult {
+    let paging = paging(params, path)?;
     let data = shared.data();
-    let (limit, offset) = paging(params, path)?;
-    if let Some(number) = params.get("number") {
-        let extension = params.get("extension").unwrap_or("");
-        let found: Vec<Value> = data
-            .phones
+    let number = params.get("number");
+    let extension = params.get("extension");
+    if number.is_some() || extension.is_some() {
+        let found: Vec<_> = data
+            .phones()
             .iter()
-            .filter(|p| p.number == number && (extension.is_empty() || p.extension == extension))
-            .map(|p| to_value(&data.full_phone(p)))
+            .filter(|p| number.is_none_or(|n| p.number == n))
+            .filter(|p| extension.is_none_or(|e| p.extension == e))
             .collect();
-        return Ok(Answer::Ok(Value::Array(found), None));
+        return Ok(page(&found, paging, |p| to_value(&data.full_phone(p))));
     }
-    let (range, metadata) = page_bounds(data.phones.len(), limit, offset);
-    let phones: Vec<Value> = data.phones[range]
-        .iter()
-        .map(|p| to_value(&data.full_phone(p)))
-        .collect();
-    Ok(Answer::Ok(Value::Array(phones), Some(metadata)))
+    Ok(page(data.phones(), paging, |p| {
+        to_value(&data.full_phone(p))
+    }))
 }
 
-fn username_taken(data: &Data, name: &str, except: Option<&str>) -> bool {
-    data.users
-        .iter()
-        .any(|r| r.user.username == name && Some(r.user.user_id.as_str()) != except)
+/// Refuses a username or alias another user already has.
+fn check_unique(data: &Data, user: &User) -> Result<(), DuoFail> {
+    if data.name_taken(&user.username, Some(&user.user_id)) {
+        return Err(invalid("username already exists"));
+    }
+    let clash = user
+        .aliases
+        .values()
+        .any(|alias| alias == &user.username || data.name_taken(alias, Some(&user.user_id)));
+    if clash {
+        return Err(invalid("aliases must be unique"));
+    }
+    Ok(())
 }
 
 fn create_user(shared: &Arc<Shared>, params: &Params) -> ApiResult {
     let username = required(params, "username")?.to_string();
-    let mut data = shared.data();
-    if username_taken(&data, &username, None) {
-        return Err(invalid("username already exists"));
-    }
     let mut user = User {
         user_id: duo_id(&mut rand::rng(), "DU"),
         username,
@@ -202,34 +234,34 @@ fn create_user(shared: &Arc<Shared>, params: &Params) -> ApiResult {
         ..User::default()
     };
     apply_user_fields(&mut user, params)?;
-    let record = UserRecord {
-        user,
-        phone_ids: Vec::new(),
-        answer: Script::Approve,
-        passcodes: Vec::new(),
-    };
-    let value = to_value(&data.full_user(&record));
-    data.insert_user(record);
-    Ok(Answer::Ok(value, None))
+    let mut data = shared.data();
+    check_unique(&data, &user)?;
+    let user_id = user.user_id.clone();
+    data.insert_user(UserRecord::new(user));
+    let record = data.user(&user_id).ok_or_else(not_found)?;
+    Ok(Answer::Ok(to_value(&data.full_user(record)), None))
 }
 
 fn update_user(shared: &Arc<Shared>, user_id: &str, params: &Params) -> ApiResult {
     let mut data = shared.data();
-    let mut user = data.user(user_id).ok_or_else(not_found)?.user.clone();
-    if let Some(name) = params.get("username") {
-        if name.is_empty() {
-            return Err(invalid("username"));
-        }
-        if username_taken(&data, name, Some(user_id)) {
-            return Err(invalid("username already exists"));
-        }
-    }
     // Validate and apply to a copy: a refused update changes nothing.
+    let mut user = data.user(user_id).ok_or_else(not_found)?.user.clone();
     apply_user_fields(&mut user, params)?;
-    let index = data.user_index[user_id];
-    data.users[index].user = user;
-    let value = to_value(&data.full_user(&data.users[index]));
-    Ok(Answer::Ok(value, None))
+    check_unique(&data, &user)?;
+    data.set_user(user);
+    let record = data.user(user_id).ok_or_else(not_found)?;
+    Ok(Answer::Ok(to_value(&data.full_user(record)), None))
+}
+
+/// The `aliases` parameter: URL-encoded pairs (`alias1=a&alias2=b`), or, leniently, a JSON
+/// object of strings (what a JSON body may carry).
+fn alias_pairs(text: &str) -> Result<Params, DuoFail> {
+    if text.trim_start().starts_with('{') {
+        let object: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(text).map_err(|_| invalid("aliases"))?;
+        return Ok(Params::from_pairs(object));
+    }
+    Ok(form_urldecode(text))
 }
 
 fn apply_user_fields(user: &mut User, params: &Params) -> Result<(), DuoFail> {
@@ -238,6 +270,9 @@ fn apply_user_fields(user: &mut User, params: &Params) -> Result<(), DuoFail> {
             return Err(invalid("status"));
         }
         user.status = status.to_string();
+    }
+    if params.get("username") == Some("") {
+        return Err(invalid("username"));
     }
     for (name, field) in [
         ("username", &mut user.username),
@@ -257,7 +292,7 @@ fn apply_user_fields(user: &mut User, params: &Params) -> Result<(), DuoFail> {
         if has_numbered {
             return Err(invalid("aliases cannot be combined with alias1-alias4"));
         }
-        let pairs = form_urldecode(aliases);
+        let pairs = alias_pairs(aliases)?;
         let mut next = user.aliases.clone();
         for (key, value) in pairs.iter() {
             let valid = key
@@ -303,6 +338,7 @@ fn modify_admin(shared: &Arc<Shared>, admin_id: &str, params: &Params) -> ApiRes
         .iter()
         .position(|a| a.admin_id == admin_id)
         .ok_or_else(not_found)?;
+    // Validate and apply to a copy: a refused change changes nothing.
     let mut admin = data.admins[index].clone();
     if let Some(name) = params.get("name") {
         if name.is_empty() {
@@ -312,9 +348,10 @@ fn modify_admin(shared: &Arc<Shared>, admin_id: &str, params: &Params) -> ApiRes
     }
     if let Some(phone) = params.get("phone") {
         let digits: String = phone.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
-        let valid = !digits.is_empty()
+        let valid = digits.trim_start_matches('+').len() >= 2
             && digits
-                .trim_start_matches('+')
+                .strip_prefix('+')
+                .unwrap_or(&digits)
                 .chars()
                 .all(|c| c.is_ascii_digit());
         if !valid {
@@ -343,6 +380,14 @@ fn modify_admin(shared: &Arc<Shared>, admin_id: &str, params: &Params) -> ApiRes
             return Err(invalid("role"));
         }
         admin.role = role.to_string();
+    }
+    if let Some(restricted) = flag(params, "restricted_by_admin_units")? {
+        if restricted && admin.role == "Owner" {
+            return Err(invalid(
+                "restricted_by_admin_units: an Owner cannot be restricted",
+            ));
+        }
+        admin.restricted_by_admin_units = restricted;
     }
     data.admins[index] = admin.clone();
     Ok(Answer::Ok(to_value(&admin), None))

@@ -9,7 +9,8 @@
 //! | `GET`, `DELETE /_emulator/requests` | the request log |
 //! | `GET /_emulator/transactions` | auth transactions (with pushinfo, factor, device…) |
 //! | `POST /_emulator/keys/rotate` | new secret keys; answers the `--print-keys` shape |
-//! | `GET /_emulator/state`, `POST /_emulator/reset` | dump (state-file shape) or empty everything |
+//! | `GET /_emulator/state` | everything, in the state-file shape ([`crate::state::StateFile`]) |
+//! | `POST /_emulator/reset` | empties data, faults and the request log |
 //!
 //! Errors are `{"error": "…"}` with status 400 (or 403 for a non-loopback peer, 404 for an
 //! unknown user).
@@ -28,6 +29,7 @@ use serde_json::{Value, json};
 
 use duo_proto::models::{Admin, BypassCode, User};
 
+use crate::admin_api::ADMIN_ROLES;
 use crate::config::{KeySet, duo_id, keys_json, new_skey};
 use crate::faults::{Fault, FaultSpec};
 use crate::shared::Shared;
@@ -117,10 +119,7 @@ async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) ->
             None => {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    format!(
-                        "\"answer\" {text:?} is not one of approve, deny, timeout, fraud, \
-                         bypass, not_enrolled, locked_out"
-                    ),
+                    format!("\"answer\" {text:?} is not one of {}", Answer::NAMES),
                 );
             }
         },
@@ -136,8 +135,9 @@ async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) ->
     let mut rng = rand::rng();
     let mut data = shared.data();
     let existing = data.user_by_name(&input.username).cloned();
-    let mut record = existing.unwrap_or_else(|| UserRecord {
-        user: User {
+    let is_new = existing.is_none();
+    let mut record = existing.unwrap_or_else(|| {
+        UserRecord::new(User {
             user_id: duo_id(&mut rng, "DU"),
             username: input.username.clone(),
             email: format!("{}@example.com", input.username),
@@ -146,10 +146,7 @@ async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) ->
             is_enrolled: true,
             created: shared.now_secs(),
             ..User::default()
-        },
-        phone_ids: Vec::new(),
-        answer: Answer::Approve,
-        passcodes: Vec::new(),
+        })
     });
     if let Some(answer) = answer {
         record.answer = answer;
@@ -168,28 +165,24 @@ async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) ->
     }
     let user_id = record.user.user_id.clone();
     // New users get one push-capable phone unless told otherwise; "phones" replaces them.
-    let is_new = data.user(&user_id).is_none();
     let wanted_phones = input.phones.unwrap_or(usize::from(is_new));
     if input.phones.is_some() {
-        for phone_id in std::mem::take(&mut record.phone_ids) {
-            if let Some(users) = data.phone_users.get_mut(&phone_id) {
-                users.retain(|u| u != &user_id);
-            }
-        }
+        data.detach_phones(&user_id);
+        record.phone_ids.clear();
     }
     data.insert_user(record);
     for _ in 0..wanted_phones {
-        let number = format!("+1555{:07}", 8_000_000 + data.phones.len());
+        let number = format!("+1555{:07}", 8_000_000 + data.phones().len());
         let phone = push_phone(&mut rng, number, true);
         let phone_id = phone.phone_id.clone();
         data.insert_phone(phone);
         data.associate(&user_id, &phone_id);
     }
-    let full = data.user(&user_id).map(|r| data.full_user(r));
-    let mut value = serde_json::to_value(full).unwrap_or(Value::Null);
-    if let Some(r) = data.user(&user_id) {
-        value["answer"] = json!(r.answer);
-    }
+    let Some(record) = data.user(&user_id) else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "the user vanished");
+    };
+    let mut value = serde_json::to_value(data.full_user(record)).unwrap_or(Value::Null);
+    value["answer"] = json!(record.answer);
     (StatusCode::OK, Json(value)).into_response()
 }
 
@@ -221,7 +214,7 @@ async fn create_phone(State(shared): State<Arc<Shared>>, body: axum::body::Bytes
     }
     let number = input
         .number
-        .unwrap_or_else(|| format!("+1555{:07}", 7_000_000 + data.phones.len()));
+        .unwrap_or_else(|| format!("+1555{:07}", 7_000_000 + data.phones().len()));
     let mut phone = push_phone(&mut rand::rng(), number, true);
     if let Some(name) = input.name {
         phone.name = name;
@@ -261,6 +254,25 @@ async fn create_admin(State(shared): State<Arc<Shared>>, body: axum::body::Bytes
         Ok(input) => input,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
+    if let Some(role) = &input.role
+        && !ADMIN_ROLES.contains(&role.as_str())
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("\"role\" {role:?} is not one of {}", ADMIN_ROLES.join(", ")),
+        );
+    }
+    if let Some(status) = &input.status
+        && !matches!(
+            status.as_str(),
+            "Active" | "Disabled" | "Expired" | "Pending Activation"
+        )
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "\"status\" must be Active, Disabled, Expired or Pending Activation",
+        );
+    }
     let mut data = shared.data();
     let n = data.admins.len() + 1;
     let admin = Admin {
@@ -350,14 +362,18 @@ async fn activate_enrollment(
     enrollment.activated = true;
     let phone = push_phone(
         &mut rand::rng(),
-        format!("+1555{:07}", 5_000_000 + data.phones.len()),
+        format!("+1555{:07}", 5_000_000 + data.phones().len()),
         true,
     );
     let phone_id = phone.phone_id.clone();
     data.insert_phone(phone);
     data.associate(&input.user_id, &phone_id);
-    if let Some(&i) = data.user_index.get(&input.user_id) {
-        data.users[i].user.is_enrolled = true;
+    if let Some(record) = data.user(&input.user_id) {
+        let user = User {
+            is_enrolled: true,
+            ..record.user.clone()
+        };
+        data.set_user(user);
     }
     (
         StatusCode::OK,
@@ -402,9 +418,9 @@ async fn clear_requests(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn list_transactions(State(shared): State<Arc<Shared>>) -> Response {
+    let now = tokio::time::Instant::now();
     let data = shared.data();
-    let mut transactions: Vec<&crate::state::Transaction> = data.transactions.values().collect();
-    transactions.sort_by_key(|t| t.decided_at);
+    let transactions: Vec<Value> = data.transactions().map(|t| t.view_at(now)).collect();
     Json(transactions).into_response()
 }
 

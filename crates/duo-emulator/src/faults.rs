@@ -144,7 +144,7 @@ pub fn plan(faults: &mut [Fault], path: &str) -> FaultPlan {
         fault.seen += 1;
         let answer = match fault.spec.kind {
             FaultKind::Delay => {
-                plan.delay_ms += fault.spec.ms.unwrap_or(0);
+                plan.delay_ms = plan.delay_ms.saturating_add(fault.spec.ms.unwrap_or(0));
                 fault.applied += 1;
                 continue;
             }

@@ -18,11 +18,20 @@
 //! # }
 //! ```
 //!
+//! Two integrations are emulated: the admin keys open `/admin/*` only and the auth keys
+//! `/auth/*` only (the other answers 403/40301 `Wrong integration type for this API.`).
+//! Signature skew and timestamps use [`EmulatorConfig::clock`]; push timeouts, long polls,
+//! answer delays and `delay` faults use `tokio::time`, so tests can run them on a paused clock.
+//! [`Emulator::router`] serves in-process (no socket; the control API then treats the caller
+//! as loopback and the `down` fault answers 503); [`Emulator::serve`] serves a socket, where
+//! `down` really drops the connection.
+//!
 //! # Layout
 //!
 //! - [`config`]: [`EmulatorConfig`], [`SeedSpec`], [`KeySet`], [`keys_json`].
 //! - [`state`]: the data (users and their scripted answers, phones, admins, bypass codes,
-//!   enrollments, transactions), deterministic seeding, and the state file.
+//!   enrollments, transactions) with its indexes, deterministic seeding, and the state file
+//!   (the shape of `GET /_emulator/state`).
 //! - [`pipeline`]: one API request end to end: faults, signature, integration type,
 //!   parameters, endpoint, request log.
 //! - [`admin_api`], [`auth_api`]: the endpoints.
@@ -80,7 +89,8 @@ impl Emulator {
                 .map_err(|e| EmulatorError::State(format!("{}: {e}", path.display())))?;
             let state: StateFile = serde_json::from_str(&text)
                 .map_err(|e| EmulatorError::State(format!("{}: {e}", path.display())))?;
-            data.load(state);
+            data.load(state)
+                .map_err(|e| EmulatorError::State(format!("{}: {e}", path.display())))?;
         }
         let keys = config.keys.clone().unwrap_or_else(KeySet::generate);
         Ok(Self {

@@ -87,7 +87,10 @@ fn fault_response(answer: FaultAnswer) -> Response {
     }
 }
 
-/// The decoded parameters of a request: the query, plus a form or JSON body.
+/// The decoded parameters of a request: the query, plus a form or JSON body. A body is JSON
+/// when its Content-Type says so (`duo_client` writes `Content-type: application/json`), or,
+/// leniently, when it is not declared form-encoded and starts with `{`. JSON values may be
+/// strings, numbers or booleans (`true` reads as `"true"`).
 fn request_params(query: &Params, headers: &HeaderMap, body: &[u8]) -> Result<Params, DuoFail> {
     let mut params = query.clone();
     if body.is_empty() {
@@ -98,7 +101,9 @@ fn request_params(query: &Params, headers: &HeaderMap, body: &[u8]) -> Result<Pa
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if content_type.starts_with("application/json") {
+    let looks_like_json = !content_type.starts_with("application/x-www-form-urlencoded")
+        && body.trim_ascii_start().starts_with(b"{");
+    if content_type.starts_with("application/json") || looks_like_json {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(map)) => params.extend(&Params::from_json_object(&map)),
             _ => {
@@ -146,6 +151,13 @@ pub async fn handle(
     };
     let response = run(&shared, &method, &uri, &headers, &body, &mut entry).await;
     entry.status = response.status().as_u16();
+    tracing::debug!(
+        method = %entry.method,
+        path = %entry.path,
+        status = entry.status,
+        outcome = %entry.outcome,
+        "duo api request"
+    );
     shared.log(entry);
     response
 }

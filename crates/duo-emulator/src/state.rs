@@ -1,11 +1,30 @@
 //! The emulator's data: users with their scripted answers, phones, administrators, bypass
 //! codes, enrollments and auth transactions, plus deterministic seeding and the state file.
 //!
-//! Everything sits behind one mutex that is never held across an `.await`. Users keep their
-//! phones as ids; a reverse index (`phone_users`) makes phone listings O(page) even with 100k
-//! users.
+//! Everything sits behind one mutex that is never held across an `.await`. Users are kept in
+//! creation order (that is the paging order) and indexed by id, by username and by alias, so
+//! lookups stay O(1) and a page costs O(limit) even with 100k users. Users keep their phones as
+//! ids; a reverse index (`phone_users`) lists a phone's users without scanning.
+//!
+//! # The state file
+//!
+//! [`StateFile`] is both what `GET /_emulator/state` answers and what
+//! [`crate::EmulatorConfig::state_file`] loads:
+//!
+//! ```json
+//! {"users": [<user objects as GET /admin/v1/users/{id} answers, phones included>],
+//!  "phones": [<every phone, without "users">],
+//!  "admins": [<administrator objects>],
+//!  "bypass_codes": [<bypass code objects, "user" included>],
+//!  "scripts": {"alice": {"answer": "deny", "passcodes": ["123456"]}}}
+//! ```
+//!
+//! Every key may be omitted. `scripts` lists only users whose script differs from the default
+//! (answer `approve`, no passcodes). A user's phones are taken from its `phones` list (a phone
+//! listed there but not under `phones` is added too); a bypass code's owner is its
+//! `user.user_id`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
@@ -28,7 +47,7 @@ pub enum Answer {
     Timeout,
     /// Reports fraud.
     Fraud,
-    /// Preauth allows without a second factor.
+    /// Preauth allows without a second factor; auth allows with status `bypass`.
     Bypass,
     /// Preauth asks for enrollment.
     NotEnrolled,
@@ -37,55 +56,87 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// Every answer's control-API spelling.
+    pub const NAMES: &'static str =
+        "approve, deny, timeout, fraud, bypass, not_enrolled, locked_out";
+
     /// Parses the control API's spelling.
     pub fn parse(text: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
     }
 }
 
-/// A user and its script.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UserRecord {
-    /// The user (its `phones` etc. are filled in on output).
-    #[serde(flatten)]
-    pub user: User,
-    /// Phones, by id.
-    #[serde(default)]
-    pub phone_ids: Vec<String>,
-    /// Scripted answer.
+/// How one user answers, as the state file lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    /// How pushes and calls are answered.
     #[serde(default)]
     pub answer: Answer,
-    /// Passcodes this user accepts.
+    /// Passcodes the user accepts.
     #[serde(default)]
     pub passcodes: Vec<String>,
 }
 
+impl Script {
+    fn is_default(&self) -> bool {
+        self.answer == Answer::Approve && self.passcodes.is_empty()
+    }
+}
+
+/// A user and its script.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// The user; its `phones`, `groups` etc. are `None` here and filled in on output.
+    pub user: User,
+    /// Phones, by id, in association order.
+    pub phone_ids: Vec<String>,
+    /// Scripted answer.
+    pub answer: Answer,
+    /// Passcodes this user accepts.
+    pub passcodes: Vec<String>,
+}
+
+impl UserRecord {
+    /// A user answering `approve`, with no phones and no passcodes.
+    pub fn new(user: User) -> Self {
+        Self {
+            user,
+            phone_ids: Vec::new(),
+            answer: Answer::Approve,
+            passcodes: Vec::new(),
+        }
+    }
+}
+
 /// A bypass code and its owner.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct BypassRecord {
     /// The metadata (its `user` is filled in on output).
-    #[serde(flatten)]
     pub code: BypassCode,
     /// The owner.
     pub user_id: String,
 }
 
-/// The state file, and `GET /_emulator/state`.
+/// The state file, and `GET /_emulator/state` (see the module documentation).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateFile {
-    /// Users with their scripts.
+    /// Users, with their phones.
     #[serde(default)]
-    pub users: Vec<UserRecord>,
-    /// Phones.
+    pub users: Vec<User>,
+    /// Every phone.
     #[serde(default)]
     pub phones: Vec<Phone>,
     /// Administrators.
     #[serde(default)]
     pub admins: Vec<Admin>,
-    /// Bypass codes.
+    /// Bypass codes, with their users.
     #[serde(default)]
-    pub bypass_codes: Vec<BypassRecord>,
+    pub bypass_codes: Vec<BypassCode>,
+    /// Non-default scripts by username.
+    #[serde(default)]
+    pub scripts: BTreeMap<String, Script>,
 }
 
 /// An enrollment started by `/auth/v2/enroll`.
@@ -99,8 +150,11 @@ pub struct Enrollment {
     pub activated: bool,
 }
 
-/// An auth transaction.
-#[derive(Debug, Clone, Serialize)]
+/// The message Duo shows while a push waits for an answer.
+pub const MSG_PUSHED: &str = "Pushed a login request to your device...";
+
+/// An auth transaction: what was asked, and how and when it is decided.
+#[derive(Debug, Clone)]
 pub struct Transaction {
     /// Transaction id.
     pub txid: String,
@@ -111,16 +165,17 @@ pub struct Transaction {
     /// Device asked for.
     pub device: Option<String>,
     /// Duo Mobile label (`type`).
-    #[serde(rename = "type")]
     pub kind: Option<String>,
     /// Push info as sent.
     pub pushinfo: Option<String>,
     /// Client IP as sent.
     pub ipaddr: Option<String>,
+    /// Client hostname as sent.
+    pub hostname: Option<String>,
     /// Display username as sent.
     pub display_username: Option<String>,
     /// Whether the call was async.
-    pub r#async: bool,
+    pub asynchronous: bool,
     /// Unix seconds.
     pub created: i64,
     /// Final result: `allow` or `deny`.
@@ -129,32 +184,92 @@ pub struct Transaction {
     pub status: String,
     /// Final message.
     pub status_msg: String,
-    /// When the decision is reached (not serialised).
-    #[serde(skip)]
+    /// When the decision is reached.
     pub decided_at: tokio::time::Instant,
 }
 
+/// A transaction's `result`, `status` and `status_msg` at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// `waiting`, `allow` or `deny`.
+    pub result: String,
+    /// `pushed` while waiting, then the final status.
+    pub status: String,
+    /// Message for the user.
+    pub status_msg: String,
+}
+
+impl Transaction {
+    /// Whether the decision has been reached at `now`.
+    pub fn is_decided(&self, now: tokio::time::Instant) -> bool {
+        now >= self.decided_at
+    }
+
+    /// The decision as `auth_status` reports it at `now`: waiting/pushed until decided.
+    pub fn decision_at(&self, now: tokio::time::Instant) -> Decision {
+        if self.is_decided(now) {
+            self.final_decision()
+        } else {
+            Decision {
+                result: "waiting".into(),
+                status: "pushed".into(),
+                status_msg: MSG_PUSHED.into(),
+            }
+        }
+    }
+
+    /// The decision once reached.
+    pub fn final_decision(&self) -> Decision {
+        Decision {
+            result: self.result.clone(),
+            status: self.status.clone(),
+            status_msg: self.status_msg.clone(),
+        }
+    }
+
+    /// The control API's view of the transaction at `now`.
+    pub fn view_at(&self, now: tokio::time::Instant) -> serde_json::Value {
+        let decision = self.decision_at(now);
+        serde_json::json!({
+            "txid": self.txid,
+            "username": self.username,
+            "factor": self.factor,
+            "device": self.device,
+            "type": self.kind,
+            "pushinfo": self.pushinfo,
+            "ipaddr": self.ipaddr,
+            "hostname": self.hostname,
+            "display_username": self.display_username,
+            "async": self.asynchronous,
+            "created": self.created,
+            "result": decision.result,
+            "status": decision.status,
+            "status_msg": decision.status_msg,
+        })
+    }
+}
+
+/// How many auth transactions are kept (the oldest are forgotten first).
+pub const TRANSACTION_CAPACITY: usize = 100_000;
+
 /// All the data.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Data {
-    /// Users in creation order.
-    pub users: Vec<UserRecord>,
-    /// user_id → index in `users`.
-    pub user_index: HashMap<String, usize>,
-    /// Phones in creation order.
-    pub phones: Vec<Phone>,
-    /// phone_id → index in `phones`.
-    pub phone_index: HashMap<String, usize>,
-    /// phone_id → user ids.
-    pub phone_users: HashMap<String, Vec<String>>,
-    /// Administrators.
+    users: Vec<UserRecord>,
+    user_index: HashMap<String, usize>,
+    username_index: HashMap<String, usize>,
+    alias_index: HashMap<String, usize>,
+    phones: Vec<Phone>,
+    phone_index: HashMap<String, usize>,
+    phone_users: HashMap<String, Vec<String>>,
+    /// Administrators, in creation order.
     pub admins: Vec<Admin>,
-    /// Bypass codes.
+    /// Bypass codes, in creation order.
     pub bypass_codes: Vec<BypassRecord>,
     /// user_id → enrollment.
     pub enrollments: HashMap<String, Enrollment>,
-    /// txid → transaction.
-    pub transactions: BTreeMap<String, Transaction>,
+    transactions: HashMap<String, Transaction>,
+    transaction_order: VecDeque<String>,
 }
 
 const FIRST_NAMES: [&str; 16] = [
@@ -207,6 +322,8 @@ pub fn push_phone(rng: &mut impl rand::Rng, number: String, ios: bool) -> Phone 
             .map(String::from)
             .to_vec(),
         last_seen: Some("2026-11-01T10:00:00".into()),
+        predelay: Some("0".into()),
+        postdelay: Some("0".into()),
         encrypted: "Encrypted".into(),
         fingerprint: "Configured".into(),
         screenlock: "Locked".into(),
@@ -215,11 +332,51 @@ pub fn push_phone(rng: &mut impl rand::Rng, number: String, ios: bool) -> Phone 
     }
 }
 
+/// The four numbered alias fields, by name.
+const NUMBERED_ALIASES: [&str; 4] = ["alias1", "alias2", "alias3", "alias4"];
+
+/// Makes `aliases` the one source of truth: numbered aliases missing from it are added, then
+/// `alias1`..`alias4` are set from it.
+pub fn normalise_aliases(user: &mut User) {
+    let numbered = [
+        user.alias1.take(),
+        user.alias2.take(),
+        user.alias3.take(),
+        user.alias4.take(),
+    ];
+    for (name, value) in NUMBERED_ALIASES.iter().zip(numbered) {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            user.aliases.entry((*name).to_string()).or_insert(value);
+        }
+    }
+    user.aliases.retain(|_, value| !value.is_empty());
+    user.alias1 = user.aliases.get("alias1").cloned();
+    user.alias2 = user.aliases.get("alias2").cloned();
+    user.alias3 = user.aliases.get("alias3").cloned();
+    user.alias4 = user.aliases.get("alias4").cloned();
+}
+
+/// A user without its linked lists (as stored, and as embedded in phones and bypass codes).
+fn unlinked(user: &User) -> User {
+    User {
+        groups: None,
+        phones: None,
+        tokens: None,
+        u2ftokens: None,
+        webauthncredentials: None,
+        ..user.clone()
+    }
+}
+
 impl Data {
     /// Generates `spec` deterministically: the same spec gives the same ids and fields.
+    ///
+    /// Phones and bypass codes are given to users round-robin; without users no bypass codes
+    /// are generated (Duo's always belong to a user).
     pub fn seeded(spec: SeedSpec) -> Self {
         let mut rng = StdRng::seed_from_u64(0xD0_0D_5E_ED);
         let mut data = Data::default();
+        data.users.reserve(spec.users);
         for i in 0..spec.users {
             let first = FIRST_NAMES[i % FIRST_NAMES.len()];
             let last = LAST_NAMES[(i / FIRST_NAMES.len()) % LAST_NAMES.len()];
@@ -237,20 +394,16 @@ impl Data {
                 firstname: first.to_string(),
                 lastname: last.to_string(),
                 status: "active".into(),
-                is_enrolled: true,
+                is_enrolled: spec.phones > i,
                 created: SEED_EPOCH + i as i64 * 3600,
                 last_login: (i % 3 != 0).then_some(SEED_EPOCH + 86_400 * 30 + i as i64),
                 ..User::default()
             };
-            data.insert_user(UserRecord {
-                user,
-                phone_ids: Vec::new(),
-                answer: Answer::Approve,
-                passcodes: Vec::new(),
-            });
+            data.insert_user(UserRecord::new(user));
         }
         for i in 0..spec.phones {
-            let phone = push_phone(&mut rng, format!("+1555{:07}", i + 1), i % 2 == 0);
+            let mut phone = push_phone(&mut rng, format!("+1555{:07}", i + 1), i % 2 == 0);
+            phone.name = format!("Phone {}", i + 1);
             let phone_id = phone.phone_id.clone();
             data.insert_phone(phone);
             if spec.users > 0 {
@@ -265,9 +418,10 @@ impl Data {
                 admin_id: duo_id(&mut rng, "DE"),
                 name: format!("{first} {last}"),
                 email: format!(
-                    "{}.{}@example.com",
+                    "{}.{}{}@example.com",
                     first.to_lowercase(),
-                    last.to_lowercase()
+                    last.to_lowercase(),
+                    i + 1
                 ),
                 phone: format!("+1555{:07}", 9_000_000 + i),
                 role: ROLES[i % ROLES.len()].into(),
@@ -282,95 +436,226 @@ impl Data {
             .first()
             .map(|a| a.email.clone())
             .unwrap_or_else(|| "admin@example.com".into());
-        for i in 0..spec.bypass_codes {
-            if spec.users == 0 {
-                break;
+        if spec.users > 0 {
+            for i in 0..spec.bypass_codes {
+                let user_id = data.users[i % spec.users].user.user_id.clone();
+                data.bypass_codes.push(BypassRecord {
+                    code: BypassCode {
+                        bypass_code_id: duo_id(&mut rng, "DB"),
+                        admin_email: admin_email.clone(),
+                        created: SEED_EPOCH + i as i64 * 600,
+                        expiration: (i % 2 == 0).then_some(SEED_EPOCH + 86_400 * 400),
+                        reuse_count: (i % 3 == 0).then_some(1),
+                        user: None,
+                    },
+                    user_id,
+                });
             }
-            let user_id = data.users[i % spec.users].user.user_id.clone();
-            data.bypass_codes.push(BypassRecord {
-                code: BypassCode {
-                    bypass_code_id: duo_id(&mut rng, "DB"),
-                    admin_email: admin_email.clone(),
-                    created: SEED_EPOCH + i as i64 * 600,
-                    expiration: (i % 2 == 0).then_some(SEED_EPOCH + 86_400 * 400),
-                    reuse_count: (i % 3 == 0).then_some(1),
-                    user: None,
-                },
-                user_id,
-            });
         }
         data
     }
 
-    /// Adds the objects of a state file (replacing objects with the same id).
-    pub fn load(&mut self, state: StateFile) {
-        for phone in state.phones {
-            self.insert_phone(phone);
-        }
-        for record in state.users {
-            let phone_ids = record.phone_ids.clone();
-            let user_id = record.user.user_id.clone();
-            self.insert_user(UserRecord {
-                phone_ids: Vec::new(),
-                ..record
+    /// Adds the objects of a state file, replacing objects with the same id. Nothing is
+    /// changed when the file is inconsistent; the error says what is wrong.
+    pub fn load(&mut self, state: StateFile) -> Result<(), String> {
+        // Work on a copy so a failure part-way leaves the original untouched.
+        let mut next = self.clone();
+        next.load_into(state)?;
+        *self = next;
+        Ok(())
+    }
+
+    fn load_into(&mut self, state: StateFile) -> Result<(), String> {
+        for (i, phone) in state.phones.into_iter().enumerate() {
+            if phone.phone_id.is_empty() {
+                return Err(format!("phones[{i}]: phone_id is empty"));
+            }
+            self.insert_phone(Phone {
+                users: None,
+                ..phone
             });
-            for phone_id in phone_ids {
-                if self.phone_index.contains_key(&phone_id) {
-                    self.associate(&user_id, &phone_id);
+        }
+        for (i, user) in state.users.into_iter().enumerate() {
+            if user.user_id.is_empty() || user.username.is_empty() {
+                return Err(format!(
+                    "users[{i}]: user_id and username must not be empty"
+                ));
+            }
+            if let Some(other) = self.username_index.get(&user.username).copied()
+                && self.users[other].user.user_id != user.user_id
+            {
+                return Err(format!(
+                    "users[{i}]: username {:?} is used by two users",
+                    user.username
+                ));
+            }
+            let phones = user.phones.clone().unwrap_or_default();
+            let user_id = user.user_id.clone();
+            let previous = self.user(&user_id).cloned();
+            let mut record = UserRecord::new(user);
+            if let Some(previous) = previous {
+                record.answer = previous.answer;
+                record.passcodes = previous.passcodes;
+                self.detach_phones(&user_id);
+            }
+            self.insert_user(record);
+            for phone in phones {
+                if phone.phone_id.is_empty() {
+                    return Err(format!("users[{i}].phones: phone_id is empty"));
                 }
+                if self.phone(&phone.phone_id).is_none() {
+                    self.insert_phone(Phone {
+                        users: None,
+                        ..phone.clone()
+                    });
+                }
+                self.associate(&user_id, &phone.phone_id);
             }
         }
         for admin in state.admins {
             self.admins.retain(|a| a.admin_id != admin.admin_id);
             self.admins.push(admin);
         }
-        for code in state.bypass_codes {
+        for (i, code) in state.bypass_codes.into_iter().enumerate() {
+            let Some(user_id) = code.user.as_ref().map(|u| u.user_id.clone()) else {
+                return Err(format!("bypass_codes[{i}]: no \"user\""));
+            };
+            if self.user(&user_id).is_none() {
+                return Err(format!("bypass_codes[{i}]: no user {user_id:?}"));
+            }
             self.bypass_codes
-                .retain(|c| c.code.bypass_code_id != code.code.bypass_code_id);
-            self.bypass_codes.push(code);
+                .retain(|c| c.code.bypass_code_id != code.bypass_code_id);
+            self.bypass_codes.push(BypassRecord {
+                code: BypassCode { user: None, ..code },
+                user_id,
+            });
         }
+        for (username, script) in state.scripts {
+            let Some(&index) = self.username_index.get(&username) else {
+                return Err(format!("scripts: no user named {username:?}"));
+            };
+            self.users[index].answer = script.answer;
+            self.users[index].passcodes = script.passcodes;
+        }
+        Ok(())
     }
 
     /// The state file form of everything.
     pub fn snapshot(&self) -> StateFile {
         StateFile {
-            users: self.users.clone(),
-            phones: self.phones.clone(),
+            users: self.users.iter().map(|r| self.full_user(r)).collect(),
+            phones: self.phones.iter().map(Self::bare_phone).collect(),
             admins: self.admins.clone(),
-            bypass_codes: self.bypass_codes.clone(),
+            bypass_codes: self
+                .bypass_codes
+                .iter()
+                .map(|c| self.full_bypass_code(c))
+                .collect(),
+            scripts: self
+                .users
+                .iter()
+                .map(|r| {
+                    (
+                        r.user.username.clone(),
+                        Script {
+                            answer: r.answer,
+                            passcodes: r.passcodes.clone(),
+                        },
+                    )
+                })
+                .filter(|(_, script)| !script.is_default())
+                .collect(),
         }
     }
 
-    /// Adds or replaces a user (by id).
-    pub fn insert_user(&mut self, record: UserRecord) {
-        match self.user_index.get(&record.user.user_id) {
-            Some(&i) => self.users[i] = record,
-            None => {
-                self.user_index
-                    .insert(record.user.user_id.clone(), self.users.len());
-                self.users.push(record);
+    /// Users in creation (paging) order.
+    pub fn users(&self) -> &[UserRecord] {
+        &self.users
+    }
+
+    fn index_names(&mut self, index: usize) {
+        let user = &self.users[index].user;
+        self.username_index.insert(user.username.clone(), index);
+        for alias in user.aliases.values() {
+            self.alias_index.insert(alias.clone(), index);
+        }
+    }
+
+    fn unindex_names(&mut self, index: usize) {
+        let user = &self.users[index].user;
+        if self.username_index.get(&user.username) == Some(&index) {
+            self.username_index.remove(&user.username);
+        }
+        for alias in user.aliases.values() {
+            if self.alias_index.get(alias) == Some(&index) {
+                self.alias_index.remove(alias);
             }
         }
     }
 
-    /// Removes a user and its associations.
-    pub fn remove_user(&mut self, user_id: &str) -> bool {
-        let Some(i) = self.user_index.remove(user_id) else {
+    fn reindex_users(&mut self) {
+        self.user_index.clear();
+        self.username_index.clear();
+        self.alias_index.clear();
+        for index in 0..self.users.len() {
+            self.user_index
+                .insert(self.users[index].user.user_id.clone(), index);
+            self.index_names(index);
+        }
+    }
+
+    /// Adds a user, or replaces the user with the same id (its phones are kept as given in
+    /// `record`). Linked lists inside `record.user` are dropped; aliases are normalised.
+    pub fn insert_user(&mut self, mut record: UserRecord) {
+        record.user = unlinked(&record.user);
+        normalise_aliases(&mut record.user);
+        match self.user_index.get(&record.user.user_id).copied() {
+            Some(index) => {
+                self.unindex_names(index);
+                self.users[index] = record;
+                self.index_names(index);
+            }
+            None => {
+                let index = self.users.len();
+                self.user_index.insert(record.user.user_id.clone(), index);
+                self.users.push(record);
+                self.index_names(index);
+            }
+        }
+    }
+
+    /// Replaces the profile of an existing user (same `user_id`), keeping its phones and
+    /// script. Returns `false` when there is no such user.
+    pub fn set_user(&mut self, user: User) -> bool {
+        let Some(index) = self.user_index.get(&user.user_id).copied() else {
             return false;
         };
-        let record = self.users.remove(i);
-        for phone_id in &record.phone_ids {
-            if let Some(users) = self.phone_users.get_mut(phone_id) {
-                users.retain(|u| u != user_id);
-            }
+        let record = UserRecord {
+            user,
+            ..self.users[index].clone()
+        };
+        self.insert_user(record);
+        true
+    }
+
+    /// Sets a user's script.
+    pub fn set_script(&mut self, user_id: &str, answer: Answer, passcodes: Vec<String>) {
+        if let Some(&index) = self.user_index.get(user_id) {
+            self.users[index].answer = answer;
+            self.users[index].passcodes = passcodes;
         }
+    }
+
+    /// Removes a user, its phone associations and its bypass codes and enrollment.
+    pub fn remove_user(&mut self, user_id: &str) -> bool {
+        let Some(index) = self.user_index.get(user_id).copied() else {
+            return false;
+        };
+        self.detach_phones(user_id);
+        self.users.remove(index);
         self.bypass_codes.retain(|c| c.user_id != user_id);
-        self.user_index = self
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.user.user_id.clone(), i))
-            .collect();
+        self.enrollments.remove(user_id);
+        self.reindex_users();
         true
     }
 
@@ -386,17 +671,53 @@ impl Data {
         }
     }
 
-    /// Associates a phone with a user (idempotent). Both must exist.
-    pub fn associate(&mut self, user_id: &str, phone_id: &str) {
+    /// Phones in creation (paging) order.
+    pub fn phones(&self) -> &[Phone] {
+        &self.phones
+    }
+
+    /// Associates a phone with a user (idempotent). Both must exist; returns whether they do.
+    pub fn associate(&mut self, user_id: &str, phone_id: &str) -> bool {
         let Some(&i) = self.user_index.get(user_id) else {
-            return;
+            return false;
         };
+        if !self.phone_index.contains_key(phone_id) {
+            return false;
+        }
         if !self.users[i].phone_ids.iter().any(|p| p == phone_id) {
             self.users[i].phone_ids.push(phone_id.to_string());
             self.phone_users
                 .entry(phone_id.to_string())
                 .or_default()
                 .push(user_id.to_string());
+        }
+        true
+    }
+
+    /// Removes a phone from a user (idempotent). Returns whether both exist.
+    pub fn dissociate(&mut self, user_id: &str, phone_id: &str) -> bool {
+        let Some(&i) = self.user_index.get(user_id) else {
+            return false;
+        };
+        if !self.phone_index.contains_key(phone_id) {
+            return false;
+        }
+        self.users[i].phone_ids.retain(|p| p != phone_id);
+        if let Some(users) = self.phone_users.get_mut(phone_id) {
+            users.retain(|u| u != user_id);
+        }
+        true
+    }
+
+    /// Removes every phone from a user (the phones themselves stay).
+    pub fn detach_phones(&mut self, user_id: &str) {
+        let Some(&i) = self.user_index.get(user_id) else {
+            return;
+        };
+        for phone_id in std::mem::take(&mut self.users[i].phone_ids) {
+            if let Some(users) = self.phone_users.get_mut(&phone_id) {
+                users.retain(|u| u != user_id);
+            }
         }
     }
 
@@ -405,20 +726,20 @@ impl Data {
         self.user_index.get(user_id).map(|&i| &self.users[i])
     }
 
-    /// The user with this username or alias.
+    /// The user with this username, or else with this alias.
     pub fn user_by_name(&self, name: &str) -> Option<&UserRecord> {
-        self.users.iter().find(|r| {
-            r.user.username == name
-                || [
-                    &r.user.alias1,
-                    &r.user.alias2,
-                    &r.user.alias3,
-                    &r.user.alias4,
-                ]
-                .iter()
-                .any(|a| a.as_deref() == Some(name))
-                || r.user.aliases.values().any(|a| a == name)
-        })
+        self.username_index
+            .get(name)
+            .or_else(|| self.alias_index.get(name))
+            .map(|&i| &self.users[i])
+    }
+
+    /// Whether `name` is a username or alias of a user other than `except`.
+    pub fn name_taken(&self, name: &str, except: Option<&str>) -> bool {
+        [self.username_index.get(name), self.alias_index.get(name)]
+            .into_iter()
+            .flatten()
+            .any(|&i| Some(self.users[i].user.user_id.as_str()) != except)
     }
 
     /// The phone with this id.
@@ -426,29 +747,19 @@ impl Data {
         self.phone_index.get(phone_id).map(|&i| &self.phones[i])
     }
 
+    /// The phones of a user, in association order.
+    pub fn phones_of<'a>(&'a self, record: &'a UserRecord) -> impl Iterator<Item = &'a Phone> {
+        record.phone_ids.iter().filter_map(|id| self.phone(id))
+    }
+
     /// A user as embedded in other objects: no phones, groups or tokens.
     pub fn embedded_user(record: &UserRecord) -> User {
-        User {
-            groups: None,
-            phones: None,
-            tokens: None,
-            u2ftokens: None,
-            webauthncredentials: None,
-            ..record.user.clone()
-        }
+        unlinked(&record.user)
     }
 
     /// A user as the users endpoints return it.
     pub fn full_user(&self, record: &UserRecord) -> User {
-        let phones = record
-            .phone_ids
-            .iter()
-            .filter_map(|id| self.phone(id))
-            .map(|p| Phone {
-                users: None,
-                ..p.clone()
-            })
-            .collect();
+        let phones = self.phones_of(record).map(Self::bare_phone).collect();
         User {
             groups: Some(Vec::new()),
             phones: Some(phones),
@@ -492,35 +803,58 @@ impl Data {
             ..record.code.clone()
         }
     }
+
+    /// Records a transaction, forgetting the oldest beyond [`TRANSACTION_CAPACITY`].
+    pub fn insert_transaction(&mut self, transaction: Transaction) {
+        if self.transaction_order.len() >= TRANSACTION_CAPACITY
+            && let Some(oldest) = self.transaction_order.pop_front()
+        {
+            self.transactions.remove(&oldest);
+        }
+        self.transaction_order.push_back(transaction.txid.clone());
+        self.transactions
+            .insert(transaction.txid.clone(), transaction);
+    }
+
+    /// The transaction with this id.
+    pub fn transaction(&self, txid: &str) -> Option<&Transaction> {
+        self.transactions.get(txid)
+    }
+
+    /// Transactions, oldest first.
+    pub fn transactions(&self) -> impl Iterator<Item = &Transaction> {
+        self.transaction_order
+            .iter()
+            .filter_map(|txid| self.transactions.get(txid))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn spec(users: usize, phones: usize, admins: usize, bypass_codes: usize) -> SeedSpec {
+        SeedSpec {
+            users,
+            phones,
+            admins,
+            bypass_codes,
+        }
+    }
+
     #[test]
     fn seeding_is_deterministic_and_links_objects() {
-        let spec = SeedSpec {
-            users: 5,
-            phones: 7,
-            admins: 2,
-            bypass_codes: 3,
-        };
-        let a = Data::seeded(spec);
-        let b = Data::seeded(spec);
-        let ids = |d: &Data| {
-            d.users
-                .iter()
-                .map(|u| u.user.user_id.clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(ids(&a), ids(&b));
+        let a = Data::seeded(spec(5, 7, 2, 3));
+        let b = Data::seeded(spec(5, 7, 2, 3));
+        assert_eq!(a.snapshot().users, b.snapshot().users);
+        assert_eq!(a.admins, b.admins);
         assert_eq!(a.users.len(), 5);
         assert!(
             a.users
                 .iter()
                 .all(|u| u.user.user_id.starts_with("DU") && u.user.user_id.len() == 20)
         );
+        assert_eq!(a.users[0].user.username, "asmith0001");
         assert_eq!(
             a.users[0].phone_ids.len(),
             2,
@@ -534,19 +868,69 @@ mod tests {
     }
 
     #[test]
+    fn a_hundred_thousand_users_seed_with_unique_names() {
+        let data = Data::seeded(spec(100_000, 1_000, 0, 0));
+        assert_eq!(data.users.len(), 100_000);
+        assert_eq!(data.username_index.len(), 100_000, "usernames are unique");
+        assert_eq!(data.user_index.len(), 100_000, "ids are unique");
+        let last = &data.users[99_999].user;
+        assert_eq!(
+            data.user_by_name(&last.username).map(|r| &r.user.user_id),
+            Some(&last.user_id)
+        );
+    }
+
+    #[test]
     fn state_round_trips_through_a_snapshot() {
-        let data = Data::seeded(SeedSpec {
-            users: 3,
-            phones: 3,
-            admins: 1,
-            bypass_codes: 1,
-        });
+        let mut data = Data::seeded(spec(3, 4, 1, 1));
+        let id = data.users[2].user.user_id.clone();
+        data.set_script(&id, Answer::Fraud, vec!["123".into()]);
         let text = serde_json::to_string(&data.snapshot()).unwrap();
         let mut loaded = Data::default();
-        loaded.load(serde_json::from_str(&text).unwrap());
+        loaded.load(serde_json::from_str(&text).unwrap()).unwrap();
         assert_eq!(loaded.users.len(), 3);
-        assert_eq!(loaded.users[1].phone_ids, data.users[1].phone_ids);
+        assert_eq!(loaded.users[0].phone_ids, data.users[0].phone_ids);
+        assert_eq!(loaded.users[2].answer, Answer::Fraud);
         assert_eq!(loaded.admins, data.admins);
+        assert_eq!(
+            serde_json::to_value(loaded.snapshot()).unwrap(),
+            serde_json::to_value(data.snapshot()).unwrap()
+        );
+    }
+
+    #[test]
+    fn inconsistent_state_files_are_refused_naming_the_problem() {
+        let state: StateFile =
+            serde_json::from_str(r#"{"scripts": {"ghost": {"answer": "deny"}}}"#).unwrap();
+        let mut data = Data::seeded(spec(1, 0, 0, 0));
+        assert!(data.load(state).unwrap_err().contains("ghost"));
+        assert!(
+            serde_json::from_str::<StateFile>(r#"{"user": []}"#).is_err(),
+            "unknown keys are refused"
+        );
+    }
+
+    #[test]
+    fn names_and_aliases_are_indexed_and_follow_updates() {
+        let mut data = Data::seeded(spec(2, 0, 0, 0));
+        let mut user = data.users[0].user.clone();
+        let old_name = user.username.clone();
+        user.username = "renamed".into();
+        user.alias2 = Some("jdoe".into());
+        assert!(data.set_user(user));
+        assert!(data.user_by_name(&old_name).is_none());
+        assert_eq!(data.user_by_name("jdoe").unwrap().user.username, "renamed");
+        assert_eq!(
+            data.users[0].user.aliases.get("alias2").map(String::as_str),
+            Some("jdoe")
+        );
+        let other = data.users[1].user.user_id.clone();
+        assert!(data.name_taken("jdoe", Some(&other)));
+        assert!(!data.name_taken("jdoe", Some(&data.users[0].user.user_id.clone())));
+        let first = data.users[0].user.user_id.clone();
+        assert!(data.remove_user(&first));
+        assert!(data.user_by_name("renamed").is_none());
+        assert_eq!(data.user(&other).unwrap().user.user_id, other);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{admin, emulator, send};
+use crate::support::{admin, emulator, ok, send, signed_with};
 
 #[tokio::test]
 async fn users_page_with_default_and_maximum_limits() {
@@ -253,4 +253,392 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
             .status,
         405
     );
+}
+
+async fn first_user_id(emu: &duo_emulator::Emulator, index: usize) -> String {
+    ok(emu, admin("GET", "/admin/v1/users", json!({}))).await[index]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn users_are_created_read_and_deleted() {
+    let emu = emulator("users=1");
+    let created = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/users",
+            json!({"username": "npatel", "realname": "Nadia Patel", "email": "np@example.com", "alias1": "nadia"}),
+        ),
+    )
+    .await;
+    let id = created["user_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("DU") && id.len() == 20, "{id}");
+    assert_eq!(created["username"], "npatel");
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["aliases"], json!({"alias1": "nadia"}));
+    assert_eq!(created["phones"], json!([]));
+    let path = format!("/admin/v1/users/{id}");
+    assert_eq!(ok(&emu, admin("GET", &path, json!({}))).await, created);
+    let by_alias = ok(
+        &emu,
+        admin("GET", "/admin/v1/users", json!({"username": "nadia"})),
+    )
+    .await;
+    assert_eq!(by_alias[0]["user_id"], id.as_str());
+
+    let duplicate = send(
+        &emu,
+        admin("POST", "/admin/v1/users", json!({"username": "npatel"})),
+    )
+    .await;
+    assert_eq!(
+        (duplicate.status, duplicate.body["message_detail"].clone()),
+        (400, json!("username already exists"))
+    );
+    let nameless = send(&emu, admin("POST", "/admin/v1/users", json!({}))).await;
+    assert_eq!(nameless.body["message_detail"], "username");
+
+    assert_eq!(ok(&emu, admin("DELETE", &path, json!({}))).await, json!(""));
+    assert_eq!(send(&emu, admin("GET", &path, json!({}))).await.status, 404);
+    assert_eq!(
+        send(&emu, admin("DELETE", &path, json!({}))).await.body["code"],
+        40401
+    );
+    let left = send(&emu, admin("GET", "/admin/v1/users", json!({}))).await;
+    assert_eq!(left.body["metadata"]["total_objects"], 1);
+}
+
+#[tokio::test]
+async fn user_lists_filter_by_email_and_name_lists_with_metadata() {
+    let emu = emulator("users=5");
+    let users = ok(&emu, admin("GET", "/admin/v1/users", json!({}))).await;
+    let by_email = send(
+        &emu,
+        admin(
+            "GET",
+            "/admin/v1/users",
+            json!({"email": users[2]["email"]}),
+        ),
+    )
+    .await;
+    assert_eq!(by_email.body["response"][0]["user_id"], users[2]["user_id"]);
+    assert_eq!(
+        by_email.body["metadata"],
+        json!({"next_offset": null, "prev_offset": null, "total_objects": 1})
+    );
+    let names = json!([users[0]["username"], "ghost", users[3]["username"]]).to_string();
+    let listed = ok(
+        &emu,
+        admin("GET", "/admin/v1/users", json!({"username_list": names})),
+    )
+    .await;
+    let ids: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| &u["user_id"])
+        .collect();
+    assert_eq!(ids, [&users[0]["user_id"], &users[3]["user_id"]]);
+    let by_ids = ok(
+        &emu,
+        admin(
+            "GET",
+            "/admin/v1/users",
+            json!({"user_id_list": json!([users[4]["user_id"]]).to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!(by_ids[0]["username"], users[4]["username"]);
+    let bad = send(
+        &emu,
+        admin("GET", "/admin/v1/users", json!({"user_id_list": "DU1,DU2"})),
+    )
+    .await;
+    assert_eq!(bad.body["message_detail"], "user_id_list");
+}
+
+#[tokio::test]
+async fn paging_parameters_must_be_non_negative_integers() {
+    let emu = emulator("users=3,admins=3");
+    for (params, detail) in [
+        (json!({"offset": "-1"}), "offset"),
+        (json!({"limit": "1.5"}), "limit"),
+        (json!({"limit": "-10"}), "limit"),
+        (json!({"limit": "0"}), "limit"),
+    ] {
+        for path in ["/admin/v1/users", "/admin/v1/admins", "/admin/v1/phones"] {
+            let reply = send(&emu, admin("GET", path, params.clone())).await;
+            assert_eq!(
+                (
+                    reply.status,
+                    reply.body["code"].clone(),
+                    reply.body["message_detail"].clone()
+                ),
+                (400, json!(40002), json!(detail)),
+                "{path} {params}"
+            );
+        }
+    }
+    let admins = send(&emu, admin("GET", "/admin/v1/admins", json!({}))).await;
+    assert_eq!(
+        admins.body["metadata"],
+        json!({"next_offset": null, "prev_offset": null, "total_objects": 3})
+    );
+    let past_the_end = send(
+        &emu,
+        admin(
+            "GET",
+            "/admin/v1/users",
+            json!({"offset": "10", "limit": "2"}),
+        ),
+    )
+    .await;
+    assert_eq!(past_the_end.body["response"], json!([]));
+    assert_eq!(past_the_end.body["metadata"]["next_offset"], Value::Null);
+}
+
+#[tokio::test]
+async fn phones_page_to_500_filter_by_number_and_carry_their_users() {
+    let emu = emulator("users=3,phones=600");
+    let first = send(
+        &emu,
+        admin("GET", "/admin/v1/phones", json!({"limit": "1000"})),
+    )
+    .await;
+    assert_eq!(first.body["response"].as_array().unwrap().len(), 500);
+    assert_eq!(
+        first.body["metadata"],
+        json!({"next_offset": 500, "prev_offset": null, "total_objects": 600})
+    );
+    let phone = &first.body["response"][1];
+    assert_eq!(phone["number"], "+15550000002");
+    assert_eq!(
+        phone["capabilities"],
+        json!(["auto", "push", "sms", "phone", "mobile_otp"])
+    );
+    assert_eq!(phone["users"][0]["username"], "bsmith0002");
+    let found = send(
+        &emu,
+        admin("GET", "/admin/v1/phones", json!({"number": "+15550000002"})),
+    )
+    .await;
+    assert_eq!(found.body["response"].as_array().unwrap().len(), 1);
+    assert_eq!(found.body["response"][0]["phone_id"], phone["phone_id"]);
+    assert_eq!(found.body["metadata"]["total_objects"], 1);
+    let embedded = &found.body["response"][0]["users"][0];
+    assert!(embedded.get("phones").is_none() && embedded.get("groups").is_none());
+    let none = ok(
+        &emu,
+        admin(
+            "GET",
+            "/admin/v1/phones",
+            json!({"number": "+15550000002", "extension": "99"}),
+        ),
+    )
+    .await;
+    assert_eq!(none, json!([]));
+    assert_eq!(
+        send(
+            &emu,
+            admin("GET", "/admin/v1/phones/DPNOSUCHPHONE0000000", json!({}))
+        )
+        .await
+        .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_users_phones_page_and_can_be_dissociated() {
+    let emu = emulator("users=1,phones=3");
+    let user = first_user_id(&emu, 0).await;
+    let path = format!("/admin/v1/users/{user}/phones");
+    let page = send(&emu, admin("GET", &path, json!({"limit": "2"}))).await;
+    assert_eq!(page.body["response"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        page.body["metadata"],
+        json!({"next_offset": 2, "prev_offset": null, "total_objects": 3})
+    );
+    let rest = send(
+        &emu,
+        admin("GET", &path, json!({"limit": "2", "offset": "2"})),
+    )
+    .await;
+    assert_eq!(rest.body["response"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.body["metadata"]["prev_offset"], 0);
+    let phone = page.body["response"][0]["phone_id"].as_str().unwrap();
+    assert_eq!(
+        ok(&emu, admin("DELETE", &format!("{path}/{phone}"), json!({}))).await,
+        json!("")
+    );
+    assert_eq!(
+        ok(&emu, admin("GET", &path, json!({})))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let alone = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/phones/{phone}"), json!({})),
+    )
+    .await;
+    assert_eq!(alone["users"], json!([]));
+    assert_eq!(
+        send(
+            &emu,
+            admin(
+                "GET",
+                "/admin/v1/users/DUNOSUCHUSER00000000/phones",
+                json!({})
+            )
+        )
+        .await
+        .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn usernames_and_aliases_stay_unique_across_users() {
+    let emu = emulator("users=2");
+    let (a, b) = (first_user_id(&emu, 0).await, first_user_id(&emu, 1).await);
+    ok(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/users/{a}"),
+            json!({"alias1": "shared"}),
+        ),
+    )
+    .await;
+    let path_b = format!("/admin/v1/users/{b}");
+    let before = ok(&emu, admin("GET", &path_b, json!({}))).await;
+    let clash = send(&emu, admin("POST", &path_b, json!({"alias3": "shared"}))).await;
+    assert_eq!(clash.body["message_detail"], "aliases must be unique");
+    let taken = send(&emu, admin("POST", &path_b, json!({"username": "shared"}))).await;
+    assert_eq!(taken.body["message_detail"], "username already exists");
+    let empty = send(&emu, admin("POST", &path_b, json!({"username": ""}))).await;
+    assert_eq!(empty.body["message_detail"], "username");
+    assert_eq!(ok(&emu, admin("GET", &path_b, json!({}))).await, before);
+}
+
+#[tokio::test]
+async fn v2_form_bodies_update_users_like_v5_json_bodies() {
+    let emu = emulator("users=1");
+    let id = first_user_id(&emu, 0).await;
+    let k = crate::support::keys();
+    let request = signed_with(
+        duo_proto::SigVersion::V2,
+        "POST",
+        &format!("/admin/v1/users/{id}"),
+        json!({"realname": "Zoë Ünal", "status": "disabled", "notes": "a b&c=d"}),
+        &k.admin_ikey,
+        &k.admin_skey,
+        &crate::support::date(),
+    );
+    assert_eq!(
+        request.headers()["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    let updated = ok(&emu, request).await;
+    assert_eq!(updated["realname"], "Zoë Ünal");
+    assert_eq!(updated["status"], "disabled");
+    assert_eq!(updated["notes"], "a b&c=d");
+}
+
+#[tokio::test]
+async fn admins_are_read_one_by_one_and_modified() {
+    let emu = emulator("admins=3");
+    let admins = ok(&emu, admin("GET", "/admin/v1/admins", json!({}))).await;
+    let id = admins[0]["admin_id"].as_str().unwrap();
+    assert!(id.starts_with("DE") && id.len() == 20);
+    let path = format!("/admin/v1/admins/{id}");
+    assert_eq!(ok(&emu, admin("GET", &path, json!({}))).await, admins[0]);
+    let changed = ok(
+        &emu,
+        admin(
+            "POST",
+            &path,
+            json!({"role": "Help Desk", "status": "Disabled", "password_change_required": "true", "phone": "+44 20 7946 0000"}),
+        ),
+    )
+    .await;
+    assert_eq!(changed["role"], "Help Desk");
+    assert_eq!(changed["status"], "Disabled");
+    assert_eq!(changed["password_change_required"], true);
+    assert_eq!(changed["phone"], "+442079460000");
+    assert!(changed.get("password").is_none());
+    assert_eq!(ok(&emu, admin("GET", &path, json!({}))).await, changed);
+    assert_eq!(
+        send(
+            &emu,
+            admin("GET", "/admin/v1/admins/DENOSUCHADMIN0000000", json!({}))
+        )
+        .await
+        .body["code"],
+        40401
+    );
+    assert_eq!(
+        send(
+            &emu,
+            admin(
+                "POST",
+                "/admin/v1/admins/DENOSUCHADMIN0000000",
+                json!({"name": "x"})
+            )
+        )
+        .await
+        .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn bypass_codes_page_with_metadata() {
+    let emu = emulator("users=3,bypass_codes=7");
+    let page = send(
+        &emu,
+        admin("GET", "/admin/v1/bypass_codes", json!({"limit": "5"})),
+    )
+    .await;
+    assert_eq!(page.body["response"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        page.body["metadata"],
+        json!({"next_offset": 5, "prev_offset": null, "total_objects": 7})
+    );
+    let code = &page.body["response"][0];
+    assert!(code["bypass_code_id"].as_str().unwrap().starts_with("DB"));
+    assert!(code["expiration"].is_i64() && code["reuse_count"].is_i64());
+    assert!(code["user"].get("phones").is_none());
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_users_page_from_anywhere() {
+    let emu = emulator("users=100000");
+    let tail = send(
+        &emu,
+        admin(
+            "GET",
+            "/admin/v1/users",
+            json!({"offset": "99900", "limit": "300"}),
+        ),
+    )
+    .await;
+    let users = tail.body["response"].as_array().unwrap();
+    assert_eq!(users.len(), 100);
+    assert!(users[99]["username"].as_str().unwrap().ends_with("100000"));
+    assert_eq!(tail.body["metadata"]["next_offset"], Value::Null);
+    assert_eq!(tail.body["metadata"]["prev_offset"], 99600);
+    let name = users[50]["username"].as_str().unwrap();
+    let found = ok(
+        &emu,
+        admin("GET", "/admin/v1/users", json!({"username": name})),
+    )
+    .await;
+    assert_eq!(found[0]["user_id"], users[50]["user_id"]);
 }

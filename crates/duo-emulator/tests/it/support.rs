@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 use tower::ServiceExt as _;
 
-use duo_emulator::{Emulator, EmulatorConfig, KeySet, SeedSpec};
+use duo_emulator::{Emulator, EmulatorConfig, EmulatorError, KeySet, SeedSpec};
 use duo_proto::{Digest, SigVersion};
 
 pub const HOST: &str = "127.0.0.1";
@@ -143,4 +143,83 @@ pub fn control(method: &str, path: &str, body: Value) -> Request<Body> {
         .header("Content-Type", "application/json")
         .body(Body::from(body.to_string()))
         .unwrap()
+}
+
+/// The `response` of an OK envelope, asserting the request succeeded.
+pub async fn ok(emulator: &Emulator, request: Request<Body>) -> Value {
+    let reply = send(emulator, request).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["stat"], "OK", "{:?}", reply.body);
+    reply.body["response"].clone()
+}
+
+/// An emulator serving a real loopback socket.
+pub struct Served {
+    pub url: String,
+    pub port: u16,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), EmulatorError>>,
+}
+
+impl Served {
+    /// Serves `emulator` on 127.0.0.1 with a free port.
+    pub async fn start(emulator: &Emulator) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(emulator.clone().serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops serving and waits for the server to finish.
+    pub async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+
+    /// Sends a request signed like duo_client for `signed_host` with the admin keys (v5).
+    pub async fn admin_get(
+        &self,
+        signed_host: &str,
+        path: &str,
+        params: Value,
+    ) -> reqwest::Response {
+        let k = keys();
+        let params: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
+        let prepared = duo_proto::sign::prepare_request(
+            SigVersion::V5,
+            Digest::Sha512,
+            "GET",
+            signed_host,
+            path,
+            &params,
+            &date(),
+            &k.admin_ikey,
+            k.admin_skey.as_bytes(),
+        );
+        reqwest::Client::new()
+            .get(format!("{}{}", self.url, prepared.path_and_query))
+            .header("Date", &prepared.date)
+            .header("Authorization", &prepared.authorization)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A control API call that must answer 2xx; its JSON body (or null).
+pub async fn ok_control(emulator: &Emulator, method: &str, path: &str) -> Value {
+    let reply = send(emulator, control(method, path, Value::Null)).await;
+    assert!(
+        (200..300).contains(&reply.status),
+        "{method} {path}: {reply:?}"
+    );
+    reply.body
 }
