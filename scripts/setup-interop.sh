@@ -50,7 +50,7 @@ fi
 rm -f "$STAMP"
 log "pip install -r $REQS"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQS"
-"$VENV/bin/python" -c 'import duo_client, pytest' # fail loudly if the install is unusable
+"$VENV/bin/python" -c 'import duo_client, hvac, netapp_ontap, pytest' # fail loudly if the install is unusable
 
 # Node: npm ci when the lock exists (the lock is committed), npm install to create it otherwise.
 if [[ -f "$NODE_DIR/package-lock.json" ]]; then

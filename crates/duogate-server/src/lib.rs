@@ -10,6 +10,8 @@
 //! - [`state`]: [`AppState`] and [`ServiceSettings`].
 //! - [`access`]: who is calling (tokens) and what their role allows.
 //! - [`native`]: the `/v1/duogate/` routes and their error mapping.
+//! - [`vault`]: the Vault dialect (`/v1/…`).
+//! - [`ontap`]: the ONTAP dialect (`/api/…`).
 //! - [`metrics`]: `/metrics` (Prometheus text) and the request-counting middleware.
 //!
 //! The entry point is [`run`]: it takes a bound listener and a shutdown future, so tests pick the
@@ -20,7 +22,9 @@
 pub mod access;
 pub mod metrics;
 pub mod native;
+pub mod ontap;
 pub mod state;
+pub mod vault;
 
 use std::future::Future;
 
@@ -30,6 +34,8 @@ pub use state::{AppState, ServiceSettings};
 pub fn app(state: AppState) -> axum::Router {
     axum::Router::new()
         .nest("/v1/duogate", native::router())
+        .nest("/api", ontap::router())
+        .merge(vault::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -44,6 +50,7 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    ontap::spawn_status_refresher(&state);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -9,6 +9,9 @@ use duogate_store::Store;
 pub struct ServiceSettings {
     /// Whether stored Duo endpoints may be plain `http://` (loopback only; tests and `--dev`).
     pub allow_plain_http_duo: bool,
+    /// How often stored ONTAP profiles re-check Duo (`/auth/v2/check`) for their `status`;
+    /// `None`: only on write.
+    pub status_refresh: Option<std::time::Duration>,
 }
 
 /// The state handed to every handler.

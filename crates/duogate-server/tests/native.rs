@@ -29,6 +29,7 @@ impl Service {
             store,
             ServiceSettings {
                 allow_plain_http_duo,
+                status_refresh: None,
             },
         );
         Self {

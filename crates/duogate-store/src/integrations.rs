@@ -245,6 +245,20 @@ impl Store {
         rows.iter().map(integration_from).collect()
     }
 
+    /// Every tenant's integrations of one kind, by tenant id then name.
+    pub async fn list_integrations_of_kind(
+        &self,
+        kind: IntegrationKind,
+    ) -> Result<Vec<Integration>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM integrations WHERE kind = $1 ORDER BY tenant_id, name"
+        )))
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(integration_from).collect()
+    }
+
     /// Opens an integration's secret (for calling Duo; never for a response).
     pub async fn integration_secret(&self, id: &str) -> Result<Option<SecretString>, StoreError> {
         let sealed: Option<Option<Vec<u8>>> =

@@ -176,6 +176,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         store,
         ServiceSettings {
             allow_plain_http_duo: args.allow_plain_http_duo || file.allow_plain_http_duo,
+            status_refresh: Some(std::time::Duration::from_secs(300)),
         },
     );
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
@@ -300,6 +301,7 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
         store,
         ServiceSettings {
             allow_plain_http_duo: true,
+            status_refresh: Some(std::time::Duration::from_secs(60)),
         },
     );
     let (stop_emulator, emulator_stopped) = tokio::sync::oneshot::channel::<()>();

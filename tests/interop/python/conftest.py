@@ -45,39 +45,30 @@ def duogate_bin():
     return path
 
 
-class Emulator:
-    """One `duogate emulate` subprocess and helpers to build official clients against it."""
+class DuogateProcess:
+    """One `duogate` subprocess whose first stdout line is a JSON object (kept as `.line`)."""
 
-    def __init__(self, extra_args=()):
+    what = "duogate"
+
+    def __init__(self, argv):
         binary = duogate_bin()
         if not binary.exists():
             pytest.fail(f"{binary} does not exist: build it first (cargo build -p duogate) "
                         "or set DUOGATE_BIN", pytrace=False)
-        seed = ",".join(f"{k}={v}" for k, v in SEED.items())
-        self.argv = [str(binary), "emulate", "--listen", "127.0.0.1:0", "--print-keys",
-                     "--seed", seed, *extra_args]
+        self.argv = [str(binary), *argv]
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self._stderr)
         try:
-            line = self._first_line()
-            keys = json.loads(line)
+            raw = self._first_line()
+            self.line = json.loads(raw)
         except Exception as exc:
             self.stop()
-            raise AssertionError(f"emulator did not print its keys line: {exc}\n"
+            raise AssertionError(f"{self.what} did not print its JSON line: {exc}\n"
                                  f"argv: {self.argv}\nstderr:\n{self.stderr()}") from None
-        # Keep draining stdout so the emulator can never block on a full pipe.
+        self.raw_line = raw
+        # Keep draining stdout so the process can never block on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
-
-        for field in ("url", "admin_ikey", "admin_skey", "auth_ikey", "auth_skey"):
-            assert isinstance(keys.get(field), str) and keys[field], \
-                f"keys line lacks {field!r}: {line!r}"
-        self.keys = keys
-        self.url = keys["url"].rstrip("/")
-        parsed = urllib.parse.urlsplit(self.url)
-        assert parsed.scheme == "http" and parsed.hostname == "127.0.0.1", self.url
-        self.host = parsed.hostname
-        self.port = parsed.port
 
     def _first_line(self):
         sel = selectors.DefaultSelector()
@@ -120,7 +111,28 @@ class Emulator:
 
     def assert_alive(self):
         assert self.proc.poll() is None, \
-            f"emulator exited with {self.proc.returncode}; stderr:\n{self.stderr()}"
+            f"{self.what} exited with {self.proc.returncode}; stderr:\n{self.stderr()}"
+
+
+class Emulator(DuogateProcess):
+    """One `duogate emulate` subprocess and helpers to build official clients against it."""
+
+    what = "emulator"
+
+    def __init__(self, extra_args=()):
+        seed = ",".join(f"{k}={v}" for k, v in SEED.items())
+        super().__init__(["emulate", "--listen", "127.0.0.1:0", "--print-keys",
+                          "--seed", seed, *extra_args])
+        keys = self.line
+        for field in ("url", "admin_ikey", "admin_skey", "auth_ikey", "auth_skey"):
+            assert isinstance(keys.get(field), str) and keys[field], \
+                f"keys line lacks {field!r}: {self.raw_line!r}"
+        self.keys = keys
+        self.url = keys["url"].rstrip("/")
+        parsed = urllib.parse.urlsplit(self.url)
+        assert parsed.scheme == "http" and parsed.hostname == "127.0.0.1", self.url
+        self.host = parsed.hostname
+        self.port = parsed.port
 
     # --- official clients -------------------------------------------------------------------
 
@@ -194,3 +206,51 @@ def admin(emulator, sig_version):
 @pytest.fixture
 def auth(emulator, sig_version):
     return emulator.auth(sig_version)
+
+
+class DevService(DuogateProcess):
+    """`duogate serve --dev` in a private data folder: the service (Vault, ONTAP and native
+    dialects) with its in-process emulator. `.url` is the service, `.root_token` an admin token,
+    `.admin_user`/`.admin_password` a Basic account, `.emulator` the emulator's keys line."""
+
+    what = "duogate serve --dev"
+
+    def __init__(self, extra_args=()):
+        self._dir = tempfile.TemporaryDirectory(prefix="duogate-interop-")
+        super().__init__(["serve", "--dev", "--listen", "127.0.0.1:0",
+                          "--data-dir", self._dir.name, *extra_args])
+        line = self.line
+        for field in ("listen", "root_token", "admin_user", "admin_password", "emulator"):
+            assert line.get(field), f"serve line lacks {field!r}: {self.raw_line!r}"
+        self.url = "http://" + line["listen"]
+        self.root_token = line["root_token"]
+        self.admin_user = line["admin_user"]
+        self.admin_password = line["admin_password"]
+        self.emulator = line["emulator"]
+        self.emulator_url = self.emulator["url"].rstrip("/")
+
+    def emulator_control(self, method, path, body=None, expect=(200, 201, 204)):
+        """The in-process emulator's control API (unsigned, loopback)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.emulator_url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=CLIENT_TIMEOUT) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        assert status in expect, f"{method} {path} {body!r} -> {status}: {raw[:500]!r}"
+        return json.loads(raw) if raw.strip() else None
+
+    def stop(self):
+        super().stop()
+        self._dir.cleanup()
+
+
+@pytest.fixture(scope="module")
+def dev_service():
+    """A fresh `duogate serve --dev` per test module."""
+    service = DevService()
+    yield service
+    service.stop()
