@@ -13,6 +13,9 @@ pub enum StoreError {
     /// The row would collide with an existing one (a UNIQUE constraint).
     #[error("already exists: {0}")]
     Conflict(String),
+    /// The row is still referenced by another (its id is given).
+    #[error("still referenced by {0}")]
+    Referenced(String),
     /// The input is not acceptable (the message names the field).
     #[error("invalid {0}")]
     Invalid(String),

@@ -31,6 +31,9 @@ pub enum IntegrationKind {
     OntapGroup,
     /// Admin API credentials for connector actions.
     Connection,
+    /// A Vault auth mount (`sys/auth/{path}`), which login enforcements select by accessor or
+    /// type; it has no secret.
+    AuthMount,
 }
 
 impl IntegrationKind {
@@ -43,6 +46,7 @@ impl IntegrationKind {
             Self::OntapProfile => "ontap_profile",
             Self::OntapGroup => "ontap_group",
             Self::Connection => "connection",
+            Self::AuthMount => "auth_mount",
         }
     }
 
@@ -54,6 +58,7 @@ impl IntegrationKind {
             Self::OntapProfile,
             Self::OntapGroup,
             Self::Connection,
+            Self::AuthMount,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -161,7 +166,32 @@ impl Store {
         config: Value,
         secret: Option<SecretString>,
     ) -> Result<Integration, StoreError> {
+        self.update_integration_renamed(id, None, config, secret)
+            .await
+    }
+
+    /// [`Store::update_integration`], also renaming it when `name` is `Some` (`Conflict` if the
+    /// tenant has another integration of this kind with that name; then nothing changes).
+    pub async fn update_integration_renamed(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        config: Value,
+        secret: Option<SecretString>,
+    ) -> Result<Integration, StoreError> {
+        if name.is_some_and(|n| n.trim().is_empty()) {
+            return Err(StoreError::Invalid("name: must not be empty".into()));
+        }
         let now = self.now();
+        let mut tx = self.pool.begin().await?;
+        if let Some(name) = name {
+            sqlx::query("UPDATE integrations SET name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.conflict(e, format!("integration {name:?}")))?;
+        }
         let result = match &secret {
             Some(secret) => {
                 let sealed = self.keyring.seal_str(
@@ -180,7 +210,7 @@ impl Store {
                 .bind(fingerprint(secret))
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
             }
             None => {
@@ -188,13 +218,14 @@ impl Store {
                     .bind(config.to_string())
                     .bind(now)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?
             }
         };
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
         self.integration(id).await
     }
 
@@ -287,6 +318,42 @@ impl Store {
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        Ok(())
+    }
+
+    /// Deletes an integration unless an integration of `referrer` lists its id in the config
+    /// array `field`; then `Referenced(referrer's id)` and nothing changes. Check and delete run
+    /// in one transaction.
+    pub async fn delete_integration_unreferenced(
+        &self,
+        id: &str,
+        referrer: IntegrationKind,
+        field: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT id, config FROM integrations WHERE kind = $1 ORDER BY id")
+            .bind(referrer.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in rows {
+            let config: String = row.try_get("config")?;
+            let config: Value = serde_json::from_str(&config)
+                .map_err(|e| StoreError::Invalid(format!("stored config is not JSON: {e}")))?;
+            let listed = config[field]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|v| v.as_str() == Some(id)));
+            if listed {
+                return Err(StoreError::Referenced(row.try_get("id")?));
+            }
+        }
+        let result = sqlx::query("DELETE FROM integrations WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
         Ok(())
     }
 

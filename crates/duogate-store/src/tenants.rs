@@ -154,9 +154,23 @@ impl Store {
         rows.iter().map(tenant_from).collect()
     }
 
-    /// Deletes a tenant that has no child tenants, integrations or tokens (else `Conflict`).
-    /// The checks and the delete run in one transaction.
+    /// Deletes a tenant that has no child tenants or integrations (else `Conflict`), with its
+    /// tokens. The checks and the delete run in one transaction.
     pub async fn delete_tenant(&self, path: &TenantPath) -> Result<(), StoreError> {
+        self.delete_tenant_inner(path, false).await
+    }
+
+    /// Deletes a tenant with its integrations and tokens, as Vault deletes a namespace with
+    /// its contents; `Conflict` while it has child tenants. One transaction.
+    pub async fn delete_tenant_and_contents(&self, path: &TenantPath) -> Result<(), StoreError> {
+        self.delete_tenant_inner(path, true).await
+    }
+
+    async fn delete_tenant_inner(
+        &self,
+        path: &TenantPath,
+        with_contents: bool,
+    ) -> Result<(), StoreError> {
         if path.as_str().is_empty() {
             return Err(StoreError::Conflict(
                 "the root tenant cannot be deleted".into(),
@@ -181,16 +195,24 @@ impl Store {
                 .bind(&id)
                 .fetch_one(&mut *tx)
                 .await?;
-        if children > 0 || integrations > 0 {
+        if children > 0 || (integrations > 0 && !with_contents) {
             return Err(StoreError::Conflict(format!(
                 "tenant {:?} still has {children} child tenants and {integrations} integrations",
                 path.as_str()
             )));
         }
-        sqlx::query("DELETE FROM tokens WHERE tenant_id = $1")
+        sqlx::query("DELETE FROM integrations WHERE tenant_id = $1")
             .bind(&id)
             .execute(&mut *tx)
             .await?;
+        for table in ["tokens", "accounts"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE tenant_id = $1"
+            )))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(&id)
             .execute(&mut *tx)

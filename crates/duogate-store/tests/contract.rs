@@ -383,3 +383,153 @@ async fn accounts_verify_only_with_their_password() {
     })
     .await;
 }
+
+fn named(
+    tenant_id: &str,
+    kind: IntegrationKind,
+    name: &str,
+    config: serde_json::Value,
+) -> NewIntegration {
+    NewIntegration {
+        tenant_id: tenant_id.to_string(),
+        kind,
+        name: name.into(),
+        config,
+        secret: None,
+    }
+}
+
+#[tokio::test]
+async fn a_rename_onto_a_taken_name_changes_nothing() {
+    on_every_engine(|store, _, _| async move {
+        let root = store.root_tenant().await.unwrap();
+        let a = store
+            .create_integration(named(
+                &root.id,
+                IntegrationKind::VaultMethod,
+                "a",
+                json!({"v": 1}),
+            ))
+            .await
+            .unwrap();
+        store
+            .create_integration(named(
+                &root.id,
+                IntegrationKind::VaultMethod,
+                "b",
+                json!({}),
+            ))
+            .await
+            .unwrap();
+        let clash = store
+            .update_integration_renamed(&a.id, Some("b"), json!({"v": 2}), Some(skey()))
+            .await;
+        assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+        let unchanged = store.integration(&a.id).await.unwrap();
+        assert_eq!(
+            (unchanged.name.as_str(), &unchanged.config),
+            ("a", &json!({"v": 1}))
+        );
+        assert_eq!(unchanged.secret_fingerprint, None);
+        let renamed = store
+            .update_integration_renamed(&a.id, Some("c"), json!({"v": 3}), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (renamed.name.as_str(), &renamed.config),
+            ("c", &json!({"v": 3}))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_referenced_integration_is_not_deleted() {
+    on_every_engine(|store, _, _| async move {
+        let root = store.root_tenant().await.unwrap();
+        let method = store
+            .create_integration(named(
+                &root.id,
+                IntegrationKind::VaultMethod,
+                "m",
+                json!({}),
+            ))
+            .await
+            .unwrap();
+        let enforcement = store
+            .create_integration(named(
+                &root.id,
+                IntegrationKind::LoginEnforcement,
+                "e",
+                json!({"mfa_method_ids": [method.id]}),
+            ))
+            .await
+            .unwrap();
+        let refused = store
+            .delete_integration_unreferenced(
+                &method.id,
+                IntegrationKind::LoginEnforcement,
+                "mfa_method_ids",
+            )
+            .await;
+        match refused {
+            Err(StoreError::Referenced(by)) => assert_eq!(by, enforcement.id),
+            other => panic!("{other:?}"),
+        }
+        assert!(store.integration(&method.id).await.is_ok());
+        store.delete_integration(&enforcement.id).await.unwrap();
+        store
+            .delete_integration_unreferenced(
+                &method.id,
+                IntegrationKind::LoginEnforcement,
+                "mfa_method_ids",
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.integration(&method.id).await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_a_tenant_with_contents_removes_them_but_not_while_it_has_children() {
+    on_every_engine(|store, _, _| async move {
+        let ns = TenantPath::parse("ns1").unwrap();
+        let tenant = store.create_tenant(&ns).await.unwrap();
+        let child = TenantPath::parse("ns1/sub").unwrap();
+        store.create_tenant(&child).await.unwrap();
+        let method = store
+            .create_integration(named(
+                &tenant.id,
+                IntegrationKind::VaultMethod,
+                "m",
+                json!({}),
+            ))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.delete_tenant_and_contents(&ns).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(store.integration(&method.id).await.is_ok());
+        assert!(matches!(
+            store.delete_tenant(&ns).await,
+            Err(StoreError::Conflict(_))
+        ));
+        store.delete_tenant_and_contents(&child).await.unwrap();
+        assert!(matches!(
+            store.delete_tenant(&ns).await,
+            Err(StoreError::Conflict(_))
+        ));
+        store.delete_tenant_and_contents(&ns).await.unwrap();
+        assert!(matches!(
+            store.integration(&method.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(store.tenant(&ns).await, Err(StoreError::NotFound)));
+    })
+    .await;
+}

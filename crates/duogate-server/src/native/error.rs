@@ -69,6 +69,11 @@ impl From<StoreError> for ApiError {
                 code: "conflict",
                 message: format!("already exists: {what}"),
             },
+            StoreError::Referenced(by) => Self {
+                status: StatusCode::CONFLICT,
+                code: "conflict",
+                message: format!("still in use by {by}"),
+            },
             StoreError::Invalid(message) => Self::invalid(message),
             other => {
                 tracing::error!(error = %other, "store error");
