@@ -23,6 +23,7 @@ pub struct AppState {
     pub settings: Arc<ServiceSettings>,
     /// Counters behind `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    cluster_id: Arc<str>,
 }
 
 impl AppState {
@@ -32,6 +33,12 @@ impl AppState {
             store,
             settings: Arc::new(settings),
             metrics: Arc::default(),
+            cluster_id: uuid::Uuid::new_v4().to_string().into(),
         }
+    }
+
+    /// This process's id, as `sys/health` reports it.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
     }
 }

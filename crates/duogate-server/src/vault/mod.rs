@@ -1,9 +1,253 @@
-//! The Vault dialect under `/v1/` (in progress).
+//! The Vault dialect under `/v1/`: Vault/OpenBao login MFA for Duo, Vault Enterprise step-up
+//! methods, namespaces and auth mounts, wire-compatible with hvac, the Go `api` package and
+//! terraform-provider-vault (`shared/spec/vault-dialect.md`).
+//!
+//! | route | verbs | what |
+//! |---|---|---|
+//! | `sys/health` | GET, HEAD | bare status object; no token needed |
+//! | `sys/namespaces` | LIST | child namespaces of the request namespace |
+//! | `sys/namespaces/{name}` | POST, GET, DELETE | a child namespace (a tenant) |
+//! | `sys/auth` | GET | auth mounts of the namespace (`token/` always) |
+//! | `sys/auth/{path}` | POST, DELETE | mount or unmount an auth method of type `trusted` |
+//! | `identity/mfa/method/duo` | POST, LIST | create (upsert by `method_name`), list |
+//! | `identity/mfa/method/duo/{id}` | GET, POST, DELETE | read, full-replace update, delete |
+//! | `identity/mfa/method` | LIST | every method (only Duo exists here) |
+//! | `identity/mfa/method/{id}` | GET | read any type |
+//! | `identity/mfa/login-enforcement` | LIST | enforcements of the request namespace |
+//! | `identity/mfa/login-enforcement/{name}` | GET, POST, DELETE | one enforcement |
+//! | `sys/mfa/method/duo/{name}` | GET, POST, DELETE | step-up method (root namespace) |
+//!
+//! Modules: [`request`] (verbs, namespaces, bodies, weak typing), [`response`] (envelopes and
+//! the one error mapping), `methods`, `enforcements`, `stepup`, `sys`.
+//!
+//! Access: a token (`X-Vault-Token`, else `Authorization: Bearer`) is needed everywhere but
+//! `sys/health`. Reads and lists need the reader role, writes the admin role; the mfa role
+//! gets nothing here. A missing, bad or insufficient token is 403 `permission denied`, checked
+//! before the namespace is looked up, so nothing is revealed about what exists. A token bound
+//! to a tenant acts only in that namespace.
+//!
+//! Namespaces are tenants: `X-Vault-Namespace` joined with a path prefix
+//! (`/v1/ns1/identity/…`). An unknown namespace is 404 `namespace not found` (as OpenBao).
+//! `namespace_id` is `root` for the root and the tenant's UUID otherwise (Vault prints a short
+//! id; clients treat it as opaque).
+//!
+//! Choices where this dialect deliberately differs from Vault/OpenBao (their bugs from
+//! vault-dialect.md §10.15 are not copied):
+//! - `api_hostname` is validated at write time (a hostname, or a loopback `http://` URL when
+//!   the server allows plain-http Duo); Vault accepts any string and fails at login.
+//! - `push_info` must be URL-encoded `key=value` pairs, checked at write time (vault#17583).
+//! - A `method_name` never converts a method of another type (only Duo exists here).
+//! - Checks run before anything is deleted, so a refused delete changes nothing.
+//! - Deleting a namespace is synchronous: the answer's `status` is `deleted` (OpenBao answers
+//!   `in-progress` and deletes in the background); a namespace with children is refused.
+//! - Auth mounts: only type `trusted` exists (other types: `plugin not found in the catalog`).
+//! - Step-up `sys/mfa/method/duo/{name}`: the read shows `api_hostname, id, mount_accessor,
+//!   name, pushinfo, type, username_format` and never the keys; `mount_accessor` must name an
+//!   auth mount of the root namespace.
 
+mod enforcements;
+mod methods;
+pub(crate) mod request;
+pub(crate) mod response;
+mod stepup;
+mod sys;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use duogate_store::StoreError;
+use duogate_store::tenants::{Tenant, TenantPath};
+use duogate_store::tokens::Role;
+
+use crate::access::{Caller, authenticate};
 use crate::state::AppState;
+use request::Operation;
+use response::{Reply, VaultError, respond};
 
-/// The Vault routes: the fallback of the whole app for `/v1/…` paths the native API does not
-/// own.
+/// The Vault routes: every `/v1/…` path the native API does not own.
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
+        .route("/v1", axum::routing::any(handle))
+        .route("/v1/", axum::routing::any(handle))
+        .route("/v1/{*path}", axum::routing::any(handle))
+}
+
+/// One parsed, authenticated request, as handlers see it.
+pub(crate) struct VaultCall<'a> {
+    pub(crate) state: &'a AppState,
+    pub(crate) caller: Caller,
+    pub(crate) tenant: Tenant,
+    pub(crate) op: Operation,
+    pub(crate) data: Map<String, Value>,
+}
+
+impl VaultCall<'_> {
+    /// Appends an audit entry for a write.
+    pub(crate) async fn audit(&self, action: &str, target: &str) -> Result<(), VaultError> {
+        crate::native::audit_write(
+            self.state,
+            &self.caller,
+            action,
+            target,
+            json!({"namespace": self.tenant.path.as_str()}),
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(message = %e.message, "audit write failed");
+            VaultError::internal("internal error")
+        })
+    }
+}
+
+/// `namespace_id` and `namespace_path` of a tenant.
+pub(crate) fn namespace_fields(tenant: &Tenant) -> (String, String) {
+    if tenant.path == TenantPath::root() {
+        ("root".into(), String::new())
+    } else {
+        (tenant.id.clone(), tenant.path.as_str().to_string())
+    }
+}
+
+/// Whether `ancestor` is `path` or one of its ancestors.
+pub(crate) fn is_same_or_ancestor(ancestor: &TenantPath, path: &TenantPath) -> bool {
+    path.as_str().starts_with(ancestor.as_str())
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let namespace_header = headers.get("x-vault-namespace").cloned();
+    respond(
+        dispatch(&state, &method, &uri, &headers, &body).await,
+        namespace_header.as_ref(),
+    )
+}
+
+async fn dispatch(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Reply, VaultError> {
+    let raw = uri.path().strip_prefix("/v1").unwrap_or("");
+    let rest = percent_encoding::percent_decode_str(raw.trim_start_matches('/'))
+        .decode_utf8()
+        .map_err(|_| VaultError::invalid("the path is not valid UTF-8"))?;
+    let mut query = request::query_data(uri.query());
+    let op = request::operation(method, &mut query)?;
+    let split = request::split_path(&rest);
+    let segments: Vec<&str> = split
+        .api_path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+
+    if segments == ["sys", "health"] && split.namespace_prefix.is_empty() {
+        return sys::health(state, op);
+    }
+
+    let caller = match authenticate(&state.store, headers).await? {
+        Ok(caller) => caller,
+        Err(denied) => return Err(denied.into()),
+    };
+    caller.require(if op.writes() {
+        Role::Admin
+    } else {
+        Role::Reader
+    })?;
+    let tenant = request_tenant(state, &caller, headers, &split.namespace_prefix).await?;
+
+    if split.trailing_slash && matches!(op, Operation::Update | Operation::Patch) {
+        return Err(VaultError::invalid("cannot write to a path ending in '/'"));
+    }
+    let data = match op {
+        Operation::Update | Operation::Patch => {
+            let content_type = headers
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            request::body_data(content_type, body)?
+        }
+        _ => query,
+    };
+    let call = VaultCall {
+        state,
+        caller,
+        tenant,
+        op,
+        data,
+    };
+    route(call, &segments).await
+}
+
+/// The namespace a request acts in: `X-Vault-Namespace` joined with the path prefix.
+async fn request_tenant(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    prefix: &str,
+) -> Result<Tenant, VaultError> {
+    let header = headers
+        .get("x-vault-namespace")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim_matches('/');
+    let joined = [header, prefix]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+    let not_found = || {
+        if caller.tenant_id.is_some() {
+            VaultError::permission_denied()
+        } else {
+            VaultError {
+                status: axum::http::StatusCode::NOT_FOUND,
+                errors: vec!["namespace not found".into()],
+            }
+        }
+    };
+    let path = TenantPath::parse(&joined).map_err(|_| not_found())?;
+    let tenant = match state.store.tenant(&path).await {
+        Ok(tenant) => tenant,
+        Err(StoreError::NotFound) => return Err(not_found()),
+        Err(other) => return Err(other.into()),
+    };
+    if !caller.may_use_tenant(&tenant.id) {
+        return Err(VaultError::permission_denied());
+    }
+    Ok(tenant)
+}
+
+async fn route(call: VaultCall<'_>, segments: &[&str]) -> Result<Reply, VaultError> {
+    match segments {
+        ["sys", "namespaces"] => sys::namespaces(call).await,
+        ["sys", "namespaces", name] => sys::namespace(call, name).await,
+        ["sys", "auth"] => sys::mounts(call).await,
+        ["sys", "auth", path @ ..] if !path.is_empty() => sys::mount(call, &path.join("/")).await,
+        ["sys", "mfa", "method", "duo", name] => stepup::handle(call, name).await,
+        ["identity", "mfa", "method", "duo"] => methods::collection(call).await,
+        ["identity", "mfa", "method", "duo", id] if request::is_lowercase_uuid(id) => {
+            methods::item(call, id, true).await
+        }
+        ["identity", "mfa", "method"] => methods::list_all(call).await,
+        ["identity", "mfa", "method", id] if request::is_lowercase_uuid(id) => {
+            methods::item(call, id, false).await
+        }
+        ["identity", "mfa", "login-enforcement"] => enforcements::collection(call).await,
+        ["identity", "mfa", "login-enforcement", name] if request::is_enforcement_name(name) => {
+            enforcements::item(call, name).await
+        }
+        [first, ..] if ["sys", "identity", "auth"].contains(first) => {
+            Err(VaultError::unsupported_path())
+        }
+        _ => Err(VaultError::no_handler(&segments.join("/"))),
+    }
 }
