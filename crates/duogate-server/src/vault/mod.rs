@@ -229,7 +229,7 @@ async fn request_tenant(
 async fn route(call: VaultCall<'_>, segments: &[&str]) -> Result<Reply, VaultError> {
     match segments {
         ["sys", "namespaces"] => sys::namespaces(call).await,
-        ["sys", "namespaces", name] => sys::namespace(call, name).await,
+        ["sys", "namespaces", name @ ..] => sys::namespace(call, &name.join("/")).await,
         ["sys", "auth"] => sys::mounts(call).await,
         ["sys", "auth", path @ ..] if !path.is_empty() => sys::mount(call, &path.join("/")).await,
         ["sys", "mfa", "method", "duo", name] => stepup::handle(call, name).await,

@@ -151,9 +151,15 @@ pub(crate) struct Fields<'a> {
     known: BTreeSet<&'static str>,
 }
 
+/// Vault's text for a value its weak typing cannot convert (OpenBao 2.7's wording; the suffix
+/// comes from Go's mapstructure and varies between versions).
 fn conversion_error(field: &str, what: &str) -> VaultError {
+    let detail = match what {
+        "bool" => "'' cannot parse value as 'bool': strconv.ParseBool: invalid syntax".to_string(),
+        other => format!("'' expected type '{other}', got unconvertible type"),
+    };
     VaultError::invalid(format!(
-        "Field validation failed: error converting input for field {field:?}: cannot parse the value as {what}"
+        "Field validation failed: error converting input for field {field:?}: {detail}"
     ))
 }
 
