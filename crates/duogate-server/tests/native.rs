@@ -96,7 +96,8 @@ async fn every_route_refuses_missing_bad_and_underprivileged_tokens() {
     let svc = Service::start(false).await;
     let mfa = svc.token("mfa", None).await;
     let reader = svc.token("reader", None).await;
-    let routes: [(Method, &str, Option<Value>, Role); 12] = [
+    let routes: [(Method, &str, Option<Value>, Role); 13] = [
+        (Method::GET, "/v1/duogate/status", None, Role::Reader),
         (Method::GET, "/v1/duogate/accounts", None, Role::Reader),
         (
             Method::POST,
@@ -608,4 +609,32 @@ async fn metrics_count_requests_by_route_template_without_names_or_secrets() {
             && !text.contains(&svc.root)
             && !text.contains("dg.bad")
     );
+}
+
+#[tokio::test]
+async fn status_counts_tenants_and_integrations_by_kind() {
+    let svc = Service::start(false).await;
+    let root = svc.root.clone();
+    svc.call(
+        Method::PUT,
+        "/v1/duogate/connections/c",
+        Some(&root),
+        Some(json!({"api_host": "api-x.duosecurity.com", "ikey": "DI", "skey": "s"})),
+    )
+    .await;
+    svc.call(
+        Method::POST,
+        "/v1/duogate/tenants",
+        Some(&root),
+        Some(json!({"path": "eng"})),
+    )
+    .await;
+    let (status, body) = svc
+        .call(Method::GET, "/v1/duogate/status", Some(&root), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["database"], "sqlite");
+    assert_eq!(body["tenants"], 2);
+    assert_eq!(body["integrations"], json!({"connection": 1}));
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
 }

@@ -276,6 +276,22 @@ impl Store {
         rows.iter().map(integration_from).collect()
     }
 
+    /// How many integrations of each kind exist (kinds with none are left out).
+    pub async fn integration_counts(&self) -> Result<Vec<(IntegrationKind, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT kind, COUNT(*) AS n FROM integrations GROUP BY kind ORDER BY kind")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    IntegrationKind::parse(&row.try_get::<String, _>("kind")?)?,
+                    row.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Every tenant's integrations of one kind, by tenant id then name.
     pub async fn list_integrations_of_kind(
         &self,

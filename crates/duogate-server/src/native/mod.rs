@@ -4,6 +4,8 @@
 //! | route | role | what |
 //! |---|---|---|
 //! | `GET health` | none | `{"status": "ok", "database": "sqlite"}` |
+//! | `GET status` | reader | `{version, database, tenants, integrations: {kind: count}}` |
+//! | `GET openapi.json` | none | the OpenAPI 3.1 document of these routes |
 //! | `GET tenants` | reader | `{"tenants": [{id, path, created_at}]}` |
 //! | `POST tenants` `{"path"}` | admin | 201 with the tenant; the parent must exist |
 //! | `DELETE tenants/{path}` | admin | 204; 409 while it has children or integrations |
@@ -49,6 +51,8 @@ use crate::state::AppState;
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/health", get(health))
+        .route("/status", get(status))
+        .route("/openapi.json", get(openapi))
         .route("/tenants", get(tenants::list).post(tenants::create))
         .route("/tenants/{*path}", delete(tenants::remove))
         .route("/accounts", get(accounts::list).post(accounts::create))
@@ -75,6 +79,43 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         duogate_store::Engine::Postgres => "postgres",
     };
     Json(json!({"status": "ok", "database": database}))
+}
+
+/// The OpenAPI document, kept as a golden file (`openapi.json` beside this module; the test
+/// `tests/openapi.rs` checks it against the routes).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> axum::response::Response {
+    axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    ))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, &headers, Role::Reader).await?;
+    require_unbound(&caller)?;
+    let database = match state.store.engine() {
+        duogate_store::Engine::Sqlite => "sqlite",
+        duogate_store::Engine::Postgres => "postgres",
+    };
+    let tenants = state.store.list_tenants().await?.len();
+    let integrations: serde_json::Map<String, Value> = state
+        .store
+        .integration_counts()
+        .await?
+        .into_iter()
+        .map(|(kind, n)| (kind.as_str().to_string(), json!(n)))
+        .collect();
+    Ok(Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": database,
+        "tenants": tenants,
+        "integrations": integrations,
+    })))
 }
 
 /// The authenticated caller, with `role`.

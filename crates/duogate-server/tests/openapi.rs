@@ -1,0 +1,162 @@
+//! The native API's OpenAPI document is a golden file (`src/native/openapi.json`): it must be
+//! what the server serves, name exactly the routes `native::router` has (with their verbs), and
+//! describe what those routes answer.
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+use duogate_server::{AppState, ServiceSettings, app, native};
+use duogate_store::tokens::Role;
+use duogate_store::{Keyring, SealKey, Store};
+
+const ROUTER_SOURCE: &str = include_str!("../src/native/mod.rs");
+
+fn document() -> Value {
+    serde_json::from_str(native::OPENAPI).expect("openapi.json is JSON")
+}
+
+/// (method, path) pairs the document describes.
+fn documented() -> BTreeSet<(String, String)> {
+    let doc = document();
+    let mut operations = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    operations
+}
+
+/// (method, path) pairs routed in `native::router`, read from its source: each
+/// `.route("/p", get(a).post(b))` up to the next `.route(` or `.fallback(`.
+fn routed() -> BTreeSet<(String, String)> {
+    let start = ROUTER_SOURCE.find("pub fn router()").expect("router fn");
+    let body = &ROUTER_SOURCE[start..];
+    let end = body
+        .find(".fallback(")
+        .expect("router ends with a fallback");
+    let mut operations = BTreeSet::new();
+    for chunk in body[..end].split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).expect("route path literal");
+        let path = path.replace("{*", "{");
+        for verb in ["get", "post", "put", "delete", "patch"] {
+            let called =
+                chunk.contains(&format!("{verb}(")) || chunk.contains(&format!(".{verb}("));
+            if called {
+                operations.insert((verb.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    operations
+}
+
+#[test]
+fn the_document_names_exactly_the_routed_operations() {
+    let routed = routed();
+    assert!(routed.len() >= 15, "parsed too few routes: {routed:?}");
+    let documented = documented();
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    let phantom: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routed but not in openapi.json: {undocumented:?}"
+    );
+    assert!(
+        phantom.is_empty(),
+        "in openapi.json but not routed: {phantom:?}"
+    );
+}
+
+#[test]
+fn every_reference_resolves_and_every_operation_has_an_id() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let text = native::OPENAPI;
+    for piece in text.split("\"$ref\": \"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling $ref {name}"
+        );
+    }
+    let mut ids = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().expect("operationId");
+            assert!(ids.insert(id.to_string()), "duplicate operationId {id}");
+        }
+    }
+}
+
+async fn call(state: &AppState, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).unwrap())
+        .uri(format!("/v1/duogate{path}"))
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("x-vault-token", token);
+    }
+    let body = if method == "GET" || method == "DELETE" {
+        Body::empty()
+    } else {
+        Body::from("{}")
+    };
+    let response = app(state.clone())
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_golden_file_and_every_operation_is_routed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let store = Store::connect(&url, Keyring::new(SealKey::generate()))
+        .await
+        .unwrap();
+    let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
+    let root = root.expose_secret().to_string();
+    let state = AppState::new(store, ServiceSettings::default());
+
+    let (status, served) = call(&state, "GET", "/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(served, document());
+
+    let doc = document();
+    for (method, path) in documented() {
+        let concrete = path
+            .replace("{path}", "no-such-tenant")
+            .replace("{accessor}", "no-such-accessor")
+            .replace("{name}", "no-such-name")
+            .replace("{action}", "retrieve_users");
+        let operation = &doc["paths"][&path][method.to_lowercase()];
+        let (status, body) = call(&state, &method, &concrete, Some(&root)).await;
+        let fell_through = status == 404 && body["error"]["message"] == "no such endpoint";
+        assert!(
+            !fell_through && status != 405,
+            "{method} {path} is not routed ({status})"
+        );
+        assert!(
+            operation["responses"][status.to_string()].is_object(),
+            "{method} {path} answered {status}, which the document does not list: {body}"
+        );
+        let secured = operation.get("security") != Some(&Value::Array(vec![]));
+        if secured {
+            let (status, body) = call(&state, &method, &concrete, None).await;
+            assert_eq!(status, 401, "{method} {path} without a token: {body}");
+        }
+    }
+}
