@@ -288,14 +288,25 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "  Basic account: admin / the \"admin_password\" in the JSON line (for ONTAP clients)"
     );
     eprintln!();
-    eprintln!("Try:");
-    eprintln!("  export DUOGATE_TOKEN=<root_token>");
+    eprintln!("Try (export DUOGATE_TOKEN=<root_token> first):");
+    eprintln!("  # Admin API actions through the emulator connection");
     eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" -d '{{\"limit\": 2}}' \\");
     eprintln!("    http://{local}/v1/duogate/connections/emulator/actions/retrieve_users");
-    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/audit");
+    eprintln!("  # Vault login-MFA method (hvac, bao/vault CLI: VAULT_ADDR=http://{local})");
     eprintln!(
-        "Not built yet: the Vault and ONTAP dialects (issue 3), the enforcement engine (issue 4)."
+        "  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/identity/mfa/method/duo \\"
     );
+    eprintln!(
+        "    -d '{{\"method_name\": \"corp\", \"api_hostname\": \"{emulator_url}\", \"integration_key\": \"{}\", \"secret_key\": \"<auth_skey>\"}}'",
+        keys.auth_ikey
+    );
+    eprintln!("  # ONTAP Duo profiles (netapp-ontap: Basic admin / <admin_password>)");
+    eprintln!(
+        "  curl -s -u admin:<admin_password> http://{local}/api/security/authentication/duo/profiles"
+    );
+    eprintln!("  # Audit log");
+    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/audit");
+    eprintln!("Not built yet: the enforcement engine (issue 4: logins, sys/mfa/validate, check).");
 
     let state = AppState::new(
         store,
