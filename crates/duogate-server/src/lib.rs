@@ -9,6 +9,7 @@
 //!
 //! - [`state`]: [`AppState`] and [`ServiceSettings`].
 //! - [`access`]: who is calling (tokens) and what their role allows.
+//! - [`engine`]: the second factor against Duo's Auth API (Vault and duo_unix semantics).
 //! - [`native`]: the `/v1/duogate/` routes and their error mapping.
 //! - [`vault`]: the Vault dialect (`/v1/…`).
 //! - [`ontap`]: the ONTAP dialect (`/api/…`).
@@ -20,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod engine;
 pub mod metrics;
 pub mod native;
 pub mod ontap;

@@ -1,0 +1,597 @@
+//! The enforcement engine: runs Duo's Auth API for one login and returns a [`Decision`] with
+//! its [`Reason`]. It knows no dialect: callers describe the Duo endpoint ([`DuoTarget`]), the
+//! login ([`Attempt`]) and the rules ([`Policy`]).
+//!
+//! Two policies:
+//! - [`Policy::FailClosed`] (Vault login MFA and step-up; vault-dialect.md §5.4): `check`,
+//!   `preauth` (`allow` succeeds without a push; `deny`/`enroll` fail), async `auth` (the
+//!   passcode when one is given, else a push to `device=auto` with `pushinfo`), then
+//!   `auth_status` until allow/deny or the push deadline. Every error denies; `detail` carries
+//!   Vault's error texts.
+//! - [`Policy::Unix`] (ONTAP profiles; ontap-dialect.md §3–4, duo_unix): `is_enabled=false`
+//!   skips Duo; when groups exist only their members, minus `excluded_users`, are asked;
+//!   `ping` then `preauth`, where connection errors, timeouts, 5xx, 401 and malformed answers
+//!   apply `fail_mode` (safe allows, secure denies) and other 4xx deny; errors once the auth
+//!   phase has begun always deny; `auto_push` sends Duo's default factor (`factor=auto`);
+//!   up to `max_prompts` attempts, and only plain failures (a deny, a wrong passcode, a push
+//!   nobody answered, a FAIL envelope) consume one. A passcode is tried once: an API call
+//!   cannot re-enter it, and resending a wrong code only moves the user towards lockout.
+//!
+//! Time: every Duo call has the client's timeout; the whole push wait is bounded by
+//! [`Limits::push_timeout`]; waits use tokio's clock, so tests run them with a paused clock.
+//! Nothing here logs or returns a passcode or secret.
+//!
+//! Modules: [`limiter`] (attempt rate limits per user and per source).
+
+pub mod limiter;
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use duo_client::auth::{AuthOutcome, AuthRequest, PreauthRequest, Subject};
+use duo_client::{ApiHost, ClientConfig, ClientError, DuoClient, TlsMode};
+
+/// Where Duo is and how to sign for it.
+#[derive(Debug, Clone)]
+pub struct DuoTarget {
+    /// The Auth API host (or a loopback URL in tests).
+    pub api_host: String,
+    /// Integration key.
+    pub ikey: String,
+    /// Secret key.
+    pub skey: SecretString,
+    /// Whether a plain-http endpoint may be used (loopback only; tests and `--dev`).
+    pub allow_plain_http: bool,
+    /// An explicit CONNECT proxy.
+    pub proxy: Option<String>,
+}
+
+/// What the user presents.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A push to the default device (Vault: `[""]` or `[]`).
+    Push,
+    /// A passcode.
+    Passcode(String),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Push => f.write_str("Push"),
+            Self::Passcode(_) => f.write_str("Passcode([REDACTED])"),
+        }
+    }
+}
+
+/// One login to decide.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The Duo username.
+    pub username: String,
+    /// The user's address, sent as `ipaddr`.
+    pub ipaddr: Option<String>,
+    /// What the user presents.
+    pub credential: Credential,
+    /// URL-encoded pairs shown in the push.
+    pub pushinfo: Option<String>,
+    /// The user's groups (for [`UnixPolicy::groups`]).
+    pub groups: Vec<String>,
+}
+
+/// `fail_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailMode {
+    /// Allow when Duo cannot be used.
+    Safe,
+    /// Deny when Duo cannot be used.
+    Secure,
+}
+
+/// A Duo group of an ONTAP profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRule {
+    /// Group name.
+    pub name: String,
+    /// Members who skip Duo.
+    pub excluded_users: Vec<String>,
+}
+
+/// duo_unix's rules, as an ONTAP profile sets them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixPolicy {
+    /// `false` skips Duo for everyone.
+    pub is_enabled: bool,
+    /// What Duo trouble before the auth phase means.
+    pub fail_mode: FailMode,
+    /// Send Duo's default factor instead of a push or passcode.
+    pub auto_push: bool,
+    /// Attempts, 1–3.
+    pub max_prompts: u8,
+    /// When not empty, only members are asked.
+    pub groups: Vec<GroupRule>,
+}
+
+/// Which rules apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Policy {
+    /// Vault's: every problem denies.
+    FailClosed,
+    /// duo_unix's (ONTAP profiles).
+    Unix(UnixPolicy),
+}
+
+/// Time bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Timeout of each Duo call.
+    pub call_timeout: Duration,
+    /// How long a push may wait for an answer, in all.
+    pub push_timeout: Duration,
+    /// Pause between `auth_status` polls that answer `waiting` at once.
+    pub poll_interval: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(10),
+            push_timeout: Duration::from_secs(75),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Let the user in.
+    Allow,
+    /// Keep the user out.
+    Deny,
+}
+
+/// Why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The user approved (or a passcode was right).
+    Approved,
+    /// Duo said `allow` at preauth (bypass status).
+    Bypass,
+    /// The user or Duo denied.
+    Denied,
+    /// The user reported fraud.
+    Fraud,
+    /// Duo has the user locked out.
+    LockedOut,
+    /// The user must enroll first.
+    NotEnrolled,
+    /// Nobody answered the push in time.
+    Timeout,
+    /// Duo could not be used; `fail_mode=safe` allowed.
+    FailSafe,
+    /// Duo could not be used; `fail_mode=secure` denied.
+    FailSecure,
+    /// Duo answered something that ends the login (errors, other 4xx, auth-phase trouble).
+    Error,
+    /// The profile is disabled.
+    Disabled,
+    /// The user is in a Duo group's `excluded_users`.
+    Excluded,
+    /// Groups exist and the user is in none of them.
+    NotInGroup,
+    /// Too many attempts for this user or source.
+    RateLimited,
+}
+
+impl Reason {
+    /// The snake_case spelling used in APIs and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Bypass => "bypass",
+            Self::Denied => "denied",
+            Self::Fraud => "fraud",
+            Self::LockedOut => "locked_out",
+            Self::NotEnrolled => "not_enrolled",
+            Self::Timeout => "timeout",
+            Self::FailSafe => "fail_safe",
+            Self::FailSecure => "fail_secure",
+            Self::Error => "error",
+            Self::Disabled => "disabled",
+            Self::Excluded => "excluded",
+            Self::NotInGroup => "not_in_group",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// The engine's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Allow or deny.
+    pub outcome: Outcome,
+    /// Why.
+    pub reason: Reason,
+    /// Duo's message for the user, when it gave one.
+    pub status_msg: String,
+    /// What went wrong, in Vault's words for [`Policy::FailClosed`]; empty on success.
+    pub detail: String,
+    /// How many attempts were made (Unix policy).
+    pub attempts: u8,
+}
+
+impl Decision {
+    fn new(outcome: Outcome, reason: Reason, status_msg: &str, detail: String) -> Self {
+        Self {
+            outcome,
+            reason,
+            status_msg: status_msg.to_string(),
+            detail,
+            attempts: 0,
+        }
+    }
+
+    fn allow(reason: Reason, status_msg: &str) -> Self {
+        Self::new(Outcome::Allow, reason, status_msg, String::new())
+    }
+
+    fn deny(reason: Reason, status_msg: &str, detail: String) -> Self {
+        Self::new(Outcome::Deny, reason, status_msg, detail)
+    }
+}
+
+/// How a Duo error counts for duo_unix's fail_mode (ontap-dialect.md §3.5–3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorClass {
+    /// Connection trouble, timeout, 5xx, 401, malformed answers: fail_mode applies (before the
+    /// auth phase).
+    Unusable,
+    /// A FAIL envelope with HTTP 200: a failed attempt.
+    Fail,
+    /// Any other 4xx (including a final 429): the login ends.
+    Abort,
+}
+
+fn classify(error: &ClientError) -> ErrorClass {
+    match error {
+        ClientError::Config(_)
+        | ClientError::Transport { .. }
+        | ClientError::Tls { .. }
+        | ClientError::Timeout { .. }
+        | ClientError::Malformed { .. } => ErrorClass::Unusable,
+        ClientError::Duo { status, .. } => match status {
+            200 => ErrorClass::Fail,
+            401 | 500..=599 => ErrorClass::Unusable,
+            _ => ErrorClass::Abort,
+        },
+        // A kind of error this engine does not know yet: Duo could not be used.
+        _ => ErrorClass::Unusable,
+    }
+}
+
+/// The client for a target, or the reason it cannot be built.
+pub fn client_for(target: &DuoTarget, limits: &Limits) -> Result<DuoClient, String> {
+    let host = ApiHost::parse(&target.api_host).map_err(|e| e.to_string())?;
+    if host.is_plain_http() && !target.allow_plain_http {
+        return Err("plain http Duo endpoints are not allowed on this server".into());
+    }
+    let mut config = ClientConfig::new(host, target.ikey.clone(), target.skey.clone());
+    config.timeout = limits.call_timeout;
+    config.proxy = target.proxy.clone();
+    config.tls = TlsMode::default();
+    DuoClient::new(config).map_err(|e| e.to_string())
+}
+
+/// Vault's text for a FAIL envelope.
+fn fail_texts(error: &ClientError) -> (String, String) {
+    match error {
+        ClientError::Duo { fail, .. } => (
+            fail.message.clone(),
+            fail.message_detail.clone().unwrap_or_default(),
+        ),
+        other => (other.to_string(), String::new()),
+    }
+}
+
+/// Decides one login.
+pub async fn decide(
+    target: &DuoTarget,
+    attempt: &Attempt,
+    policy: &Policy,
+    limits: &Limits,
+) -> Decision {
+    match policy {
+        Policy::FailClosed => decide_fail_closed(target, attempt, limits).await,
+        Policy::Unix(unix) => decide_unix(target, attempt, unix, limits).await,
+    }
+}
+
+async fn decide_fail_closed(target: &DuoTarget, attempt: &Attempt, limits: &Limits) -> Decision {
+    let client = match client_for(target, limits) {
+        Ok(client) => client,
+        Err(text) => return Decision::deny(Reason::Error, "", text),
+    };
+    let auth = client.auth();
+    if let Err(error) = auth.check().await {
+        let detail = match &error {
+            ClientError::Duo { .. } => {
+                let (message, detail) = fail_texts(&error);
+                format!(
+                    "check against Duo failed; message (if given): {message:?}; message detail (if given): {detail:?}"
+                )
+            }
+            other => other.to_string(),
+        };
+        return Decision::deny(Reason::Error, "", detail);
+    }
+    let preauth = auth
+        .preauth(&PreauthRequest {
+            subject: Subject::Username(attempt.username.clone()),
+            ipaddr: attempt.ipaddr.clone(),
+            hostname: None,
+        })
+        .await;
+    let preauth = match preauth {
+        Ok(preauth) => preauth,
+        Err(error) => return Decision::deny(Reason::Error, "", error.to_string()),
+    };
+    match preauth.result.as_str() {
+        "allow" => return Decision::allow(Reason::Bypass, &preauth.status_msg),
+        "deny" => {
+            return Decision::deny(
+                preauth_deny_reason(&preauth.status_msg),
+                &preauth.status_msg,
+                preauth.status_msg.clone(),
+            );
+        }
+        "enroll" => {
+            return Decision::deny(
+                Reason::NotEnrolled,
+                &preauth.status_msg,
+                format!(
+                    "{:?} - {:?}",
+                    preauth.status_msg,
+                    preauth.enroll_portal_url.clone().unwrap_or_default()
+                ),
+            );
+        }
+        "auth" => {}
+        other => {
+            return Decision::deny(
+                Reason::Error,
+                &preauth.status_msg,
+                format!("invalid response from Duo preauth: {other:?}"),
+            );
+        }
+    }
+    let request = auth_request(attempt, false);
+    match run_auth(&client, request, limits).await {
+        AuthPhase::Decided(decision) => decision,
+        AuthPhase::Failed(error) => {
+            let detail = match &error {
+                ClientError::Duo { .. } => {
+                    let (message, detail) = fail_texts(&error);
+                    format!("failed to authenticate with Duo: {message:?} - {detail:?}")
+                }
+                other => other.to_string(),
+            };
+            Decision::deny(Reason::Error, "", detail)
+        }
+    }
+}
+
+fn preauth_deny_reason(status_msg: &str) -> Reason {
+    if status_msg.to_ascii_lowercase().contains("locked") {
+        Reason::LockedOut
+    } else {
+        Reason::Denied
+    }
+}
+
+fn auth_request(attempt: &Attempt, auto: bool) -> AuthRequest {
+    let subject = Subject::Username(attempt.username.clone());
+    let mut request = match (&attempt.credential, auto) {
+        (Credential::Passcode(code), _) => AuthRequest::passcode(subject, code.clone()),
+        (Credential::Push, true) => AuthRequest {
+            factor: "auto".into(),
+            ..AuthRequest::push(subject)
+        },
+        (Credential::Push, false) => AuthRequest::push(subject),
+    };
+    if attempt.credential == Credential::Push {
+        request.pushinfo = attempt.pushinfo.clone().filter(|p| !p.is_empty());
+    }
+    request.ipaddr = attempt.ipaddr.clone();
+    request.asynchronous = true;
+    request
+}
+
+enum AuthPhase {
+    Decided(Decision),
+    Failed(ClientError),
+}
+
+/// `auth` (async) then `auth_status` until a decision or the push deadline.
+async fn run_auth(client: &DuoClient, request: AuthRequest, limits: &Limits) -> AuthPhase {
+    let auth = client.auth();
+    let txid = match auth.auth(&request).await {
+        Ok(AuthOutcome::Pending(pending)) => pending.txid,
+        Ok(AuthOutcome::Decided(answer)) => return AuthPhase::Decided(decision_of(&answer)),
+        Err(error) => return AuthPhase::Failed(error),
+    };
+    if txid.is_empty() {
+        return AuthPhase::Decided(Decision::deny(
+            Reason::Error,
+            "",
+            "failed to get transaction ID for Duo authentication".into(),
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + limits.push_timeout;
+    loop {
+        let polled = tokio::time::timeout_at(deadline, auth.auth_status(&txid)).await;
+        let status = match polled {
+            Err(_) => {
+                return AuthPhase::Decided(Decision::deny(
+                    Reason::Timeout,
+                    "",
+                    "duo authentication failed: \"no answer to the push in time\"".into(),
+                ));
+            }
+            Ok(Err(error)) => return AuthPhase::Failed(error),
+            Ok(Ok(status)) => status,
+        };
+        match status.result.as_str() {
+            "allow" | "deny" => return AuthPhase::Decided(decision_of(&status)),
+            _ => {
+                // Duo long-polls; this pause only matters when it answers `waiting` at once.
+                let _ = tokio::time::timeout_at(deadline, tokio::time::sleep(limits.poll_interval))
+                    .await;
+            }
+        }
+    }
+}
+
+fn decision_of(answer: &duo_proto::models::AuthResponse) -> Decision {
+    if answer.result == "allow" {
+        let reason = if answer.status == "bypass" {
+            Reason::Bypass
+        } else {
+            Reason::Approved
+        };
+        return Decision::allow(reason, &answer.status_msg);
+    }
+    let reason = match answer.status.as_str() {
+        "fraud" => Reason::Fraud,
+        "timeout" => Reason::Timeout,
+        "locked_out" => Reason::LockedOut,
+        _ => Reason::Denied,
+    };
+    Decision::deny(
+        reason,
+        &answer.status_msg,
+        format!("duo authentication failed: {:?}", answer.status_msg),
+    )
+}
+
+fn fail_mode_decision(mode: FailMode, detail: String) -> Decision {
+    match mode {
+        FailMode::Safe => Decision::new(Outcome::Allow, Reason::FailSafe, "", detail),
+        FailMode::Secure => Decision::deny(Reason::FailSecure, "", detail),
+    }
+}
+
+/// Whether groups exclude the user from Duo (`Some(decision)`) or not.
+fn group_decision(policy: &UnixPolicy, attempt: &Attempt) -> Option<Decision> {
+    if policy.groups.is_empty() {
+        return None;
+    }
+    let member_of: Vec<&GroupRule> = policy
+        .groups
+        .iter()
+        .filter(|g| attempt.groups.contains(&g.name))
+        .collect();
+    if member_of.is_empty() {
+        return Some(Decision::allow(Reason::NotInGroup, ""));
+    }
+    if member_of
+        .iter()
+        .any(|g| g.excluded_users.contains(&attempt.username))
+    {
+        return Some(Decision::allow(Reason::Excluded, ""));
+    }
+    None
+}
+
+async fn decide_unix(
+    target: &DuoTarget,
+    attempt: &Attempt,
+    policy: &UnixPolicy,
+    limits: &Limits,
+) -> Decision {
+    if !policy.is_enabled {
+        return Decision::allow(Reason::Disabled, "");
+    }
+    if let Some(decision) = group_decision(policy, attempt) {
+        return decision;
+    }
+    let client = match client_for(target, limits) {
+        Ok(client) => client,
+        Err(text) => return fail_mode_decision(policy.fail_mode, format!("configuration: {text}")),
+    };
+    let prompts = policy.max_prompts.clamp(1, 3);
+    let mut last = Decision::deny(Reason::Denied, "", String::new());
+    for attempt_number in 1..=prompts {
+        let mut decision = unix_attempt(&client, attempt, policy, limits).await;
+        decision.attempts = attempt_number;
+        let plain_failure = decision.outcome == Outcome::Deny
+            && matches!(decision.reason, Reason::Denied | Reason::Timeout);
+        let retry = plain_failure && attempt.credential == Credential::Push;
+        last = decision;
+        if !retry {
+            break;
+        }
+    }
+    last
+}
+
+/// One duo_unix attempt: ping, preauth, auth.
+async fn unix_attempt(
+    client: &DuoClient,
+    attempt: &Attempt,
+    policy: &UnixPolicy,
+    limits: &Limits,
+) -> Decision {
+    let auth = client.auth();
+    let before_auth = |error: ClientError| match classify(&error) {
+        ErrorClass::Unusable => fail_mode_decision(policy.fail_mode, error.to_string()),
+        ErrorClass::Fail => Decision::deny(Reason::Denied, "", error.to_string()),
+        ErrorClass::Abort => Decision::deny(Reason::Error, "", error.to_string()),
+    };
+    if let Err(error) = auth.ping().await {
+        return before_auth(error);
+    }
+    let preauth = match auth
+        .preauth(&PreauthRequest {
+            subject: Subject::Username(attempt.username.clone()),
+            ipaddr: attempt.ipaddr.clone(),
+            hostname: None,
+        })
+        .await
+    {
+        Ok(preauth) => preauth,
+        Err(error) => return before_auth(error),
+    };
+    match preauth.result.as_str() {
+        "allow" => return Decision::allow(Reason::Bypass, &preauth.status_msg),
+        "deny" => {
+            return Decision::deny(
+                preauth_deny_reason(&preauth.status_msg),
+                &preauth.status_msg,
+                preauth.status_msg.clone(),
+            );
+        }
+        "enroll" => {
+            return Decision::deny(
+                Reason::NotEnrolled,
+                &preauth.status_msg,
+                "User enrollment required".into(),
+            );
+        }
+        "auth" => {}
+        other => {
+            return fail_mode_decision(policy.fail_mode, format!("JSON invalid 'result': {other}"));
+        }
+    }
+    let request = auth_request(attempt, policy.auto_push);
+    match run_auth(client, request, limits).await {
+        AuthPhase::Decided(decision) => decision,
+        AuthPhase::Failed(error) => match classify(&error) {
+            ErrorClass::Fail => Decision::deny(Reason::Denied, "", error.to_string()),
+            _ => Decision::deny(Reason::Error, "", format!("Error in Duo login: {error}")),
+        },
+    }
+}

@@ -1,0 +1,482 @@
+//! The enforcement engine against the in-process Duo emulator: every scripted answer under
+//! both policies, the fail_mode matrix (faults before and after the auth phase), attempts,
+//! groups, and push deadlines on a paused clock.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use duo_emulator::{Emulator, EmulatorConfig};
+use duogate_server::engine::{
+    Attempt, Credential, Decision, DuoTarget, FailMode, GroupRule, Limits, Outcome, Policy, Reason,
+    UnixPolicy, decide,
+};
+
+struct Duo {
+    emulator: Emulator,
+    url: String,
+}
+
+impl Duo {
+    async fn start(push_timeout: Duration) -> Self {
+        let emulator = Emulator::new(EmulatorConfig {
+            push_timeout,
+            long_poll: Duration::from_secs(2),
+            ..EmulatorConfig::default()
+        })
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(emulator.clone().serve(listener, std::future::pending()));
+        Self { emulator, url }
+    }
+
+    async fn control(&self, method: &str, path: &str, body: Value) -> Value {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = self.emulator.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {bytes:?}");
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
+
+    async fn user(&self, username: &str, answer: &str) {
+        self.control(
+            "POST",
+            "/_emulator/users",
+            json!({"username": username, "answer": answer, "passcodes": ["123456"]}),
+        )
+        .await;
+    }
+
+    async fn fault(&self, spec: Value) {
+        self.control("POST", "/_emulator/faults", spec).await;
+    }
+
+    async fn requests_to(&self, path: &str) -> usize {
+        let log = self
+            .control("GET", "/_emulator/requests", Value::Null)
+            .await;
+        let entries = log
+            .get("requests")
+            .and_then(Value::as_array)
+            .or_else(|| log.as_array())
+            .cloned()
+            .unwrap_or_default();
+        entries.iter().filter(|e| e["path"] == path).count()
+    }
+
+    fn target(&self) -> DuoTarget {
+        let keys = self.emulator.keys();
+        DuoTarget {
+            api_host: self.url.clone(),
+            ikey: keys.auth_ikey,
+            skey: keys.auth_skey.into(),
+            allow_plain_http: true,
+            proxy: None,
+        }
+    }
+}
+
+fn attempt(username: &str, credential: Credential) -> Attempt {
+    Attempt {
+        username: username.into(),
+        ipaddr: Some("192.0.2.10".into()),
+        credential,
+        pushinfo: Some("from=duogate".into()),
+        groups: Vec::new(),
+    }
+}
+
+fn unix(fail_mode: FailMode, max_prompts: u8) -> Policy {
+    Policy::Unix(UnixPolicy {
+        is_enabled: true,
+        fail_mode,
+        auto_push: false,
+        max_prompts,
+        groups: Vec::new(),
+    })
+}
+
+fn limits() -> Limits {
+    Limits {
+        call_timeout: Duration::from_secs(5),
+        push_timeout: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(200),
+    }
+}
+
+fn expect(decision: &Decision, outcome: Outcome, reason: Reason, context: &str) {
+    assert_eq!(
+        (decision.outcome, decision.reason),
+        (outcome, reason),
+        "{context}: {decision:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_scripted_answer_gives_its_decision_under_both_policies() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    let cases = [
+        (
+            "approve",
+            Credential::Push,
+            Outcome::Allow,
+            Reason::Approved,
+        ),
+        ("deny", Credential::Push, Outcome::Deny, Reason::Denied),
+        ("timeout", Credential::Push, Outcome::Deny, Reason::Timeout),
+        ("fraud", Credential::Push, Outcome::Deny, Reason::Fraud),
+        ("bypass", Credential::Push, Outcome::Allow, Reason::Bypass),
+        (
+            "not_enrolled",
+            Credential::Push,
+            Outcome::Deny,
+            Reason::NotEnrolled,
+        ),
+        (
+            "locked_out",
+            Credential::Push,
+            Outcome::Deny,
+            Reason::LockedOut,
+        ),
+        (
+            "deny",
+            Credential::Passcode("123456".into()),
+            Outcome::Allow,
+            Reason::Approved,
+        ),
+        (
+            "approve",
+            Credential::Passcode("000000".into()),
+            Outcome::Deny,
+            Reason::Denied,
+        ),
+    ];
+    for (index, (answer, credential, outcome, reason)) in cases.into_iter().enumerate() {
+        let username = format!("user{index}-{answer}");
+        duo.user(&username, answer).await;
+        let login = attempt(&username, credential.clone());
+        for policy in [Policy::FailClosed, unix(FailMode::Safe, 1)] {
+            let decision = decide(&duo.target(), &login, &policy, &limits()).await;
+            expect(
+                &decision,
+                outcome,
+                reason,
+                &format!("{answer} {credential:?} {policy:?}"),
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn vault_texts_name_what_failed() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    duo.user("denier", "deny").await;
+    duo.user("newbie", "not_enrolled").await;
+    let denied = decide(
+        &duo.target(),
+        &attempt("denier", Credential::Push),
+        &Policy::FailClosed,
+        &limits(),
+    )
+    .await;
+    assert!(
+        denied.detail.starts_with("duo authentication failed: \""),
+        "{denied:?}"
+    );
+    let enroll = decide(
+        &duo.target(),
+        &attempt("newbie", Credential::Push),
+        &Policy::FailClosed,
+        &limits(),
+    )
+    .await;
+    assert!(enroll.detail.contains("\" - \""), "{enroll:?}");
+    let mut wrong_key = duo.target();
+    wrong_key.skey = "x".repeat(40).into();
+    let refused = decide(
+        &wrong_key,
+        &attempt("denier", Credential::Push),
+        &Policy::FailClosed,
+        &limits(),
+    )
+    .await;
+    expect(&refused, Outcome::Deny, Reason::Error, "wrong skey");
+    assert!(
+        refused
+            .detail
+            .starts_with("check against Duo failed; message (if given): "),
+        "{refused:?}"
+    );
+    assert!(!refused.detail.contains(&"x".repeat(40)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_plain_failures_consume_prompts() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    duo.user("denier", "deny").await;
+    duo.user("locked", "locked_out").await;
+    let denied = decide(
+        &duo.target(),
+        &attempt("denier", Credential::Push),
+        &unix(FailMode::Safe, 3),
+        &limits(),
+    )
+    .await;
+    expect(&denied, Outcome::Deny, Reason::Denied, "three denials");
+    assert_eq!(denied.attempts, 3);
+    assert_eq!(duo.requests_to("/auth/v2/auth").await, 3);
+    let locked = decide(
+        &duo.target(),
+        &attempt("locked", Credential::Push),
+        &unix(FailMode::Safe, 3),
+        &limits(),
+    )
+    .await;
+    expect(&locked, Outcome::Deny, Reason::LockedOut, "locked out");
+    assert_eq!(locked.attempts, 1);
+    let wrong = decide(
+        &duo.target(),
+        &attempt("denier", Credential::Passcode("999999".into())),
+        &unix(FailMode::Safe, 3),
+        &limits(),
+    )
+    .await;
+    assert_eq!(
+        (wrong.outcome, wrong.attempts),
+        (Outcome::Deny, 1),
+        "a passcode is tried once"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_push_ends_in_a_deny_at_the_deadline() {
+    // Duo itself would wait an hour; the engine's deadline is 30 s.
+    let duo = Duo::start(Duration::from_secs(3600)).await;
+    duo.user("silent", "timeout").await;
+    let started = tokio::time::Instant::now();
+    for policy in [Policy::FailClosed, unix(FailMode::Safe, 1)] {
+        let decision = decide(
+            &duo.target(),
+            &attempt("silent", Credential::Push),
+            &policy,
+            &limits(),
+        )
+        .await;
+        expect(
+            &decision,
+            Outcome::Deny,
+            Reason::Timeout,
+            &format!("{policy:?}"),
+        );
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(60) && waited < Duration::from_secs(75),
+        "{waited:?}"
+    );
+}
+
+/// Faults that make Duo unusable, each applied to `path`.
+fn unusable_faults(path: &str) -> Vec<(&'static str, Value)> {
+    vec![
+        ("down", json!({"kind": "down", "paths": [path]})),
+        (
+            "slow past the timeout",
+            json!({"kind": "delay", "ms": 20_000, "paths": [path]}),
+        ),
+        (
+            "5xx",
+            json!({"kind": "status", "status": 503, "paths": [path]}),
+        ),
+        (
+            "malformed JSON",
+            json!({"kind": "malformed", "paths": [path]}),
+        ),
+    ]
+}
+
+async fn clear_faults(duo: &Duo) {
+    duo.control("DELETE", "/_emulator/faults", Value::Null)
+        .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn preauth_trouble_follows_fail_mode_and_vault_always_denies() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    duo.user("alice", "approve").await;
+    let login = attempt("alice", Credential::Push);
+    for (name, fault) in unusable_faults("/auth/v2/preauth") {
+        duo.fault(fault).await;
+        let safe = decide(&duo.target(), &login, &unix(FailMode::Safe, 1), &limits()).await;
+        expect(&safe, Outcome::Allow, Reason::FailSafe, name);
+        let secure = decide(&duo.target(), &login, &unix(FailMode::Secure, 1), &limits()).await;
+        expect(&secure, Outcome::Deny, Reason::FailSecure, name);
+        let vault = decide(&duo.target(), &login, &Policy::FailClosed, &limits()).await;
+        expect(&vault, Outcome::Deny, Reason::Error, name);
+        clear_faults(&duo).await;
+    }
+    // 401 from a rotated key: fail_mode applies too.
+    let old = duo.target();
+    duo.control("POST", "/_emulator/keys/rotate", json!({}))
+        .await;
+    let safe = decide(&old, &login, &unix(FailMode::Safe, 1), &limits()).await;
+    expect(&safe, Outcome::Allow, Reason::FailSafe, "rotated key");
+    let secure = decide(&old, &login, &unix(FailMode::Secure, 1), &limits()).await;
+    expect(&secure, Outcome::Deny, Reason::FailSecure, "rotated key");
+    // A 429 storm outlasting the backoff ends the login in both modes (duo_unix: ABORT).
+    duo.fault(json!({"kind": "rate_limit", "every": 1, "paths": ["/auth/v2/preauth"]}))
+        .await;
+    for mode in [FailMode::Safe, FailMode::Secure] {
+        let decision = decide(&duo.target(), &login, &unix(mode, 1), &limits()).await;
+        expect(&decision, Outcome::Deny, Reason::Error, "429 storm");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn auth_phase_trouble_denies_in_both_modes() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    duo.user("alice", "approve").await;
+    let login = attempt("alice", Credential::Push);
+    for path in ["/auth/v2/auth", "/auth/v2/auth_status"] {
+        for (name, fault) in unusable_faults(path) {
+            duo.fault(fault).await;
+            for policy in [
+                unix(FailMode::Safe, 3),
+                unix(FailMode::Secure, 3),
+                Policy::FailClosed,
+            ] {
+                let decision = decide(&duo.target(), &login, &policy, &limits()).await;
+                assert_eq!(
+                    decision.outcome,
+                    Outcome::Deny,
+                    "{path} {name} {policy:?}: {decision:?}"
+                );
+                assert!(
+                    matches!(decision.reason, Reason::Error | Reason::Timeout),
+                    "{path} {name}: {decision:?}"
+                );
+            }
+            clear_faults(&duo).await;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn disabled_profiles_groups_and_exclusions_skip_duo() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    duo.user("alice", "deny").await;
+    let groups = vec![GroupRule {
+        name: "ops".into(),
+        excluded_users: vec!["bob".into()],
+    }];
+    let policy = |is_enabled| {
+        Policy::Unix(UnixPolicy {
+            is_enabled,
+            fail_mode: FailMode::Secure,
+            auto_push: false,
+            max_prompts: 1,
+            groups: groups.clone(),
+        })
+    };
+    let mut outsider = attempt("carol", Credential::Push);
+    outsider.groups = vec!["staff".into()];
+    let mut excluded = attempt("bob", Credential::Push);
+    excluded.groups = vec!["ops".into()];
+    let mut member = attempt("alice", Credential::Push);
+    member.groups = vec!["ops".into()];
+    expect(
+        &decide(&duo.target(), &member, &policy(false), &limits()).await,
+        Outcome::Allow,
+        Reason::Disabled,
+        "disabled",
+    );
+    expect(
+        &decide(&duo.target(), &outsider, &policy(true), &limits()).await,
+        Outcome::Allow,
+        Reason::NotInGroup,
+        "outsider",
+    );
+    expect(
+        &decide(&duo.target(), &excluded, &policy(true), &limits()).await,
+        Outcome::Allow,
+        Reason::Excluded,
+        "excluded",
+    );
+    assert_eq!(
+        duo.requests_to("/auth/v2/preauth").await,
+        0,
+        "none of those asked Duo"
+    );
+    expect(
+        &decide(&duo.target(), &member, &policy(true), &limits()).await,
+        Outcome::Deny,
+        Reason::Denied,
+        "member",
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_push_sends_the_default_factor() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    duo.user("alice", "approve").await;
+    let policy = Policy::Unix(UnixPolicy {
+        is_enabled: true,
+        fail_mode: FailMode::Safe,
+        auto_push: true,
+        max_prompts: 1,
+        groups: Vec::new(),
+    });
+    let decision = decide(
+        &duo.target(),
+        &attempt("alice", Credential::Push),
+        &policy,
+        &limits(),
+    )
+    .await;
+    expect(&decision, Outcome::Allow, Reason::Approved, "auto push");
+    let transactions = duo
+        .control("GET", "/_emulator/transactions", Value::Null)
+        .await;
+    assert!(
+        transactions.to_string().contains("\"auto\""),
+        "{transactions}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unusable_configuration_follows_fail_mode() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    let mut broken = duo.target();
+    broken.allow_plain_http = false;
+    let login = attempt("alice", Credential::Push);
+    expect(
+        &decide(&broken, &login, &unix(FailMode::Safe, 1), &limits()).await,
+        Outcome::Allow,
+        Reason::FailSafe,
+        "safe",
+    );
+    expect(
+        &decide(&broken, &login, &unix(FailMode::Secure, 1), &limits()).await,
+        Outcome::Deny,
+        Reason::FailSecure,
+        "secure",
+    );
+    expect(
+        &decide(&broken, &login, &Policy::FailClosed, &limits()).await,
+        Outcome::Deny,
+        Reason::Error,
+        "vault",
+    );
+}
