@@ -13,6 +13,7 @@
 //! - [`native`]: the `/v1/duogate/` routes and their error mapping.
 //! - [`vault`]: the Vault dialect (`/v1/…`).
 //! - [`ontap`]: the ONTAP dialect (`/api/…`).
+//! - [`targets`]: stored integrations as engine inputs.
 //! - [`metrics`]: `/metrics` (Prometheus text) and the request-counting middleware.
 //!
 //! The entry point is [`run`]: it takes a bound listener and a shutdown future, so tests pick the
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod native;
 pub mod ontap;
 pub mod state;
+pub mod targets;
 pub mod vault;
 
 use std::future::Future;

@@ -24,6 +24,12 @@ pub struct AppState {
     /// Counters behind `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     cluster_id: Arc<str>,
+    /// Time bounds for Duo calls and pushes.
+    pub limits: crate::engine::Limits,
+    /// Attempt rate limits.
+    pub limiter: Arc<crate::engine::limiter::AttemptLimiter>,
+    /// Asynchronous native checks in flight or recently decided.
+    pub checks: Arc<crate::native::check::CheckJobs>,
 }
 
 impl AppState {
@@ -34,7 +40,23 @@ impl AppState {
             settings: Arc::new(settings),
             metrics: Arc::default(),
             cluster_id: uuid::Uuid::new_v4().to_string().into(),
+            limits: crate::engine::Limits::default(),
+            limiter: Arc::new(crate::engine::limiter::AttemptLimiter::new(
+                crate::engine::limiter::RateLimits::default(),
+            )),
+            checks: Arc::default(),
         }
+    }
+
+    /// The same state with other engine time bounds and rate limits.
+    pub fn with_engine(
+        mut self,
+        limits: crate::engine::Limits,
+        rate_limits: crate::engine::limiter::RateLimits,
+    ) -> Self {
+        self.limits = limits;
+        self.limiter = Arc::new(crate::engine::limiter::AttemptLimiter::new(rate_limits));
+        self
     }
 
     /// This process's id, as `sys/health` reports it.

@@ -18,6 +18,8 @@
 //! | `GET connections/{name}` | reader | the connection with `skey_fingerprint`, never the skey |
 //! | `DELETE connections/{name}` | admin | 204 |
 //! | `POST connections/{name}/actions/{action}` | admin | runs a Swimlane-shaped action: 200 `{status_code, reason, json_body}` whatever Duo answered; 400 naming the field for bad input (nothing sent); 502 when Duo cannot be reached |
+//! | `POST check` `{method\|profile, username, passcode?, factor?, device?, ipaddr?, groups?, async?}` | mfa | the second factor: 200 `{result, reason, status_msg, detail?}`; with `async` 202 `{txid}` |
+//! | `GET check/{txid}` | mfa | an asynchronous check: `result` is `waiting` until decided |
 //! | `GET audit?limit=N` | reader | `{"entries": [...]}`, newest first |
 //!
 //! Tenants: a request acts in the tenant named by `?tenant=PATH` (default: the root tenant); a
@@ -26,6 +28,7 @@
 //! account) are 401 and reveal nothing about what exists.
 
 mod accounts;
+pub mod check;
 mod connections;
 mod error;
 mod tenants;
@@ -69,6 +72,8 @@ pub fn router() -> axum::Router<AppState> {
             "/connections/{name}/actions/{action}",
             post(connections::run_action),
         )
+        .route("/check", post(check::check))
+        .route("/check/{txid}", get(check::status))
         .route("/audit", get(audit))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
 }

@@ -1,0 +1,237 @@
+//! `check`: run the second factor for a username against a Vault method (`"method": id or
+//! name`, in `?tenant=`) or a tenant's ONTAP profile (`"profile": "cluster"`, a tenant path or
+//! its UUID). Synchronous by default; with `"async": true` it answers 202 with a `txid` that
+//! `GET check/{txid}` answers (`result: waiting` until decided).
+//!
+//! Asynchronous checks live in this instance's memory for 10 minutes after they are decided
+//! (PostgreSQL-shared pending state is for Vault's two-phase logins). Every decision is
+//! audited (`mfa.decision`, with the reason, never the passcode). Attempts are rate limited
+//! per user of an integration and per `ipaddr`; a refused attempt is `deny`/`rate_limited`
+//! without asking Duo.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use duogate_store::tokens::Role;
+
+use super::{ApiError, TenantQuery, acting_tenant, audit_write, caller, parse_body};
+use crate::access::Caller;
+use crate::engine::{Attempt, Credential, Decision, Outcome, Reason, decide};
+use crate::state::AppState;
+use crate::targets::{self, Enforced, TargetError};
+
+const KEEP_DECIDED: Duration = Duration::from_secs(600);
+
+/// One asynchronous check: its decision once made, and when it started.
+type CheckJob = (watch::Receiver<Option<Decision>>, Instant);
+
+/// Asynchronous checks: txid → the decision once made.
+#[derive(Debug, Default)]
+pub struct CheckJobs {
+    jobs: Mutex<HashMap<String, CheckJob>>,
+}
+
+impl CheckJobs {
+    fn insert(&self, txid: String, receiver: watch::Receiver<Option<Decision>>) {
+        let now = Instant::now();
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.retain(|_, (rx, started)| {
+            rx.borrow().is_none() || now.duration_since(*started) < KEEP_DECIDED
+        });
+        jobs.insert(txid, (receiver, now));
+    }
+
+    fn get(&self, txid: &str) -> Option<Option<Decision>> {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.get(txid).map(|(rx, _)| rx.borrow().clone())
+    }
+}
+
+/// A check request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CheckInput {
+    method: Option<String>,
+    profile: Option<String>,
+    username: String,
+    passcode: Option<String>,
+    factor: Option<String>,
+    device: Option<String>,
+    ipaddr: Option<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default, rename = "async")]
+    asynchronous: bool,
+}
+
+fn decision_json(decision: &Decision, txid: Option<&str>) -> Value {
+    let mut body = json!({
+        "result": match decision.outcome { Outcome::Allow => "allow", Outcome::Deny => "deny" },
+        "reason": decision.reason.as_str(),
+        "status_msg": decision.status_msg,
+    });
+    if !decision.detail.is_empty() {
+        body["detail"] = json!(decision.detail);
+    }
+    if let Some(txid) = txid {
+        body["txid"] = json!(txid);
+    }
+    body
+}
+
+fn credential(input: &CheckInput) -> Result<Credential, ApiError> {
+    match (input.factor.as_deref(), &input.passcode) {
+        (None | Some("passcode"), Some(code)) if !code.trim().is_empty() => {
+            Ok(Credential::Passcode(code.trim().to_string()))
+        }
+        (Some("passcode"), _) => Err(ApiError::invalid(
+            "passcode: required with factor \"passcode\"",
+        )),
+        (None | Some("push") | Some("auto"), None) => Ok(Credential::Push),
+        (Some(other), None) => Err(ApiError::invalid(format!(
+            "factor: {other:?} is not one of push, auto, passcode"
+        ))),
+        (Some(_), Some(_)) => Err(ApiError::invalid("passcode: only with factor \"passcode\"")),
+        (None, Some(_)) => Err(ApiError::invalid("passcode: must not be empty")),
+    }
+}
+
+async fn resolve(
+    state: &AppState,
+    caller: &Caller,
+    query: &TenantQuery,
+    input: &CheckInput,
+) -> Result<Enforced, ApiError> {
+    let not_found = |what: &str| ApiError::not_found(format!("no {what}"));
+    match (&input.method, &input.profile) {
+        (Some(method), None) => {
+            let tenant = acting_tenant(state, caller, query).await?;
+            match targets::vault_method_named(state, &tenant, method).await {
+                Ok(enforced) => Ok(enforced),
+                Err(TargetError::NotFound) => Err(not_found(&format!("method {method:?}"))),
+                Err(TargetError::Store(e)) => Err(e.into()),
+            }
+        }
+        (None, Some(profile)) => {
+            let tenant = match targets::profile_tenant(state, profile).await {
+                Ok(tenant) => tenant,
+                Err(TargetError::NotFound) => {
+                    return Err(not_found(&format!("profile {profile:?}")));
+                }
+                Err(TargetError::Store(e)) => return Err(e.into()),
+            };
+            if !caller.may_use_tenant(&tenant.id) {
+                return Err(not_found(&format!("profile {profile:?}")));
+            }
+            match targets::ontap_profile(state, &tenant).await {
+                Ok(enforced) => Ok(enforced),
+                Err(TargetError::NotFound) => Err(not_found(&format!("profile {profile:?}"))),
+                Err(TargetError::Store(e)) => Err(e.into()),
+            }
+        }
+        _ => Err(ApiError::invalid("method or profile: give exactly one")),
+    }
+}
+
+/// Runs the engine for one attempt (rate limit first) and audits the decision.
+async fn run_check(
+    state: &AppState,
+    caller: &Caller,
+    enforced: &Enforced,
+    attempt: &Attempt,
+) -> Decision {
+    let admitted = state.limiter.admit(
+        &enforced.integration.id,
+        &attempt.username,
+        attempt.ipaddr.as_deref(),
+    );
+    let decision = if admitted {
+        decide(&enforced.target, attempt, &enforced.policy, &state.limits).await
+    } else {
+        Decision {
+            outcome: Outcome::Deny,
+            reason: Reason::RateLimited,
+            status_msg: "Too many attempts; try again later.".into(),
+            detail: String::new(),
+            attempts: 0,
+        }
+    };
+    let detail = json!({
+        "integration": enforced.integration.id,
+        "kind": enforced.integration.kind.as_str(),
+        "result": match decision.outcome { Outcome::Allow => "allow", Outcome::Deny => "deny" },
+        "reason": decision.reason.as_str(),
+        "ipaddr": attempt.ipaddr,
+        "attempts": decision.attempts,
+    });
+    if let Err(error) = audit_write(state, caller, "mfa.decision", &attempt.username, detail).await
+    {
+        tracing::error!(message = %error.message, "could not audit an MFA decision");
+    }
+    decision
+}
+
+pub(super) async fn check(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<TenantQuery>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let caller = caller(&state, &headers, Role::Mfa).await?;
+    let input: CheckInput = parse_body(&body)?;
+    if input.username.trim().is_empty() {
+        return Err(ApiError::invalid("username: must not be empty"));
+    }
+    if input.device.as_deref().is_some_and(|d| d != "auto") {
+        return Err(ApiError::invalid("device: only \"auto\" is supported"));
+    }
+    let credential = credential(&input)?;
+    let enforced = resolve(&state, &caller, &query, &input).await?;
+    let attempt = Attempt {
+        username: input.username.trim().to_string(),
+        ipaddr: input.ipaddr.clone(),
+        credential,
+        pushinfo: enforced.pushinfo.clone(),
+        groups: input.groups.clone(),
+    };
+    if !input.asynchronous {
+        let decision = run_check(&state, &caller, &enforced, &attempt).await;
+        return Ok((StatusCode::OK, Json(decision_json(&decision, None))));
+    }
+    let txid = uuid::Uuid::new_v4().to_string();
+    let (sender, receiver) = watch::channel(None);
+    state.checks.insert(txid.clone(), receiver);
+    let task_state = state.clone();
+    tokio::spawn(async move {
+        let decision = run_check(&task_state, &caller, &enforced, &attempt).await;
+        let _ = sender.send(Some(decision));
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"result": "waiting", "reason": "waiting", "status_msg": "", "txid": txid})),
+    ))
+}
+
+pub(super) async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(txid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller(&state, &headers, Role::Mfa).await?;
+    match state.checks.get(&txid) {
+        None => Err(ApiError::not_found(format!("no check {txid:?}"))),
+        Some(None) => Ok(Json(
+            json!({"result": "waiting", "reason": "waiting", "status_msg": "", "txid": txid}),
+        )),
+        Some(Some(decision)) => Ok(Json(decision_json(&decision, Some(&txid)))),
+    }
+}

@@ -1,0 +1,186 @@
+//! How stored integrations become engine inputs: a Vault method (login MFA or step-up) or an
+//! ONTAP profile (with its tenant's Duo groups) gives a [`DuoTarget`] and a [`Policy`]. The
+//! secret is opened here, for the call only.
+//!
+//! Stored shapes read here: Vault methods `{api_hostname, integration_key, push_info,
+//! username_format, …}`; ONTAP profiles `{api_host, integration_key, is_enabled, fail_mode,
+//! auto_push, max_prompts, push_info, http_proxy, …}`; ONTAP groups (named by the group)
+//! `{excluded_users, …}`.
+
+use serde_json::Value;
+
+use duogate_store::StoreError;
+use duogate_store::integrations::{Integration, IntegrationKind};
+use duogate_store::tenants::Tenant;
+
+use crate::engine::{DuoTarget, FailMode, GroupRule, Policy, UnixPolicy};
+use crate::state::AppState;
+
+/// An integration ready for the engine.
+#[derive(Debug, Clone)]
+pub struct Enforced {
+    /// The integration.
+    pub integration: Integration,
+    /// Where Duo is.
+    pub target: DuoTarget,
+    /// The rules.
+    pub policy: Policy,
+    /// `pushinfo` for pushes.
+    pub pushinfo: Option<String>,
+}
+
+/// Why an integration cannot be enforced.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// No such integration.
+    #[error("not found")]
+    NotFound,
+    /// The store failed (or the secret cannot be opened).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn text(config: &Value, field: &str) -> String {
+    config[field].as_str().unwrap_or("").to_string()
+}
+
+async fn secret(
+    state: &AppState,
+    integration: &Integration,
+) -> Result<secrecy::SecretString, TargetError> {
+    state
+        .store
+        .integration_secret(&integration.id)
+        .await?
+        .ok_or(TargetError::NotFound)
+}
+
+/// A Vault login-MFA or step-up method: fail closed.
+pub async fn vault_method(
+    state: &AppState,
+    integration: Integration,
+) -> Result<Enforced, TargetError> {
+    let config = integration.config.clone();
+    let target = DuoTarget {
+        api_host: text(&config, "api_hostname"),
+        ikey: text(&config, "integration_key"),
+        skey: secret(state, &integration).await?,
+        allow_plain_http: state.settings.allow_plain_http_duo,
+        proxy: None,
+    };
+    let pushinfo = Some(text(&config, "push_info")).filter(|p| !p.is_empty());
+    Ok(Enforced {
+        integration,
+        target,
+        policy: Policy::FailClosed,
+        pushinfo,
+    })
+}
+
+/// A Vault login-MFA method of `tenant` by id or `method_name`.
+pub async fn vault_method_named(
+    state: &AppState,
+    tenant: &Tenant,
+    key: &str,
+) -> Result<Enforced, TargetError> {
+    let found = match state.store.integration(key).await {
+        Ok(found) if found.kind == IntegrationKind::VaultMethod && found.tenant_id == tenant.id => {
+            found
+        }
+        Ok(_) | Err(StoreError::NotFound) => {
+            match state
+                .store
+                .integration_named(&tenant.id, IntegrationKind::VaultMethod, key)
+                .await
+            {
+                Ok(found) => found,
+                Err(StoreError::NotFound) => return Err(TargetError::NotFound),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(other) => return Err(other.into()),
+    };
+    vault_method(state, found).await
+}
+
+/// The tenant an ONTAP profile key names: `cluster` (the root), a tenant path, or its UUID.
+pub async fn profile_tenant(state: &AppState, key: &str) -> Result<Tenant, TargetError> {
+    let tenants = state.store.list_tenants().await?;
+    tenants
+        .into_iter()
+        .find(|t| {
+            t.id == key
+                || (key == "cluster" && t.path.as_str().is_empty())
+                || (!t.path.as_str().is_empty()
+                    && t.path.as_str().trim_end_matches('/') == key.trim_end_matches('/'))
+        })
+        .ok_or(TargetError::NotFound)
+}
+
+/// A tenant's ONTAP profile with its Duo groups: duo_unix's rules.
+pub async fn ontap_profile(state: &AppState, tenant: &Tenant) -> Result<Enforced, TargetError> {
+    let profiles = state
+        .store
+        .list_integrations(&tenant.id, IntegrationKind::OntapProfile)
+        .await?;
+    let integration = profiles.into_iter().next().ok_or(TargetError::NotFound)?;
+    let config = integration.config.clone();
+    let groups = state
+        .store
+        .list_integrations(&tenant.id, IntegrationKind::OntapGroup)
+        .await?
+        .into_iter()
+        .map(|group| GroupRule {
+            name: group.config["name"]
+                .as_str()
+                .unwrap_or(&group.name)
+                .to_string(),
+            excluded_users: group.config["excluded_users"]
+                .as_array()
+                .map(|users| {
+                    users
+                        .iter()
+                        .filter_map(|u| u.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    let policy = Policy::Unix(UnixPolicy {
+        is_enabled: config["is_enabled"].as_bool().unwrap_or(true),
+        fail_mode: if text(&config, "fail_mode") == "secure" {
+            FailMode::Secure
+        } else {
+            FailMode::Safe
+        },
+        auto_push: config["auto_push"].as_bool().unwrap_or(false),
+        max_prompts: config["max_prompts"].as_u64().unwrap_or(1).clamp(1, 3) as u8,
+        groups,
+    });
+    let target = DuoTarget {
+        api_host: text(&config, "api_host"),
+        ikey: text(&config, "integration_key"),
+        skey: secret(state, &integration).await?,
+        allow_plain_http: state.settings.allow_plain_http_duo,
+        // ONTAP writes `host:port`; the client wants a URL.
+        proxy: Some(text(&config, "http_proxy"))
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                if p.contains("://") {
+                    p
+                } else {
+                    format!("http://{p}")
+                }
+            }),
+    };
+    let pushinfo = config["push_info"]
+        .as_bool()
+        .unwrap_or(false)
+        .then(|| "from=duogate".to_string());
+    Ok(Enforced {
+        integration,
+        target,
+        policy,
+        pushinfo,
+    })
+}

@@ -1,0 +1,477 @@
+//! `POST /v1/duogate/check` through the real router against the in-process emulator: Vault
+//! methods and ONTAP profiles, sync and async, rate limits, access, and the audit trail.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use duo_emulator::{Emulator, EmulatorConfig};
+use duogate_server::engine::Limits;
+use duogate_server::engine::limiter::RateLimits;
+use duogate_server::{AppState, ServiceSettings, app};
+use duogate_store::integrations::{IntegrationKind, NewIntegration};
+use duogate_store::tenants::TenantPath;
+use duogate_store::tokens::Role;
+use duogate_store::{Keyring, SealKey, Store};
+
+struct Setup {
+    state: AppState,
+    root: String,
+    emulator: Emulator,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn start(rate_limits: RateLimits) -> Self {
+        let emulator = Emulator::new(EmulatorConfig {
+            push_timeout: Duration::from_secs(20),
+            long_poll: Duration::from_secs(1),
+            ..EmulatorConfig::default()
+        })
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(emulator.clone().serve(listener, std::future::pending()));
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+        let store = Store::connect(&db, Keyring::new(SealKey::generate()))
+            .await
+            .unwrap();
+        let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
+        let state = AppState::new(
+            store,
+            ServiceSettings {
+                allow_plain_http_duo: true,
+                status_refresh: None,
+            },
+        )
+        .with_engine(
+            Limits {
+                call_timeout: Duration::from_secs(5),
+                push_timeout: Duration::from_secs(30),
+                poll_interval: Duration::from_millis(100),
+            },
+            rate_limits,
+        );
+        Self {
+            state,
+            root: root.expose_secret().to_string(),
+            emulator,
+            url,
+            _dir: dir,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("x-vault-token", token);
+        }
+        let body = body
+            .map(|b| Body::from(b.to_string()))
+            .unwrap_or_else(Body::empty);
+        let response = app(self.state.clone())
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn emulator_user(&self, username: &str, answer: &str) {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/_emulator/users")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"username": username, "answer": answer, "passcodes": ["424242"]})
+                    .to_string(),
+            ))
+            .unwrap();
+        let response = self.emulator.router().oneshot(request).await.unwrap();
+        assert!(response.status().is_success());
+    }
+
+    async fn emulator_count(&self, path: &str) -> usize {
+        let request = Request::builder()
+            .uri("/_emulator/requests")
+            .body(Body::empty())
+            .unwrap();
+        let response = self.emulator.router().oneshot(request).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let log: Value = serde_json::from_slice(&bytes).unwrap();
+        let entries = log
+            .get("requests")
+            .and_then(Value::as_array)
+            .or_else(|| log.as_array())
+            .cloned()
+            .unwrap_or_default();
+        entries.iter().filter(|e| e["path"] == path).count()
+    }
+
+    /// A Vault method through the Vault dialect; returns its id.
+    async fn vault_method(&self, name: &str) -> String {
+        let keys = self.emulator.keys();
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v1/identity/mfa/method/duo",
+                Some(&self.root),
+                Some(json!({"method_name": name, "api_hostname": self.url, "integration_key": keys.auth_ikey, "secret_key": keys.auth_skey, "push_info": "from=check"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["method_id"].as_str().unwrap().to_string()
+    }
+
+    /// An ONTAP profile for `tenant_path`, stored directly in the shape the ONTAP dialect keeps.
+    async fn ontap_profile(&self, tenant_path: &str, fail_mode: &str, groups: &[(&str, &[&str])]) {
+        let store = &self.state.store;
+        let path = TenantPath::parse(tenant_path).unwrap();
+        let tenant = match store.tenant(&path).await {
+            Ok(t) => t,
+            Err(_) => store.create_tenant(&path).await.unwrap(),
+        };
+        let keys = self.emulator.keys();
+        store
+            .create_integration(NewIntegration {
+                tenant_id: tenant.id.clone(),
+                kind: IntegrationKind::OntapProfile,
+                name: "duo".into(),
+                config: json!({"api_host": self.url, "integration_key": keys.auth_ikey, "is_enabled": true, "fail_mode": fail_mode, "auto_push": false, "max_prompts": 1, "push_info": false}),
+                secret: Some(keys.auth_skey.into()),
+            })
+            .await
+            .unwrap();
+        for (name, excluded) in groups {
+            store
+                .create_integration(NewIntegration {
+                    tenant_id: tenant.id.clone(),
+                    kind: IntegrationKind::OntapGroup,
+                    name: (*name).into(),
+                    config: json!({"name": name, "excluded_users": excluded}),
+                    secret: None,
+                })
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn token(&self, role: Role, tenant: Option<&str>) -> String {
+        let tenant_id = match tenant {
+            Some(path) => Some(
+                self.state
+                    .store
+                    .tenant(&TenantPath::parse(path).unwrap())
+                    .await
+                    .unwrap()
+                    .id,
+            ),
+            None => None,
+        };
+        let (secret, _) = self
+            .state
+            .store
+            .create_token(role, tenant_id.as_deref(), None)
+            .await
+            .unwrap();
+        secret.expose_secret().to_string()
+    }
+}
+
+#[tokio::test]
+async fn a_vault_method_decides_by_push_and_passcode_and_audits_without_the_passcode() {
+    let setup = Setup::start(RateLimits::default()).await;
+    setup.emulator_user("alice", "approve").await;
+    setup.emulator_user("mallory", "deny").await;
+    setup.vault_method("corp").await;
+    let mfa = setup.token(Role::Mfa, None).await;
+    for (body, result, reason) in [
+        (
+            json!({"method": "corp", "username": "alice"}),
+            "allow",
+            "approved",
+        ),
+        (
+            json!({"method": "corp", "username": "mallory"}),
+            "deny",
+            "denied",
+        ),
+        (
+            json!({"method": "corp", "username": "mallory", "passcode": "424242"}),
+            "allow",
+            "approved",
+        ),
+        (
+            json!({"method": "corp", "username": "alice", "passcode": "000000", "factor": "passcode"}),
+            "deny",
+            "denied",
+        ),
+    ] {
+        let (status, answer) = setup
+            .call(
+                Method::POST,
+                "/v1/duogate/check",
+                Some(&mfa),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}: {answer}");
+        assert_eq!(
+            (answer["result"].as_str(), answer["reason"].as_str()),
+            (Some(result), Some(reason)),
+            "{body}: {answer}"
+        );
+    }
+    let (_, audit) = setup
+        .call(
+            Method::GET,
+            "/v1/duogate/audit?limit=50",
+            Some(&setup.root),
+            None,
+        )
+        .await;
+    let decisions: Vec<&Value> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "mfa.decision")
+        .collect();
+    assert_eq!(decisions.len(), 4, "{audit}");
+    assert!(
+        decisions
+            .iter()
+            .any(|e| e["detail"]["reason"] == "denied" && e["target"] == "mallory")
+    );
+    let text = audit.to_string();
+    assert!(
+        !text.contains("424242") && !text.contains("000000"),
+        "passcode in the audit log: {text}"
+    );
+}
+
+#[tokio::test]
+async fn an_async_check_answers_waiting_then_the_decision() {
+    let setup = Setup::start(RateLimits::default()).await;
+    setup.emulator_user("alice", "approve").await;
+    let method_id = setup.vault_method("corp").await;
+    let (status, started) = setup
+        .call(
+            Method::POST,
+            "/v1/duogate/check",
+            Some(&setup.root),
+            Some(json!({"method": method_id, "username": "alice", "async": true})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["result"], "waiting");
+    let txid = started["txid"].as_str().unwrap().to_string();
+    let mut answer = Value::Null;
+    for _ in 0..100 {
+        let (status, polled) = setup
+            .call(
+                Method::GET,
+                &format!("/v1/duogate/check/{txid}"),
+                Some(&setup.root),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{polled}");
+        if polled["result"] != "waiting" {
+            answer = polled;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answer["result"], "allow", "{answer}");
+    assert_eq!(answer["txid"], txid.as_str());
+    let (status, _) = setup
+        .call(
+            Method::GET,
+            "/v1/duogate/check/nope",
+            Some(&setup.root),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_ontap_profile_applies_groups_and_fail_mode() {
+    let setup = Setup::start(RateLimits::default()).await;
+    setup.emulator_user("alice", "deny").await;
+    setup
+        .ontap_profile("", "secure", &[("ops", &["bob"])])
+        .await;
+    setup.ontap_profile("svm1", "safe", &[]).await;
+    let mfa = setup.token(Role::Mfa, None).await;
+    for (body, result, reason) in [
+        (
+            json!({"profile": "cluster", "username": "carol", "groups": ["staff"]}),
+            "allow",
+            "not_in_group",
+        ),
+        (
+            json!({"profile": "cluster", "username": "bob", "groups": ["ops"]}),
+            "allow",
+            "excluded",
+        ),
+        (
+            json!({"profile": "cluster", "username": "alice", "groups": ["ops"]}),
+            "deny",
+            "denied",
+        ),
+        (
+            json!({"profile": "svm1", "username": "alice"}),
+            "deny",
+            "denied",
+        ),
+    ] {
+        let (status, answer) = setup
+            .call(
+                Method::POST,
+                "/v1/duogate/check",
+                Some(&mfa),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}: {answer}");
+        assert_eq!(
+            (answer["result"].as_str(), answer["reason"].as_str()),
+            (Some(result), Some(reason)),
+            "{body}: {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn attempts_beyond_the_limit_are_refused_without_asking_duo() {
+    let setup = Setup::start(RateLimits {
+        per_user: 2,
+        per_source: 100,
+        window: Duration::from_secs(60),
+    })
+    .await;
+    setup.emulator_user("alice", "approve").await;
+    setup.vault_method("corp").await;
+    for expected in ["approved", "approved", "rate_limited"] {
+        let (_, answer) = setup
+            .call(
+                Method::POST,
+                "/v1/duogate/check",
+                Some(&setup.root),
+                Some(json!({"method": "corp", "username": "alice", "ipaddr": "192.0.2.1"})),
+            )
+            .await;
+        assert_eq!(answer["reason"], expected, "{answer}");
+    }
+    assert_eq!(setup.emulator_count("/auth/v2/preauth").await, 2);
+}
+
+#[tokio::test]
+async fn check_needs_the_mfa_role_and_refuses_bad_input_before_asking_duo() {
+    let setup = Setup::start(RateLimits::default()).await;
+    setup.vault_method("corp").await;
+    setup.ontap_profile("svm1", "safe", &[]).await;
+    setup
+        .state
+        .store
+        .create_tenant(&TenantPath::parse("svm2").unwrap())
+        .await
+        .unwrap();
+    let body = json!({"method": "corp", "username": "alice"});
+    let (status, _) = setup
+        .call(Method::POST, "/v1/duogate/check", None, Some(body.clone()))
+        .await;
+    assert_eq!(status, 401);
+    let reader = setup.token(Role::Reader, None).await;
+    let (status, _) = setup
+        .call(
+            Method::POST,
+            "/v1/duogate/check",
+            Some(&reader),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let other = setup.token(Role::Mfa, Some("svm2")).await;
+    let (status, answer) = setup
+        .call(
+            Method::POST,
+            "/v1/duogate/check",
+            Some(&other),
+            Some(json!({"profile": "svm1", "username": "alice"})),
+        )
+        .await;
+    assert_eq!(status, 404, "another tenant's profile: {answer}");
+    for (bad, field) in [
+        (json!({"username": "alice"}), "method or profile"),
+        (
+            json!({"method": "corp", "profile": "cluster", "username": "alice"}),
+            "method or profile",
+        ),
+        (json!({"method": "corp", "username": " "}), "username"),
+        (
+            json!({"method": "corp", "username": "alice", "factor": "sms"}),
+            "factor",
+        ),
+        (
+            json!({"method": "corp", "username": "alice", "factor": "passcode"}),
+            "passcode",
+        ),
+        (
+            json!({"method": "corp", "username": "alice", "device": "DP123"}),
+            "device",
+        ),
+        (
+            json!({"method": "corp", "username": "alice", "extra": 1}),
+            "extra",
+        ),
+    ] {
+        let (status, answer) = setup
+            .call(
+                Method::POST,
+                "/v1/duogate/check",
+                Some(&setup.root),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(field),
+            "{bad}: {answer}"
+        );
+    }
+    let (status, _) = setup
+        .call(
+            Method::POST,
+            "/v1/duogate/check",
+            Some(&setup.root),
+            Some(json!({"method": "nope", "username": "alice"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(setup.emulator_count("/auth/v2/preauth").await, 0);
+}
