@@ -12,12 +12,12 @@
 //! - [`migrate`]: embedded migrations (one list; `BLOB`/`BYTEA` filled in per engine).
 //! - [`tenants`]: tenants (Vault namespaces, ONTAP owners) and [`tenants::TenantPath`].
 //! - [`integrations`]: every stored Duo configuration, with its sealed secret.
-//! - [`tokens`]: API tokens, stored as hashes; roles.
+//! - [`tokens`]: API tokens (and login tokens), stored as hashes; roles.
+//! - [`mfa_requests`]: pending two-phase logins, shared by every instance on one database.
 //! - [`accounts`]: Basic-auth accounts with argon2id password hashes.
 //! - [`audit`]: the audit log.
 //! - [`error`]: [`StoreError`], the one error type.
 //!
-//! Not built yet (issues 3 and 4): login enforcements' matching and pending MFA requests.
 //! The contract suite (`tests/contract.rs`) runs every operation on SQLite, and on PostgreSQL
 //! when `TEST_POSTGRES_URL` is set (`scripts/test.sh` sets it).
 #![forbid(unsafe_code)]
@@ -27,6 +27,7 @@ pub mod accounts;
 pub mod audit;
 pub mod error;
 pub mod integrations;
+pub mod mfa_requests;
 pub mod migrate;
 pub mod seal;
 pub mod tenants;

@@ -40,6 +40,14 @@ const MIGRATIONS: &[Migration] = &[
          tenant_id TEXT, created_at BIGINT NOT NULL)",
         ],
     },
+    Migration {
+        version: 3,
+        statements: &[
+            "ALTER TABLE tokens ADD COLUMN detail TEXT",
+            "CREATE TABLE mfa_requests (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, body TEXT NOT NULL, \
+         created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+        ],
+    },
 ];
 
 fn for_engine(statement: &str, engine: Engine) -> String {

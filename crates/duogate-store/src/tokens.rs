@@ -22,6 +22,9 @@ pub enum Role {
     Reader,
     /// Only login, validate and check endpoints.
     Mfa,
+    /// Issued by a login (Vault's `auth/{path}/login`, after MFA): it may only look itself up.
+    /// Never created through the token API.
+    Login,
 }
 
 impl Role {
@@ -31,6 +34,7 @@ impl Role {
             Self::Admin => "admin",
             Self::Reader => "reader",
             Self::Mfa => "mfa",
+            Self::Login => "login",
         }
     }
 
@@ -40,6 +44,7 @@ impl Role {
             "admin" => Ok(Self::Admin),
             "reader" => Ok(Self::Reader),
             "mfa" => Ok(Self::Mfa),
+            "login" => Ok(Self::Login),
             other => Err(StoreError::Invalid(format!(
                 "role {other:?}: use admin, reader or mfa"
             ))),
@@ -60,6 +65,8 @@ pub struct Token {
     pub created_at: i64,
     /// Unix seconds; `None` never expires.
     pub expires_at: Option<i64>,
+    /// What a login token describes (entity, policies, metadata…); `null` for API tokens.
+    pub detail: serde_json::Value,
 }
 
 fn hash(token: &SecretString) -> String {
@@ -73,6 +80,12 @@ fn token_from(row: &sqlx::any::AnyRow) -> Result<Token, StoreError> {
         tenant_id: row.try_get("tenant_id")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+        detail: match row.try_get::<Option<String>, _>("detail")? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                StoreError::Invalid(format!("stored token detail is not JSON: {e}"))
+            })?,
+            None => serde_json::Value::Null,
+        },
     })
 }
 
@@ -83,6 +96,18 @@ impl Store {
         role: Role,
         tenant_id: Option<&str>,
         ttl_secs: Option<i64>,
+    ) -> Result<(SecretString, Token), StoreError> {
+        self.create_token_with_detail(role, tenant_id, ttl_secs, serde_json::Value::Null)
+            .await
+    }
+
+    /// [`Store::create_token`] with a description (login tokens).
+    pub async fn create_token_with_detail(
+        &self,
+        role: Role,
+        tenant_id: Option<&str>,
+        ttl_secs: Option<i64>,
+        detail: serde_json::Value,
     ) -> Result<(SecretString, Token), StoreError> {
         if let Some(id) = tenant_id {
             self.tenant_by_id(id).await.map_err(|e| match e {
@@ -106,10 +131,11 @@ impl Store {
             tenant_id: tenant_id.map(str::to_string),
             created_at: now,
             expires_at: ttl_secs.map(|ttl| now + ttl),
+            detail,
         };
         sqlx::query(
-            "INSERT INTO tokens (accessor, token_hash, role, tenant_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO tokens (accessor, token_hash, role, tenant_id, created_at, expires_at, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&token.accessor)
         .bind(hash(&secret))
@@ -117,6 +143,7 @@ impl Store {
         .bind(&token.tenant_id)
         .bind(token.created_at)
         .bind(token.expires_at)
+        .bind((!token.detail.is_null()).then(|| token.detail.to_string()))
         .execute(&self.pool)
         .await?;
         Ok((secret, token))
@@ -125,7 +152,7 @@ impl Store {
     /// The live token matching `secret`; `NotFound` when unknown, revoked or expired.
     pub async fn token_by_secret(&self, secret: &SecretString) -> Result<Token, StoreError> {
         let row = sqlx::query(
-            "SELECT accessor, role, tenant_id, created_at, expires_at FROM tokens WHERE token_hash = $1",
+            "SELECT accessor, role, tenant_id, created_at, expires_at, detail FROM tokens WHERE token_hash = $1",
         )
         .bind(hash(secret))
         .fetch_optional(&self.pool)

@@ -533,3 +533,70 @@ async fn deleting_a_tenant_with_contents_removes_them_but_not_while_it_has_child
     })
     .await;
 }
+
+#[tokio::test]
+async fn login_tokens_carry_their_detail() {
+    on_every_engine(|store, _, _| async move {
+        let detail =
+            json!({"entity_id": "e1", "policies": ["default"], "meta": {"username": "alice"}});
+        let (secret, token) = store
+            .create_token_with_detail(Role::Login, None, Some(3600), detail.clone())
+            .await
+            .unwrap();
+        let found = store.token_by_secret(&secret).await.unwrap();
+        assert_eq!(found, token);
+        assert_eq!((found.role, found.detail), (Role::Login, detail));
+        let (api, _) = store.create_token(Role::Reader, None, None).await.unwrap();
+        assert_eq!(
+            store.token_by_secret(&api).await.unwrap().detail,
+            serde_json::Value::Null
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_pending_mfa_request_is_shared_consumed_once_and_expires() {
+    on_every_engine(|store, keyring, url| async move {
+        let root = store.root_tenant().await.unwrap();
+        let body = json!({"enforcements": [{"name": "e1"}], "entity_id": "e1"});
+        let request = store
+            .create_mfa_request(&root.id, body.clone(), 300)
+            .await
+            .unwrap();
+        // Another instance on the same database sees it.
+        let other = Store::connect(&url, keyring.clone()).await.unwrap();
+        let seen = other.mfa_request(&request.id).await.unwrap();
+        assert_eq!(
+            (seen.tenant_id.as_str(), &seen.body),
+            (root.id.as_str(), &body)
+        );
+        other.consume_mfa_request(&request.id).await.unwrap();
+        assert!(matches!(
+            store.consume_mfa_request(&request.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.mfa_request(&request.id).await,
+            Err(StoreError::NotFound)
+        ));
+        // Five minutes later a new request has expired.
+        let fresh = store.create_mfa_request(&root.id, body, 300).await.unwrap();
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(301);
+        let future = Store::connect_with_clock(&url, keyring, std::sync::Arc::new(move || later))
+            .await
+            .unwrap();
+        assert!(matches!(
+            future.mfa_request(&fresh.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            future.consume_mfa_request(&fresh.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.mfa_request(&fresh.id).await.is_ok(), "still live now");
+        other.close().await;
+        future.close().await;
+    })
+    .await;
+}

@@ -34,7 +34,7 @@ pub(super) async fn create(
     let caller = caller(&state, &headers, Role::Admin).await?;
     require_unbound(&caller)?;
     let input: NewAccount = parse_body(&body)?;
-    let role = Role::parse(&input.role)?;
+    let role = super::grantable_role(&input.role)?;
     let tenant = named_tenant(&state, input.tenant.as_deref()).await?;
     let account = state
         .store

@@ -181,6 +181,16 @@ pub(crate) async fn named_tenant(
     }
 }
 
+/// A role an API token or account may have (login tokens come only from logins).
+pub(crate) fn grantable_role(text: &str) -> Result<Role, ApiError> {
+    match Role::parse(text)? {
+        Role::Login => Err(ApiError::invalid(
+            "role \"login\": use admin, reader or mfa (login tokens come from logins)",
+        )),
+        role => Ok(role),
+    }
+}
+
 /// Refuses callers bound to a tenant (for operations on the whole service).
 pub(crate) fn require_unbound(caller: &Caller) -> Result<(), ApiError> {
     match caller.tenant_id {

@@ -27,7 +27,7 @@ pub(super) async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     let input: NewToken = parse_body(&body)?;
-    let role = Role::parse(&input.role)?;
+    let role = super::grantable_role(&input.role)?;
     let tenant = named_tenant(&state, input.tenant.as_deref()).await?;
     // A tenant-bound admin can only mint tokens bound to its own tenant.
     if let Some(bound) = &caller.tenant_id

@@ -1,0 +1,95 @@
+//! Pending MFA requests: a login waiting for its second factor (Vault's two-phase login).
+//!
+//! They live in the database, so with PostgreSQL a login served by one instance can be
+//! validated on another. A request is readable until it expires; a successful validation
+//! consumes it exactly once ([`Store::consume_mfa_request`] deletes it and reports whether
+//! this caller was the one that did). The body holds no secret: the token is minted only when
+//! the request is consumed.
+
+use serde_json::Value;
+use sqlx::Row as _;
+
+use crate::Store;
+use crate::error::StoreError;
+
+/// A pending request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MfaRequest {
+    /// UUID (`mfa_request_id`).
+    pub id: String,
+    /// The tenant (namespace) of the login.
+    pub tenant_id: String,
+    /// What the login will issue and what it must satisfy (the dialect's JSON).
+    pub body: Value,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Stores a pending request that expires after `ttl_secs`; returns it.
+    pub async fn create_mfa_request(
+        &self,
+        tenant_id: &str,
+        body: Value,
+        ttl_secs: i64,
+    ) -> Result<MfaRequest, StoreError> {
+        let now = self.now();
+        let request = MfaRequest {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: tenant_id.to_string(),
+            body,
+            expires_at: now + ttl_secs,
+        };
+        // Expired requests are swept as new ones arrive.
+        sqlx::query("DELETE FROM mfa_requests WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO mfa_requests (id, tenant_id, body, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&request.id)
+        .bind(&request.tenant_id)
+        .bind(request.body.to_string())
+        .bind(now)
+        .bind(request.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(request)
+    }
+
+    /// A pending request that has not expired; `NotFound` otherwise.
+    pub async fn mfa_request(&self, id: &str) -> Result<MfaRequest, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, body, expires_at FROM mfa_requests WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(self.now())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let body: String = row.try_get("body")?;
+        Ok(MfaRequest {
+            id: row.try_get("id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            body: serde_json::from_str(&body)
+                .map_err(|e| StoreError::Invalid(format!("stored MFA request is not JSON: {e}")))?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    }
+
+    /// Consumes a pending request: `Ok` for exactly one caller, `NotFound` for everyone else
+    /// (already consumed, expired or unknown).
+    pub async fn consume_mfa_request(&self, id: &str) -> Result<(), StoreError> {
+        let result = sqlx::query("DELETE FROM mfa_requests WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+}
