@@ -14,6 +14,7 @@
 //! - [`vault`]: the Vault dialect (`/v1/…`).
 //! - [`ontap`]: the ONTAP dialect (`/api/…`).
 //! - [`targets`]: stored integrations as engine inputs.
+//! - [`username_format`]: Vault's `username_format` (identity templates, step-up substitution).
 //! - [`metrics`]: `/metrics` (Prometheus text) and the request-counting middleware.
 //!
 //! The entry point is [`run`]: it takes a bound listener and a shutdown future, so tests pick the
@@ -28,6 +29,7 @@ pub mod native;
 pub mod ontap;
 pub mod state;
 pub mod targets;
+pub mod username_format;
 pub mod vault;
 
 use std::future::Future;
@@ -55,7 +57,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     ontap::spawn_status_refresher(&state);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

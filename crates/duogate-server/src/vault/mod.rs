@@ -16,13 +16,17 @@
 //! | `identity/mfa/login-enforcement` | LIST | enforcements of the request namespace |
 //! | `identity/mfa/login-enforcement/{name}` | GET, POST, DELETE | one enforcement |
 //! | `sys/mfa/method/duo/{name}` | GET, POST, DELETE | step-up method (root namespace) |
+//! | `auth/{mount}/login` | POST | a `trusted` mount's login (mfa token): auth block or `mfa_requirement` |
+//! | `sys/mfa/validate` | POST | second phase of a login (no token) |
+//! | `auth/token/lookup-self` | GET, POST | the calling token (any valid token) |
 //!
 //! Modules: [`request`] (verbs, namespaces, bodies, weak typing), [`response`] (envelopes and
-//! the one error mapping), `methods`, `enforcements`, `stepup`, `sys`.
+//! the one error mapping), `methods`, `enforcements`, `stepup`, `sys`, `login` (two-phase
+//! login MFA).
 //!
 //! Access: a token (`X-Vault-Token`, else `Authorization: Bearer`) is needed everywhere but
-//! `sys/health`. Reads and lists need the reader role, writes the admin role; the mfa role
-//! gets nothing here. A missing, bad or insufficient token is 403 `permission denied`, checked
+//! `sys/health` and `sys/mfa/validate`. Reads and lists need the reader role, writes the admin
+//! role; `auth/{mount}/login` needs the mfa role; `auth/token/lookup-self` any valid token. A missing, bad or insufficient token is 403 `permission denied`, checked
 //! before the namespace is looked up, so nothing is revealed about what exists. A token bound
 //! to a tenant acts only in that namespace.
 //!
@@ -46,13 +50,13 @@
 //!   auth mount of the root namespace.
 
 mod enforcements;
+mod login;
 mod methods;
 pub(crate) mod request;
 pub(crate) mod response;
 mod stepup;
 mod sys;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
@@ -82,6 +86,8 @@ pub(crate) struct VaultCall<'a> {
     pub(crate) tenant: Tenant,
     pub(crate) op: Operation,
     pub(crate) data: Map<String, Value>,
+    /// The client's address (the TCP peer).
+    pub(crate) peer: Option<std::net::IpAddr>,
 }
 
 impl VaultCall<'_> {
@@ -116,18 +122,42 @@ pub(crate) fn is_same_or_ancestor(ancestor: &TenantPath, path: &TenantPath) -> b
     path.as_str().starts_with(ancestor.as_str())
 }
 
-async fn handle(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let namespace_header = headers.get("x-vault-namespace").cloned();
-    respond(
-        dispatch(&state, &method, &uri, &headers, &body).await,
-        namespace_header.as_ref(),
-    )
+/// Request bodies above this are refused (Vault's default maximum is 32 MiB; these APIs
+/// need a few KiB).
+const MAX_BODY: usize = 1024 * 1024;
+
+async fn handle(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let (parts, body) = request.into_parts();
+    let namespace_header = parts.headers.get("x-vault-namespace").cloned();
+    let result = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => {
+            dispatch(
+                &state,
+                &parts.method,
+                &parts.uri,
+                &parts.headers,
+                &body,
+                peer,
+            )
+            .await
+        }
+        Err(_) => Err(VaultError::invalid("the request body is too large")),
+    };
+    respond(result, namespace_header.as_ref())
+}
+
+/// The role a route needs: `None` for routes open to any valid token.
+fn required_role(segments: &[&str], op: Operation) -> Option<Role> {
+    match segments {
+        ["auth", "token", "lookup-self"] => None,
+        ["auth", _, "login"] => Some(Role::Mfa),
+        _ if op.writes() => Some(Role::Admin),
+        _ => Some(Role::Reader),
+    }
 }
 
 async fn dispatch(
@@ -136,6 +166,7 @@ async fn dispatch(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    peer: Option<std::net::IpAddr>,
 ) -> Result<Reply, VaultError> {
     let raw = uri.path().strip_prefix("/v1").unwrap_or("");
     let rest = percent_encoding::percent_decode_str(raw.trim_start_matches('/'))
@@ -154,15 +185,20 @@ async fn dispatch(
         return sys::health(state, op);
     }
 
+    // `sys/mfa/validate` is unauthenticated, as in Vault: the request id is the capability.
+    let unauthenticated = segments == ["sys", "mfa", "validate"];
     let caller = match authenticate(&state.store, headers).await? {
         Ok(caller) => caller,
+        Err(_) if unauthenticated => Caller {
+            principal: "anonymous".into(),
+            role: Role::Login,
+            tenant_id: None,
+        },
         Err(denied) => return Err(denied.into()),
     };
-    caller.require(if op.writes() {
-        Role::Admin
-    } else {
-        Role::Reader
-    })?;
+    if !unauthenticated && let Some(role) = required_role(&segments, op) {
+        caller.require(role)?;
+    }
     let tenant = request_tenant(state, &caller, headers, &split.namespace_prefix).await?;
 
     if split.trailing_slash && matches!(op, Operation::Update | Operation::Patch) {
@@ -183,8 +219,9 @@ async fn dispatch(
         tenant,
         op,
         data,
+        peer,
     };
-    route(call, &segments).await
+    route(call, &segments, headers).await
 }
 
 /// The namespace a request acts in: `X-Vault-Namespace` joined with the path prefix.
@@ -226,8 +263,15 @@ async fn request_tenant(
     Ok(tenant)
 }
 
-async fn route(call: VaultCall<'_>, segments: &[&str]) -> Result<Reply, VaultError> {
+async fn route(
+    call: VaultCall<'_>,
+    segments: &[&str],
+    headers: &HeaderMap,
+) -> Result<Reply, VaultError> {
     match segments {
+        ["sys", "mfa", "validate"] => login::validate(call).await,
+        ["auth", "token", "lookup-self"] => login::lookup_self(call, headers).await,
+        ["auth", mount, "login"] => login::login(call, mount, headers).await,
         ["sys", "namespaces"] => sys::namespaces(call).await,
         ["sys", "namespaces", name @ ..] => sys::namespace(call, &name.join("/")).await,
         ["sys", "auth"] => sys::mounts(call).await,

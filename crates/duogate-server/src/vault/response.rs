@@ -141,6 +141,8 @@ pub(crate) enum Reply {
     Bare(Value),
     /// 204, empty body.
     NoContent,
+    /// 200 with the envelope's `auth` block (logins), `data` null.
+    Auth { auth: Value, warnings: Vec<String> },
 }
 
 impl Reply {
@@ -162,10 +164,14 @@ struct Envelope<'a> {
     data: &'a Value,
     wrap_info: Option<()>,
     warnings: Option<&'a [String]>,
-    auth: Option<()>,
+    auth: Option<&'a Value>,
 }
 
 fn envelope(data: &Value, warnings: &[String]) -> String {
+    envelope_with_auth(data, warnings, None)
+}
+
+fn envelope_with_auth(data: &Value, warnings: &[String], auth: Option<&Value>) -> String {
     let envelope = Envelope {
         request_id: uuid::Uuid::new_v4().to_string(),
         lease_id: "",
@@ -174,7 +180,7 @@ fn envelope(data: &Value, warnings: &[String]) -> String {
         data,
         wrap_info: None,
         warnings: (!warnings.is_empty()).then_some(warnings),
-        auth: None,
+        auth,
     };
     serde_json::to_string(&envelope).expect("the envelope serialises")
 }
@@ -215,6 +221,11 @@ pub(crate) fn respond(
             };
             json_response(StatusCode::OK, body, namespace)
         }
+        Ok(Reply::Auth { auth, warnings }) => json_response(
+            StatusCode::OK,
+            envelope_with_auth(&Value::Null, &warnings, Some(&auth)),
+            namespace,
+        ),
         Ok(Reply::Bare(value)) => json_response(StatusCode::OK, value.to_string(), namespace),
         Ok(Reply::NoContent) => json_response(StatusCode::NO_CONTENT, String::new(), namespace),
         Err(error) => json_response(
