@@ -96,6 +96,18 @@ pub async fn authenticate(
     Ok(Err(Denied::Unauthenticated))
 }
 
+/// Finds the caller from a token only (`X-Vault-Token` or `Bearer`): for dialects where
+/// Basic accounts are not credentials (Vault).
+pub async fn authenticate_token(
+    store: &Store,
+    headers: &HeaderMap,
+) -> Result<Result<Caller, Denied>, StoreError> {
+    if presented_token(headers).is_none() {
+        return Ok(Err(Denied::Unauthenticated));
+    }
+    authenticate(store, headers).await
+}
+
 impl Caller {
     /// Whether the caller's role allows `needed`: admin allows everything, reader allows
     /// reader, mfa allows mfa.

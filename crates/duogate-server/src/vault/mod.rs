@@ -66,7 +66,7 @@ use duogate_store::StoreError;
 use duogate_store::tenants::{Tenant, TenantPath};
 use duogate_store::tokens::Role;
 
-use crate::access::{Caller, authenticate};
+use crate::access::{Caller, authenticate_token};
 use crate::state::AppState;
 use request::Operation;
 use response::{Reply, VaultError, respond};
@@ -122,9 +122,8 @@ pub(crate) fn is_same_or_ancestor(ancestor: &TenantPath, path: &TenantPath) -> b
     path.as_str().starts_with(ancestor.as_str())
 }
 
-/// Request bodies above this are refused (Vault's default maximum is 32 MiB; these APIs
-/// need a few KiB).
-const MAX_BODY: usize = 1024 * 1024;
+/// Request bodies above this are refused (Vault's default maximum).
+const MAX_BODY: usize = 32 * 1024 * 1024;
 
 async fn handle(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let peer = request
@@ -187,7 +186,8 @@ async fn dispatch(
 
     // `sys/mfa/validate` is unauthenticated, as in Vault: the request id is the capability.
     let unauthenticated = segments == ["sys", "mfa", "validate"];
-    let caller = match authenticate(&state.store, headers).await? {
+    // Vault speaks tokens only: Basic accounts (for ONTAP clients) are not credentials here.
+    let caller = match authenticate_token(&state.store, headers).await? {
         Ok(caller) => caller,
         Err(_) if unauthenticated => Caller {
             principal: "anonymous".into(),
@@ -201,6 +201,20 @@ async fn dispatch(
     }
     let tenant = request_tenant(state, &caller, headers, &split.namespace_prefix).await?;
 
+    if op == Operation::Patch {
+        let content_type = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !content_type.starts_with("application/merge-patch+json") {
+            return Err(VaultError {
+                status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                errors: vec![format!(
+                    "PATCH requires Content-Type of application/merge-patch+json, provided {content_type}"
+                )],
+            });
+        }
+    }
     if split.trailing_slash && matches!(op, Operation::Update | Operation::Patch) {
         return Err(VaultError::invalid("cannot write to a path ending in '/'"));
     }
@@ -221,7 +235,21 @@ async fn dispatch(
         data,
         peer,
     };
-    route(call, &segments, headers).await
+    // A list ignores its query parameters, and says so, as Vault does.
+    let ignored: Vec<String> = match op {
+        Operation::List => call.data.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let mut reply = route(call, &segments, headers).await?;
+    if !ignored.is_empty()
+        && let Reply::Data { warnings, .. } = &mut reply
+    {
+        warnings.push(format!(
+            "Endpoint ignored these unrecognized parameters: [{}]",
+            ignored.join(" ")
+        ));
+    }
+    Ok(reply)
 }
 
 /// The namespace a request acts in: `X-Vault-Namespace` joined with the path prefix.

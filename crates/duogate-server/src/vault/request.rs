@@ -74,18 +74,15 @@ pub(crate) fn operation(
     method: &Method,
     query: &mut Map<String, Value>,
 ) -> Result<Operation, VaultError> {
-    let list_flag = match query.get("list") {
-        None => None,
-        Some(value) => Some(
-            value
-                .as_str()
-                .and_then(parse_go_bool)
-                .ok_or_else(VaultError::bad_request_empty)?,
-        ),
-    };
     let operation = match method.as_str() {
+        // Only GET reads `list` from the query, and only when it is not empty.
         "GET" | "HEAD" => {
-            if list_flag == Some(true) {
+            let flag = match query.get("list").and_then(Value::as_str) {
+                None | Some("") => false,
+                Some(text) => parse_go_bool(text).ok_or_else(VaultError::bad_request_empty)?,
+            };
+            query.remove("list");
+            if flag {
                 Operation::List
             } else {
                 Operation::Read
@@ -97,9 +94,6 @@ pub(crate) fn operation(
         "PATCH" => Operation::Patch,
         _ => return Err(VaultError::unknown_verb()),
     };
-    if method == Method::GET && list_flag.is_some() {
-        query.remove("list");
-    }
     Ok(operation)
 }
 
