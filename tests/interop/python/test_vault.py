@@ -310,3 +310,54 @@ def test_hvac_reads_health_and_refuses_without_a_token(backend):
     with pytest.raises(hvac.exceptions.Forbidden) as info:
         anonymous.list("identity/mfa/method/duo")
     assert info.value.errors == ["permission denied"]
+
+
+def test_hvac_two_phase_login_against_duogate(duogate, dev_service):
+    """hvac logs in through a `trusted` mount, gets `mfa_requirement`, validates with a push
+    that the emulator's user approves, and the new token describes itself (lookup-self).
+    OpenBao has no `trusted` auth method, so this runs against duogate only."""
+    client = duogate.hvac
+    dev_service.emulator_control("POST", "/_emulator/users",
+                                 {"username": "hvac-alice", "answer": "approve"})
+    dev_service.emulator_control("POST", "/_emulator/users",
+                                 {"username": "hvac-bob", "answer": "deny", "passcodes": ["135790"]})
+    client.sys.enable_auth_method("trusted", path="apps")
+    accessor = client.sys.list_auth_methods()["data"]["apps/"]["accessor"]
+    emulator = dev_service.emulator
+    method_id = client.write(
+        "identity/mfa/method/duo", method_name="hvac-login", api_hostname=emulator["url"],
+        integration_key=emulator["auth_ikey"], secret_key=emulator["auth_skey"],
+        username_format="{{identity.entity.aliases.%s.name}}" % accessor)["data"]["method_id"]
+    client.write("identity/mfa/login-enforcement/hvac-login", mfa_method_ids=[method_id],
+                 auth_method_accessors=[accessor])
+    # The application's own token has the mfa role.
+    mfa_token = requests.post(dev_service.url + "/v1/duogate/tokens", json={"role": "mfa"},
+                              headers={"X-Vault-Token": dev_service.root_token},
+                              timeout=30).json()["token"]
+    app = hvac.Client(url=duogate.url, token=mfa_token, timeout=60)
+
+    first = app.write("auth/apps/login", username="hvac-alice")
+    requirement = first["auth"]["mfa_requirement"]
+    assert first["auth"]["client_token"] == ""
+    assert requirement["mfa_constraints"]["hvac-login"]["any"][0]["id"] == method_id
+    user = hvac.Client(url=duogate.url, timeout=60)
+    done = user.adapter.login("/v1/sys/mfa/validate", json={
+        "mfa_request_id": requirement["mfa_request_id"], "mfa_payload": {method_id: [""]}})
+    assert done["auth"]["client_token"] == user.token and user.token.startswith("dg.")
+    me = user.lookup_token()["data"]
+    assert me["display_name"] == "apps-hvac-alice" and me["policies"] == ["default"]
+    assert me["entity_id"] == done["auth"]["entity_id"]
+
+    # A denied push keeps the request; a passcode then completes it.
+    second = app.write("auth/apps/login", username="hvac-bob")["auth"]["mfa_requirement"]
+    with pytest.raises(hvac.exceptions.Forbidden) as info:
+        user.write("sys/mfa/validate", mfa_request_id=second["mfa_request_id"],
+                   mfa_payload={"hvac-login": []})
+    assert info.value.errors[0].startswith("failed to satisfy enforcement hvac-login. error: ")
+    retried = user.write("sys/mfa/validate", mfa_request_id=second["mfa_request_id"],
+                         mfa_payload={"hvac-login": ["passcode=135790"]})
+    assert retried["auth"]["client_token"].startswith("dg.")
+    with pytest.raises(hvac.exceptions.InvalidRequest) as info:
+        user.write("sys/mfa/validate", mfa_request_id=second["mfa_request_id"],
+                   mfa_payload={"hvac-login": []})
+    assert info.value.errors == ["invalid request ID"]
