@@ -40,7 +40,11 @@ impl Server {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let addr = self.line["listen"].as_str().unwrap();
+        // `serve` names its address in `listen`, `emulate` in `url`.
+        let addr = self.line["listen"]
+            .as_str()
+            .or_else(|| self.line["url"].as_str()?.strip_prefix("http://"))
+            .unwrap();
         let mut stream = TcpStream::connect(addr).unwrap();
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let auth = token
@@ -354,4 +358,138 @@ fn first_start_mints_a_root_token_once() {
         &[("DUOGATE_SEAL_KEY", key.as_str())],
     );
     assert!(second.line.get("root_token").is_none());
+}
+
+/// A fresh PostgreSQL database on the server `TEST_POSTGRES_URL` names, dropped on drop.
+struct FreshPostgres {
+    base: String,
+    name: String,
+    url: String,
+}
+
+impl FreshPostgres {
+    fn create(base: &str) -> Self {
+        let name = format!("duogate_cli_{}", std::process::id());
+        let run = |sql: &str| {
+            let status = Command::new("psql")
+                .args([base, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+                .status()
+                .expect("psql runs");
+            assert!(status.success(), "psql {sql}");
+        };
+        run(&format!("DROP DATABASE IF EXISTS {name}"));
+        run(&format!("CREATE DATABASE {name}"));
+        let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
+        Self {
+            base: base.to_string(),
+            url: format!("{prefix}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for FreshPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.base,
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .status();
+    }
+}
+
+#[test]
+fn a_login_on_one_instance_validates_on_another_through_postgresql() {
+    let Ok(base) = std::env::var("TEST_POSTGRES_URL") else {
+        // scripts/test.sh always sets it (and fails under CI when there is no PostgreSQL).
+        eprintln!("TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let db = FreshPostgres::create(&base);
+    let emulator = Server::start(&["emulate", "--listen", "127.0.0.1:0", "--print-keys"], &[]);
+    let emulator_url = emulator.line["url"].as_str().unwrap().to_string();
+    let (status, _) = emulator.request(
+        "POST",
+        "/_emulator/users",
+        None,
+        Some(json!({"username": "pat", "answer": "approve"})),
+    );
+    assert_eq!(status, 200);
+    let key = "44".repeat(32);
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &db.url,
+        "--allow-plain-http-duo",
+    ];
+    let one = Server::start(&args, &[("DUOGATE_SEAL_KEY", key.as_str())]);
+    let root = one.line["root_token"].as_str().unwrap().to_string();
+    let two = Server::start(&args, &[("DUOGATE_SEAL_KEY", key.as_str())]);
+    let admin = |method, path: &str, body: Value| {
+        let (status, answer) = one.request(method, path, Some(&root), Some(body));
+        assert!(
+            status == 200 || status == 201 || status == 204,
+            "{path}: {status} {answer}"
+        );
+        answer
+    };
+    admin("POST", "/v1/sys/auth/app", json!({"type": "trusted"}));
+    let method = admin(
+        "POST",
+        "/v1/identity/mfa/method/duo",
+        json!({"method_name": "corp", "api_hostname": emulator_url,
+               "integration_key": emulator.line["auth_ikey"], "secret_key": emulator.line["auth_skey"]}),
+    )["data"]["method_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    admin(
+        "POST",
+        "/v1/identity/mfa/login-enforcement/all",
+        json!({"mfa_method_ids": [method], "auth_method_types": ["trusted"]}),
+    );
+    let mfa = admin("POST", "/v1/duogate/tokens", json!({"role": "mfa"}))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (status, login) = one.request(
+        "POST",
+        "/v1/auth/app/login",
+        Some(&mfa),
+        Some(json!({"username": "pat", "entity_name": "pat"})),
+    );
+    assert_eq!(status, 200, "{login}");
+    let request_id = login["auth"]["mfa_requirement"]["mfa_request_id"].clone();
+    let (status, done) = two.request(
+        "POST",
+        "/v1/sys/mfa/validate",
+        None,
+        Some(json!({"mfa_request_id": request_id, "mfa_payload": {"corp": []}})),
+    );
+    assert_eq!(status, 200, "validated on the other instance: {done}");
+    let token = done["auth"]["client_token"].as_str().unwrap().to_string();
+    let (status, me) = one.request("GET", "/v1/auth/token/lookup-self", Some(&token), None);
+    assert_eq!(
+        (status, me["data"]["display_name"].clone()),
+        (200, json!("app-pat"))
+    );
+    // Consumed once, whichever instance is asked next.
+    let (status, again) = one.request(
+        "POST",
+        "/v1/sys/mfa/validate",
+        None,
+        Some(json!({"mfa_request_id": request_id, "mfa_payload": {"corp": []}})),
+    );
+    assert_eq!(
+        (status, again),
+        (400, json!({"errors": ["invalid request ID"]}))
+    );
+    drop(one);
+    drop(two);
 }
