@@ -184,3 +184,53 @@ pub async fn ontap_profile(state: &AppState, tenant: &Tenant) -> Result<Enforced
         pushinfo,
     })
 }
+
+/// Whether an integration's Duo answers: `OK`, or the error's text (never a secret). Auth API
+/// integrations (Vault methods, step-up methods, ONTAP profiles) are checked with the signed
+/// `/auth/v2/check`, so wrong keys show; Admin API connections with the unsigned
+/// `/auth/v2/ping` (reachability only). Other kinds are not Duo endpoints: `None`.
+pub async fn reachability(state: &AppState, integration: &Integration) -> Option<String> {
+    let config = &integration.config;
+    let (host, ikey, signed) = match integration.kind {
+        IntegrationKind::VaultMethod | IntegrationKind::StepUpMethod => (
+            text(config, "api_hostname"),
+            text(config, "integration_key"),
+            true,
+        ),
+        IntegrationKind::OntapProfile => (
+            text(config, "api_host"),
+            text(config, "integration_key"),
+            true,
+        ),
+        IntegrationKind::Connection => (text(config, "api_host"), text(config, "ikey"), false),
+        _ => return None,
+    };
+    let skey = if signed {
+        match secret(state, integration).await {
+            Ok(skey) => skey,
+            Err(error) => return Some(format!("cannot open the secret key: {error}")),
+        }
+    } else {
+        secrecy::SecretString::from(String::new())
+    };
+    let target = DuoTarget {
+        api_host: host,
+        ikey,
+        skey,
+        allow_plain_http: state.settings.allow_plain_http_duo,
+        proxy: None,
+    };
+    let client = match crate::engine::client_for(&target, &state.limits) {
+        Ok(client) => client,
+        Err(text) => return Some(text),
+    };
+    let answer = if signed {
+        client.auth().check().await.map(|_| ())
+    } else {
+        client.auth().ping().await.map(|_| ())
+    };
+    Some(match answer {
+        Ok(()) => "OK".to_string(),
+        Err(error) => error.to_string(),
+    })
+}

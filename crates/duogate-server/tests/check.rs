@@ -475,3 +475,50 @@ async fn check_needs_the_mfa_role_and_refuses_bad_input_before_asking_duo() {
     assert_eq!(status, 404);
     assert_eq!(setup.emulator_count("/auth/v2/preauth").await, 0);
 }
+
+#[tokio::test]
+async fn status_reports_the_reachability_of_every_stored_duo_endpoint() {
+    let setup = Setup::start(RateLimits::default()).await;
+    setup.vault_method("good").await;
+    let keys = setup.emulator.keys();
+    let (status, _) = setup
+        .call(
+            Method::POST,
+            "/v1/identity/mfa/method/duo",
+            Some(&setup.root),
+            Some(json!({"method_name": "wrong-key", "api_hostname": setup.url, "integration_key": keys.auth_ikey, "secret_key": "y".repeat(40)})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = setup
+        .call(
+            Method::PUT,
+            "/v1/duogate/connections/dead",
+            Some(&setup.root),
+            Some(json!({"api_host": "http://127.0.0.1:9", "ikey": "DIX", "skey": "z"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = setup
+        .call(Method::GET, "/v1/duogate/status", Some(&setup.root), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let of = |name: &str| {
+        body["reachability"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {body}"))["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(of("good"), "OK");
+    assert!(
+        of("wrong-key").contains("40103") || of("wrong-key").to_lowercase().contains("signature"),
+        "{body}"
+    );
+    assert!(of("dead").starts_with("cannot reach Duo"), "{body}");
+    assert!(!body.to_string().contains(&"y".repeat(40)));
+}

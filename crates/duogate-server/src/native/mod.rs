@@ -4,7 +4,7 @@
 //! | route | role | what |
 //! |---|---|---|
 //! | `GET health` | none | `{"status": "ok", "database": "sqlite"}` |
-//! | `GET status` | reader | `{version, database, tenants, integrations: {kind: count}}` |
+//! | `GET status` | reader | `{version, database, tenants, integrations: {kind: count}, reachability: [{id, kind, tenant, name, status}]}`: every stored Duo endpoint checked now (`OK` or the error) |
 //! | `GET openapi.json` | none | the OpenAPI 3.1 document of these routes |
 //! | `GET tenants` | reader | `{"tenants": [{id, path, created_at}]}` |
 //! | `POST tenants` `{"path"}` | admin | 201 with the tenant; the parent must exist |
@@ -42,6 +42,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use duogate_store::audit::NewAuditEntry;
+use duogate_store::integrations::IntegrationKind;
 use duogate_store::tenants::{Tenant, TenantPath};
 use duogate_store::tokens::Role;
 
@@ -107,7 +108,41 @@ async fn status(
         duogate_store::Engine::Sqlite => "sqlite",
         duogate_store::Engine::Postgres => "postgres",
     };
-    let tenants = state.store.list_tenants().await?.len();
+    let tenants = state.store.list_tenants().await?;
+    let mut stored = Vec::new();
+    for kind in [
+        IntegrationKind::VaultMethod,
+        IntegrationKind::StepUpMethod,
+        IntegrationKind::OntapProfile,
+        IntegrationKind::Connection,
+    ] {
+        stored.extend(state.store.list_integrations_of_kind(kind).await?);
+    }
+    // Every Duo endpoint at once; each call has the engine's timeout.
+    let checks = stored.iter().map(|integration| {
+        let state = state.clone();
+        async move {
+            (
+                integration,
+                crate::targets::reachability(&state, integration).await,
+            )
+        }
+    });
+    let reachability: Vec<Value> = futures_util::future::join_all(checks)
+        .await
+        .into_iter()
+        .filter_map(|(integration, status)| {
+            let tenant = tenants.iter().find(|t| t.id == integration.tenant_id)?;
+            Some(json!({
+                "id": integration.id,
+                "kind": integration.kind.as_str(),
+                "tenant": tenant.path.as_str(),
+                "name": integration.name,
+                "status": status?,
+            }))
+        })
+        .collect();
+    let tenants = tenants.len();
     let integrations: serde_json::Map<String, Value> = state
         .store
         .integration_counts()
@@ -120,6 +155,7 @@ async fn status(
         "database": database,
         "tenants": tenants,
         "integrations": integrations,
+        "reachability": reachability,
     })))
 }
 
