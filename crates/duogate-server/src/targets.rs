@@ -77,30 +77,47 @@ pub async fn vault_method(
     })
 }
 
-/// A Vault login-MFA method of `tenant` by id or `method_name`.
+/// A Vault method of `tenant` by id or `method_name`, else (in the root tenant) a step-up
+/// method by name.
 pub async fn vault_method_named(
     state: &AppState,
     tenant: &Tenant,
     key: &str,
 ) -> Result<Enforced, TargetError> {
-    let found = match state.store.integration(key).await {
+    match state.store.integration(key).await {
         Ok(found) if found.kind == IntegrationKind::VaultMethod && found.tenant_id == tenant.id => {
-            found
+            return vault_method(state, found).await;
         }
-        Ok(_) | Err(StoreError::NotFound) => {
-            match state
-                .store
-                .integration_named(&tenant.id, IntegrationKind::VaultMethod, key)
-                .await
-            {
-                Ok(found) => found,
-                Err(StoreError::NotFound) => return Err(TargetError::NotFound),
-                Err(other) => return Err(other.into()),
-            }
-        }
+        Ok(_) | Err(StoreError::NotFound) => {}
         Err(other) => return Err(other.into()),
+    }
+    for kind in [IntegrationKind::VaultMethod, IntegrationKind::StepUpMethod] {
+        if kind == IntegrationKind::StepUpMethod && !tenant.path.as_str().is_empty() {
+            continue;
+        }
+        match state.store.integration_named(&tenant.id, kind, key).await {
+            Ok(found) => return vault_method(state, found).await,
+            Err(StoreError::NotFound) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(TargetError::NotFound)
+}
+
+/// The Duo username for a check of `username` against `enforced`: a step-up method's
+/// `username_format` by simple substitution (the username is the alias and entity name);
+/// as given for everything else (a check has no entity to render identity templates with).
+pub fn check_username(enforced: &Enforced, username: &str) -> String {
+    if enforced.integration.kind != IntegrationKind::StepUpMethod {
+        return username.to_string();
+    }
+    let format = enforced.integration.config["username_format"].as_str().unwrap_or("");
+    let identity = crate::username_format::Identity {
+        alias_name: username.to_string(),
+        entity_name: username.to_string(),
+        ..Default::default()
     };
-    vault_method(state, found).await
+    crate::username_format::render_simple(format, &identity)
 }
 
 /// The tenant an ONTAP profile key names: `cluster` (the root), a tenant path, or its UUID.

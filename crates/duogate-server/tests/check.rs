@@ -28,8 +28,20 @@ struct Setup {
 
 impl Setup {
     async fn start(rate_limits: RateLimits) -> Self {
+        Self::start_with(
+            Limits {
+                call_timeout: Duration::from_secs(5),
+                push_timeout: Duration::from_secs(30),
+                poll_interval: Duration::from_millis(100),
+            },
+            rate_limits,
+        )
+        .await
+    }
+
+    async fn start_with(limits: Limits, rate_limits: RateLimits) -> Self {
         let emulator = Emulator::new(EmulatorConfig {
-            push_timeout: Duration::from_secs(20),
+            push_timeout: Duration::from_secs(2),
             long_poll: Duration::from_secs(1),
             ..EmulatorConfig::default()
         })
@@ -50,14 +62,7 @@ impl Setup {
                 status_refresh: None,
             },
         )
-        .with_engine(
-            Limits {
-                call_timeout: Duration::from_secs(5),
-                push_timeout: Duration::from_secs(30),
-                poll_interval: Duration::from_millis(100),
-            },
-            rate_limits,
-        );
+        .with_engine(limits, rate_limits);
         Self {
             state,
             root: root.expose_secret().to_string(),
@@ -110,6 +115,17 @@ impl Setup {
             .unwrap();
         let response = self.emulator.router().oneshot(request).await.unwrap();
         assert!(response.status().is_success());
+    }
+
+    async fn emulator_control(&self, method: &str, path: &str, body: Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = self.emulator.router().oneshot(request).await.unwrap();
+        assert!(response.status().is_success(), "{method} {path}");
     }
 
     async fn emulator_count(&self, path: &str) -> usize {
@@ -521,4 +537,188 @@ async fn status_reports_the_reachability_of_every_stored_duo_endpoint() {
     );
     assert!(of("dead").starts_with("cannot reach Duo"), "{body}");
     assert!(!body.to_string().contains(&"y".repeat(40)));
+}
+
+async fn decide_over_http(setup: &Setup, token: &str, body: Value) -> (String, String) {
+    let (status, answer) = setup
+        .call(
+            Method::POST,
+            "/v1/duogate/check",
+            Some(token),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}: {answer}");
+    (
+        answer["result"].as_str().unwrap().to_string(),
+        answer["reason"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn every_scripted_answer_decides_through_the_api_for_each_policy() {
+    let setup = Setup::start(RateLimits::default()).await;
+    setup.vault_method("corp").await;
+    setup.ontap_profile("", "safe", &[]).await;
+    setup.ontap_profile("secure-svm", "secure", &[]).await;
+    let mfa = setup.token(Role::Mfa, None).await;
+    let cases = [
+        ("approve", None, "allow", "approved"),
+        ("deny", None, "deny", "denied"),
+        ("timeout", None, "deny", "timeout"),
+        ("fraud", None, "deny", "fraud"),
+        ("bypass", None, "allow", "bypass"),
+        ("not_enrolled", None, "deny", "not_enrolled"),
+        ("locked_out", None, "deny", "locked_out"),
+        ("deny", Some("424242"), "allow", "approved"),
+        ("approve", Some("111111"), "deny", "denied"),
+    ];
+    for (index, (answer, passcode, result, reason)) in cases.into_iter().enumerate() {
+        let username = format!("u{index}-{answer}");
+        setup.emulator_user(&username, answer).await;
+        for target in [
+            json!({"method": "corp"}),
+            json!({"profile": "cluster"}),
+            json!({"profile": "secure-svm"}),
+        ] {
+            let mut body = target.clone();
+            body["username"] = json!(username);
+            if let Some(code) = passcode {
+                body["passcode"] = json!(code);
+            }
+            let got = decide_over_http(&setup, &mfa, body).await;
+            assert_eq!(
+                got,
+                (result.to_string(), reason.to_string()),
+                "{answer} {passcode:?} {target}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_step_up_method_is_checked_with_its_username_format() {
+    let setup = Setup::start(RateLimits::default()).await;
+    setup.emulator_user("sam@corp", "approve").await;
+    let keys = setup.emulator.keys();
+    let root = setup.root.clone();
+    let (status, _) = setup
+        .call(
+            Method::POST,
+            "/v1/sys/auth/app",
+            Some(&root),
+            Some(json!({"type": "trusted"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, mounts) = setup
+        .call(Method::GET, "/v1/sys/auth", Some(&root), None)
+        .await;
+    let accessor = mounts["data"]["app/"]["accessor"].clone();
+    let (status, answer) = setup
+        .call(
+            Method::POST,
+            "/v1/sys/mfa/method/duo/sudo",
+            Some(&root),
+            Some(json!({"mount_accessor": accessor, "username_format": "{{alias.name}}@corp", "api_hostname": setup.url,
+                        "integration_key": keys.auth_ikey, "secret_key": keys.auth_skey})),
+        )
+        .await;
+    assert_eq!(status, 204, "{answer}");
+    let got = decide_over_http(&setup, &root, json!({"method": "sudo", "username": "sam"})).await;
+    assert_eq!(got, ("allow".to_string(), "approved".to_string()));
+}
+
+#[tokio::test]
+async fn the_fail_mode_matrix_holds_through_the_api() {
+    let setup = Setup::start_with(
+        Limits {
+            call_timeout: Duration::from_secs(1),
+            push_timeout: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(100),
+        },
+        RateLimits {
+            per_user: 1000,
+            per_source: 1000,
+            window: Duration::from_secs(60),
+        },
+    )
+    .await;
+    setup.emulator_user("alice", "approve").await;
+    setup.vault_method("corp").await;
+    setup.ontap_profile("", "safe", &[]).await;
+    setup.ontap_profile("secure-svm", "secure", &[]).await;
+    let root = setup.root.clone();
+    let faults = |path: &str| {
+        [
+            ("down", json!({"kind": "down", "paths": [path]})),
+            (
+                "slow past the timeout",
+                json!({"kind": "delay", "ms": 1500, "paths": [path]}),
+            ),
+            (
+                "5xx",
+                json!({"kind": "status", "status": 500, "paths": [path]}),
+            ),
+            (
+                "malformed JSON",
+                json!({"kind": "malformed", "paths": [path]}),
+            ),
+        ]
+    };
+    let targets = [
+        (json!({"profile": "cluster"}), ("allow", "fail_safe")),
+        (json!({"profile": "secure-svm"}), ("deny", "fail_secure")),
+        (json!({"method": "corp"}), ("deny", "error")),
+    ];
+    for (name, fault) in faults("/auth/v2/preauth") {
+        setup
+            .emulator_control("POST", "/_emulator/faults", fault)
+            .await;
+        for (target, (result, reason)) in &targets {
+            let mut body = target.clone();
+            body["username"] = json!("alice");
+            let got = decide_over_http(&setup, &root, body).await;
+            assert_eq!(
+                got,
+                (result.to_string(), reason.to_string()),
+                "preauth {name} {target}"
+            );
+        }
+        setup
+            .emulator_control("DELETE", "/_emulator/faults", Value::Null)
+            .await;
+    }
+    for (name, fault) in faults("/auth/v2/auth") {
+        setup
+            .emulator_control("POST", "/_emulator/faults", fault)
+            .await;
+        for (target, _) in &targets {
+            let mut body = target.clone();
+            body["username"] = json!("alice");
+            let (result, reason) = decide_over_http(&setup, &root, body).await;
+            assert_eq!(result, "deny", "auth {name} {target}: {reason}");
+            assert!(
+                reason == "error" || reason == "timeout",
+                "auth {name} {target}: {reason}"
+            );
+        }
+        setup
+            .emulator_control("DELETE", "/_emulator/faults", Value::Null)
+            .await;
+    }
+    // A rotated key (401 at check/preauth) follows fail_mode too.
+    setup
+        .emulator_control("POST", "/_emulator/keys/rotate", json!({}))
+        .await;
+    for (target, (result, reason)) in &targets {
+        let mut body = target.clone();
+        body["username"] = json!("alice");
+        let got = decide_over_http(&setup, &root, body).await;
+        assert_eq!(
+            got,
+            (result.to_string(), reason.to_string()),
+            "rotated key {target}"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! `check`: run the second factor for a username against a Vault method (`"method": id or
-//! name`, in `?tenant=`) or a tenant's ONTAP profile (`"profile": "cluster"`, a tenant path or
+//! name`, in `?tenant=`; in the root tenant also a step-up method's name, whose
+//! `username_format` is applied by simple substitution) or a tenant's ONTAP profile (`"profile": "cluster"`, a tenant path or
 //! its UUID). Synchronous by default; with `"async": true` it answers 202 with a `txid` that
 //! `GET check/{txid}` answers (`result: waiting` until decided).
 //!
@@ -197,7 +198,7 @@ pub(super) async fn check(
     let credential = credential(&input)?;
     let enforced = resolve(&state, &caller, &query, &input).await?;
     let attempt = Attempt {
-        username: input.username.trim().to_string(),
+        username: targets::check_username(&enforced, input.username.trim()),
         ipaddr: input.ipaddr.clone(),
         credential,
         pushinfo: enforced.pushinfo.clone(),
