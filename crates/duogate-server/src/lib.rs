@@ -1,9 +1,9 @@
-//! `duogate-server`: duogate's service (in progress for issue 3).
-//!
-//! Built so far: access control (tokens, Basic accounts), the native API (tenants, tokens,
-//! accounts, Admin API connections and the Swimlane-shaped actions over HTTP, audit, health)
-//! and `/metrics`. To come (issues 3 and 4): the Vault and ONTAP dialects, the enforcement
-//! engine, the OpenAPI document.
+//! `duogate-server`: duogate's service. Three dialects over one store: the Vault dialect
+//! (`/v1/…`: login-MFA and step-up methods, enforcements, namespaces, two-phase logins), the
+//! ONTAP dialect (`/api/…`: Duo profiles and groups, SVMs) and the native API (`/v1/duogate/…`),
+//! plus the enforcement engine that runs Duo's Auth API with Vault's and duo_unix's semantics.
+//! The dialects are thin: they parse their wire format, call the store or the engine, and map
+//! errors to their own envelope; the engine knows no dialect; no dialect touches SQL.
 //!
 //! # Layout
 //!
