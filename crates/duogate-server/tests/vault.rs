@@ -1597,13 +1597,13 @@ async fn enforcement_checks_run_method_ids_then_selectors_then_one_of() {
             json!({"mfa_method_ids": [method], "auth_method_accessors": [], "auth_method_types": ["nope"]}),
             "one of the auth method types provided is invalid",
         ),
-        // No identity store here: every entity or group id is unknown.
+        // No identity store: entity and group ids are taken as given, but not empty ones.
         (
-            json!({"mfa_method_ids": [method], "identity_entity_ids": ["6a2f0c3e-1111-2222-3333-444455556666"]}),
+            json!({"mfa_method_ids": [method], "identity_entity_ids": [""]}),
             "one of the provided entity ids doesn't exist",
         ),
         (
-            json!({"mfa_method_ids": [method], "identity_group_ids": ["6a2f0c3e-1111-2222-3333-444455556666"]}),
+            json!({"mfa_method_ids": [method], "identity_group_ids": [" "]}),
             "one of the provided group ids doesn't exist",
         ),
     ];

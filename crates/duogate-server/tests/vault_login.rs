@@ -260,9 +260,7 @@ async fn a_login_needs_mfa_and_validate_returns_a_token_lookup_self_describes() 
 async fn a_failed_validation_keeps_the_request_for_a_retry() {
     let vault = Vault::start().await;
     vault.user("bob", "deny").await;
-    let (accessor, method_id) = vault
-        .setup("{{identity.entity.aliases.ACC.name}}")
-        .await;
+    let (accessor, method_id) = vault.setup("{{identity.entity.aliases.ACC.name}}").await;
     // Point the template at the real accessor.
     let keys = vault.emulator.keys();
     vault
@@ -606,4 +604,65 @@ async fn login_needs_the_mfa_role() {
         )
         .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn enforcements_select_by_entity_and_group_and_others_log_in_without_mfa() {
+    let vault = Vault::start().await;
+    vault.user("ivy", "approve").await;
+    let (_, method_id) = vault.setup("").await;
+    // Replace the mount-wide enforcement by one for an entity and one for a group.
+    let (status, _) = vault
+        .call(
+            "DELETE",
+            "identity/mfa/login-enforcement/e1",
+            Some(&vault.root),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 204);
+    vault
+        .admin(
+            "POST",
+            "identity/mfa/login-enforcement/by-entity",
+            json!({"mfa_method_ids": [method_id], "identity_entity_ids": ["ent-ivy"]}),
+        )
+        .await;
+    vault
+        .admin(
+            "POST",
+            "identity/mfa/login-enforcement/by-group",
+            json!({"mfa_method_ids": [method_id], "identity_group_ids": ["admins"]}),
+        )
+        .await;
+    let vault = &vault;
+    let login = |body: Value| async move {
+        let (status, answer) = vault
+            .call("POST", "auth/app/login", Some(&vault.mfa), Some(body), &[])
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        answer["auth"]["mfa_requirement"]["mfa_constraints"]
+            .as_object()
+            .map(|c| c.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        login(json!({"username": "ivy", "entity_id": "ent-ivy"})).await,
+        vec!["by-entity"]
+    );
+    assert_eq!(
+        login(json!({"username": "jo", "group_ids": ["admins"]})).await,
+        vec!["by-group"]
+    );
+    assert_eq!(
+        login(json!({"username": "ivy", "entity_id": "ent-ivy", "group_ids": ["admins"]})).await,
+        vec!["by-entity", "by-group"]
+    );
+    assert!(
+        login(json!({"username": "kim", "group_ids": ["staff"]}))
+            .await
+            .is_empty(),
+        "no enforcement matches kim"
+    );
 }

@@ -139,8 +139,6 @@ def scenario(backend):
     step("enforcement with a bad type", "POST", enforcement,
          {"mfa_method_ids": [method_id], "auth_method_types": ["nosuch"]})
     step("enforcement with no selector", "POST", enforcement, {"mfa_method_ids": [method_id]})
-    step("enforcement with an unknown entity", "POST", enforcement,
-         {"mfa_method_ids": [method_id], "identity_entity_ids": [str(uuid.uuid4())]})
     step("read enforcement before it exists", "GET", enforcement)
     step("list enforcements when none", "LIST", "identity/mfa/login-enforcement")
     step("write enforcement", "POST", enforcement,

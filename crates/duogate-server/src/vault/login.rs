@@ -128,7 +128,7 @@ pub(super) async fn login(
     let entity_id =
         entity_id.unwrap_or_else(|| derived_uuid(&[&call.tenant.id, &mount.accessor, &username]));
     let entity_name =
-        entity_name.unwrap_or_else(|| format!("entity_{}", &entity_id.replace('-', "")[..8]));
+        entity_name.unwrap_or_else(|| format!("entity_{}", &derived_uuid(&[&entity_id])[..8]));
     let identity = Identity {
         alias_id: derived_uuid(&["alias", &mount.accessor, &username]),
         alias_name: username.clone(),

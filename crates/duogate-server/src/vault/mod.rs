@@ -45,6 +45,9 @@
 //! - Deleting a namespace is synchronous: the answer's `status` is `deleted` (OpenBao answers
 //!   `in-progress` and deletes in the background); a namespace with children is refused.
 //! - Auth mounts: only type `trusted` exists (other types: `plugin not found in the catalog`).
+//! - Login enforcements accept any (non-empty) `identity_entity_ids` and `identity_group_ids`:
+//!   entities and groups are named by each login on a `trusted` mount, not kept in an identity
+//!   store (Vault answers `one of the provided entity ids doesn't exist`).
 //! - Step-up `sys/mfa/method/duo/{name}`: the read shows `api_hostname, id, mount_accessor,
 //!   name, pushinfo, type, username_format` and never the keys; `mount_accessor` must name an
 //!   auth mount of the root namespace.
