@@ -1,28 +1,26 @@
 //! `POST /v1/duogate/check` through the real router against the in-process emulator: Vault
 //! methods and ONTAP profiles, sync and async, rate limits, access, and the audit trail.
 
+mod support;
+
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, Request};
+use axum::http::Method;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
-use duo_emulator::{Emulator, EmulatorConfig};
 use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
-use duogate_server::{AppState, ServiceSettings, app};
+use duogate_server::{AppState, ServiceSettings};
 use duogate_store::integrations::{IntegrationKind, NewIntegration};
 use duogate_store::tenants::TenantPath;
 use duogate_store::tokens::Role;
-use duogate_store::{Keyring, SealKey, Store};
+use support::Duo;
 
 struct Setup {
     state: AppState,
     root: String,
-    emulator: Emulator,
-    url: String,
+    duo: Duo,
     _dir: tempfile::TempDir,
 }
 
@@ -40,21 +38,8 @@ impl Setup {
     }
 
     async fn start_with(limits: Limits, rate_limits: RateLimits) -> Self {
-        let emulator = Emulator::new(EmulatorConfig {
-            push_timeout: Duration::from_secs(2),
-            long_poll: Duration::from_secs(1),
-            ..EmulatorConfig::default()
-        })
-        .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(emulator.clone().serve(listener, std::future::pending()));
-        let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-        let store = Store::connect(&db, Keyring::new(SealKey::generate()))
-            .await
-            .unwrap();
-        let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
+        let duo = Duo::start(Duration::from_secs(2)).await;
+        let (store, root, dir) = support::store_with_root().await;
         let state = AppState::new(
             store,
             ServiceSettings {
@@ -65,9 +50,8 @@ impl Setup {
         .with_engine(limits, rate_limits);
         Self {
             state,
-            root: root.expose_secret().to_string(),
-            emulator,
-            url,
+            root,
+            duo,
             _dir: dir,
         }
     }
@@ -79,83 +63,31 @@ impl Setup {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json");
-        if let Some(token) = token {
-            request = request.header("x-vault-token", token);
-        }
-        let body = body
-            .map(|b| Body::from(b.to_string()))
-            .unwrap_or_else(Body::empty);
-        let response = app(self.state.clone())
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let headers: Vec<(&str, &str)> = token.map(|t| ("x-vault-token", t)).into_iter().collect();
+        support::send(&self.state, method.as_str(), path, &headers, body).await
     }
 
     async fn emulator_user(&self, username: &str, answer: &str) {
-        let request = Request::builder()
-            .method("POST")
-            .uri("/_emulator/users")
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"username": username, "answer": answer, "passcodes": ["424242"]})
-                    .to_string(),
-            ))
-            .unwrap();
-        let response = self.emulator.router().oneshot(request).await.unwrap();
-        assert!(response.status().is_success());
+        self.duo.user(username, answer, &["424242"]).await;
     }
 
     async fn emulator_control(&self, method: &str, path: &str, body: Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let response = self.emulator.router().oneshot(request).await.unwrap();
-        assert!(response.status().is_success(), "{method} {path}");
+        self.duo.control(method, path, body).await;
     }
 
     async fn emulator_count(&self, path: &str) -> usize {
-        let request = Request::builder()
-            .uri("/_emulator/requests")
-            .body(Body::empty())
-            .unwrap();
-        let response = self.emulator.router().oneshot(request).await.unwrap();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let log: Value = serde_json::from_slice(&bytes).unwrap();
-        let entries = log
-            .get("requests")
-            .and_then(Value::as_array)
-            .or_else(|| log.as_array())
-            .cloned()
-            .unwrap_or_default();
-        entries.iter().filter(|e| e["path"] == path).count()
+        self.duo.requests_to(path).await
     }
 
     /// A Vault method through the Vault dialect; returns its id.
     async fn vault_method(&self, name: &str) -> String {
-        let keys = self.emulator.keys();
+        let keys = self.duo.emulator.keys();
         let (status, body) = self
             .call(
                 Method::POST,
                 "/v1/identity/mfa/method/duo",
                 Some(&self.root),
-                Some(json!({"method_name": name, "api_hostname": self.url, "integration_key": keys.auth_ikey, "secret_key": keys.auth_skey, "push_info": "from=check"})),
+                Some(json!({"method_name": name, "api_hostname": self.duo.url, "integration_key": keys.auth_ikey, "secret_key": keys.auth_skey, "push_info": "from=check"})),
             )
             .await;
         assert_eq!(status, 200, "{body}");
@@ -170,13 +102,13 @@ impl Setup {
             Ok(t) => t,
             Err(_) => store.create_tenant(&path).await.unwrap(),
         };
-        let keys = self.emulator.keys();
+        let keys = self.duo.emulator.keys();
         store
             .create_integration(NewIntegration {
                 tenant_id: tenant.id.clone(),
                 kind: IntegrationKind::OntapProfile,
                 name: "duo".into(),
-                config: json!({"api_host": self.url, "integration_key": keys.auth_ikey, "is_enabled": true, "fail_mode": fail_mode, "auto_push": false, "max_prompts": 1, "push_info": false}),
+                config: json!({"api_host": self.duo.url, "integration_key": keys.auth_ikey, "is_enabled": true, "fail_mode": fail_mode, "auto_push": false, "max_prompts": 1, "push_info": false}),
                 secret: Some(keys.auth_skey.into()),
             })
             .await
@@ -496,13 +428,13 @@ async fn check_needs_the_mfa_role_and_refuses_bad_input_before_asking_duo() {
 async fn status_reports_the_reachability_of_every_stored_duo_endpoint() {
     let setup = Setup::start(RateLimits::default()).await;
     setup.vault_method("good").await;
-    let keys = setup.emulator.keys();
+    let keys = setup.duo.emulator.keys();
     let (status, _) = setup
         .call(
             Method::POST,
             "/v1/identity/mfa/method/duo",
             Some(&setup.root),
-            Some(json!({"method_name": "wrong-key", "api_hostname": setup.url, "integration_key": keys.auth_ikey, "secret_key": "y".repeat(40)})),
+            Some(json!({"method_name": "wrong-key", "api_hostname": setup.duo.url, "integration_key": keys.auth_ikey, "secret_key": "y".repeat(40)})),
         )
         .await;
     assert_eq!(status, 200);
@@ -600,7 +532,7 @@ async fn every_scripted_answer_decides_through_the_api_for_each_policy() {
 async fn a_step_up_method_is_checked_with_its_username_format() {
     let setup = Setup::start(RateLimits::default()).await;
     setup.emulator_user("sam@corp", "approve").await;
-    let keys = setup.emulator.keys();
+    let keys = setup.duo.emulator.keys();
     let root = setup.root.clone();
     let (status, _) = setup
         .call(
@@ -620,7 +552,7 @@ async fn a_step_up_method_is_checked_with_its_username_format() {
             Method::POST,
             "/v1/sys/mfa/method/duo/sudo",
             Some(&root),
-            Some(json!({"mount_accessor": accessor, "username_format": "{{alias.name}}@corp", "api_hostname": setup.url,
+            Some(json!({"mount_accessor": accessor, "username_format": "{{alias.name}}@corp", "api_hostname": setup.duo.url,
                         "integration_key": keys.auth_ikey, "secret_key": keys.auth_skey})),
         )
         .await;

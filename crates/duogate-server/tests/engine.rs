@@ -2,91 +2,17 @@
 //! both policies, the fail_mode matrix (faults before and after the auth phase), attempts,
 //! groups, and push deadlines on a paused clock.
 
+mod support;
+
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
+use support::Duo;
 
-use duo_emulator::{Emulator, EmulatorConfig};
 use duogate_server::engine::{
-    Attempt, Credential, Decision, DuoTarget, FailMode, GroupRule, Limits, Outcome, Policy, Reason,
+    Attempt, Credential, Decision, FailMode, GroupRule, Limits, Outcome, Policy, Reason,
     UnixPolicy, decide,
 };
-
-struct Duo {
-    emulator: Emulator,
-    url: String,
-}
-
-impl Duo {
-    async fn start(push_timeout: Duration) -> Self {
-        let emulator = Emulator::new(EmulatorConfig {
-            push_timeout,
-            long_poll: Duration::from_secs(2),
-            ..EmulatorConfig::default()
-        })
-        .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(emulator.clone().serve(listener, std::future::pending()));
-        Self { emulator, url }
-    }
-
-    async fn control(&self, method: &str, path: &str, body: Value) -> Value {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let response = self.emulator.router().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {bytes:?}");
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-    }
-
-    async fn user(&self, username: &str, answer: &str) {
-        self.control(
-            "POST",
-            "/_emulator/users",
-            json!({"username": username, "answer": answer, "passcodes": ["123456"]}),
-        )
-        .await;
-    }
-
-    async fn fault(&self, spec: Value) {
-        self.control("POST", "/_emulator/faults", spec).await;
-    }
-
-    async fn requests_to(&self, path: &str) -> usize {
-        let log = self
-            .control("GET", "/_emulator/requests", Value::Null)
-            .await;
-        let entries = log
-            .get("requests")
-            .and_then(Value::as_array)
-            .or_else(|| log.as_array())
-            .cloned()
-            .unwrap_or_default();
-        entries.iter().filter(|e| e["path"] == path).count()
-    }
-
-    fn target(&self) -> DuoTarget {
-        let keys = self.emulator.keys();
-        DuoTarget {
-            api_host: self.url.clone(),
-            ikey: keys.auth_ikey,
-            skey: keys.auth_skey.into(),
-            allow_plain_http: true,
-            proxy: None,
-        }
-    }
-}
 
 fn attempt(username: &str, credential: Credential) -> Attempt {
     Attempt {
@@ -165,7 +91,7 @@ async fn every_scripted_answer_gives_its_decision_under_both_policies() {
     ];
     for (index, (answer, credential, outcome, reason)) in cases.into_iter().enumerate() {
         let username = format!("user{index}-{answer}");
-        duo.user(&username, answer).await;
+        duo.user(&username, answer, &["123456"]).await;
         let login = attempt(&username, credential.clone());
         for policy in [Policy::FailClosed, unix(FailMode::Safe, 1)] {
             let decision = decide(&duo.target(), &login, &policy, &limits()).await;
@@ -182,8 +108,8 @@ async fn every_scripted_answer_gives_its_decision_under_both_policies() {
 #[tokio::test(start_paused = true)]
 async fn vault_texts_name_what_failed() {
     let duo = Duo::start(Duration::from_secs(20)).await;
-    duo.user("denier", "deny").await;
-    duo.user("newbie", "not_enrolled").await;
+    duo.user("denier", "deny", &["123456"]).await;
+    duo.user("newbie", "not_enrolled", &["123456"]).await;
     let denied = decide(
         &duo.target(),
         &attempt("denier", Credential::Push),
@@ -225,8 +151,8 @@ async fn vault_texts_name_what_failed() {
 #[tokio::test(start_paused = true)]
 async fn only_plain_failures_consume_prompts() {
     let duo = Duo::start(Duration::from_secs(20)).await;
-    duo.user("denier", "deny").await;
-    duo.user("locked", "locked_out").await;
+    duo.user("denier", "deny", &["123456"]).await;
+    duo.user("locked", "locked_out", &["123456"]).await;
     let denied = decide(
         &duo.target(),
         &attempt("denier", Credential::Push),
@@ -264,7 +190,7 @@ async fn only_plain_failures_consume_prompts() {
 async fn an_unanswered_push_ends_in_a_deny_at_the_deadline() {
     // Duo itself would wait an hour; the engine's deadline is 30 s.
     let duo = Duo::start(Duration::from_secs(3600)).await;
-    duo.user("silent", "timeout").await;
+    duo.user("silent", "timeout", &["123456"]).await;
     let started = tokio::time::Instant::now();
     for policy in [Policy::FailClosed, unix(FailMode::Safe, 1)] {
         let decision = decide(
@@ -315,10 +241,10 @@ async fn clear_faults(duo: &Duo) {
 #[tokio::test(start_paused = true)]
 async fn preauth_trouble_follows_fail_mode_and_vault_always_denies() {
     let duo = Duo::start(Duration::from_secs(20)).await;
-    duo.user("alice", "approve").await;
+    duo.user("alice", "approve", &["123456"]).await;
     let login = attempt("alice", Credential::Push);
     for (name, fault) in unusable_faults("/auth/v2/preauth") {
-        duo.fault(fault).await;
+        duo.control("POST", "/_emulator/faults", fault).await;
         let safe = decide(&duo.target(), &login, &unix(FailMode::Safe, 1), &limits()).await;
         expect(&safe, Outcome::Allow, Reason::FailSafe, name);
         let secure = decide(&duo.target(), &login, &unix(FailMode::Secure, 1), &limits()).await;
@@ -336,8 +262,12 @@ async fn preauth_trouble_follows_fail_mode_and_vault_always_denies() {
     let secure = decide(&old, &login, &unix(FailMode::Secure, 1), &limits()).await;
     expect(&secure, Outcome::Deny, Reason::FailSecure, "rotated key");
     // A 429 storm outlasting the backoff ends the login in both modes (duo_unix: ABORT).
-    duo.fault(json!({"kind": "rate_limit", "every": 1, "paths": ["/auth/v2/preauth"]}))
-        .await;
+    duo.control(
+        "POST",
+        "/_emulator/faults",
+        json!({"kind": "rate_limit", "every": 1, "paths": ["/auth/v2/preauth"]}),
+    )
+    .await;
     for mode in [FailMode::Safe, FailMode::Secure] {
         let decision = decide(&duo.target(), &login, &unix(mode, 1), &limits()).await;
         expect(&decision, Outcome::Deny, Reason::Error, "429 storm");
@@ -347,11 +277,11 @@ async fn preauth_trouble_follows_fail_mode_and_vault_always_denies() {
 #[tokio::test(start_paused = true)]
 async fn auth_phase_trouble_denies_in_both_modes() {
     let duo = Duo::start(Duration::from_secs(20)).await;
-    duo.user("alice", "approve").await;
+    duo.user("alice", "approve", &["123456"]).await;
     let login = attempt("alice", Credential::Push);
     for path in ["/auth/v2/auth", "/auth/v2/auth_status"] {
         for (name, fault) in unusable_faults(path) {
-            duo.fault(fault).await;
+            duo.control("POST", "/_emulator/faults", fault).await;
             for policy in [
                 unix(FailMode::Safe, 3),
                 unix(FailMode::Secure, 3),
@@ -376,7 +306,7 @@ async fn auth_phase_trouble_denies_in_both_modes() {
 #[tokio::test(start_paused = true)]
 async fn disabled_profiles_groups_and_exclusions_skip_duo() {
     let duo = Duo::start(Duration::from_secs(20)).await;
-    duo.user("alice", "deny").await;
+    duo.user("alice", "deny", &["123456"]).await;
     let groups = vec![GroupRule {
         name: "ops".into(),
         excluded_users: vec!["bob".into()],
@@ -430,7 +360,7 @@ async fn disabled_profiles_groups_and_exclusions_skip_duo() {
 #[tokio::test(start_paused = true)]
 async fn auto_push_sends_the_default_factor() {
     let duo = Duo::start(Duration::from_secs(20)).await;
-    duo.user("alice", "approve").await;
+    duo.user("alice", "approve", &["123456"]).await;
     let policy = Policy::Unix(UnixPolicy {
         is_enabled: true,
         fail_mode: FailMode::Safe,

@@ -2,17 +2,13 @@
 //! what the server serves, name exactly the routes `native::router` has (with their verbs), and
 //! describe what those routes answer.
 
+mod support;
+
 use std::collections::BTreeSet;
 
-use axum::body::Body;
-use axum::http::{Method, Request};
-use secrecy::ExposeSecret as _;
 use serde_json::Value;
-use tower::ServiceExt as _;
 
-use duogate_server::{AppState, ServiceSettings, app, native};
-use duogate_store::tokens::Role;
-use duogate_store::{Keyring, SealKey, Store};
+use duogate_server::{AppState, ServiceSettings, native};
 
 const ROUTER_SOURCE: &str = include_str!("../src/native/mod.rs");
 
@@ -94,41 +90,14 @@ fn every_reference_resolves_and_every_operation_has_an_id() {
 }
 
 async fn call(state: &AppState, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
-    let mut request = Request::builder()
-        .method(Method::from_bytes(method.as_bytes()).unwrap())
-        .uri(format!("/v1/duogate{path}"))
-        .header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("x-vault-token", token);
-    }
-    let body = if method == "GET" || method == "DELETE" {
-        Body::empty()
-    } else {
-        Body::from("{}")
-    };
-    let response = app(state.clone())
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let headers: Vec<(&str, &str)> = token.map(|t| ("x-vault-token", t)).into_iter().collect();
+    let body = (method != "GET" && method != "DELETE").then(|| serde_json::json!({}));
+    support::send(state, method, &format!("/v1/duogate{path}"), &headers, body).await
 }
 
 #[tokio::test]
 async fn the_served_document_is_the_golden_file_and_every_operation_is_routed() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-    let store = Store::connect(&url, Keyring::new(SealKey::generate()))
-        .await
-        .unwrap();
-    let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
-    let root = root.expose_secret().to_string();
+    let (store, root, _dir) = support::store_with_root().await;
     let state = AppState::new(store, ServiceSettings::default());
 
     let (status, served) = call(&state, "GET", "/openapi.json", None).await;

@@ -2,47 +2,31 @@
 //! `auth/{mount}/login` → `mfa_requirement` → `sys/mfa/validate` → a token that
 //! `auth/token/lookup-self` describes; `X-Vault-MFA`; AND across enforcements; retries.
 
+mod support;
+
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, Request};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
-use duo_emulator::{Emulator, EmulatorConfig};
 use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
-use duogate_server::{AppState, ServiceSettings, app};
+use duogate_server::{AppState, ServiceSettings};
 use duogate_store::tokens::Role;
-use duogate_store::{Keyring, SealKey, Store};
+use support::Duo;
 
 struct Vault {
     state: AppState,
     root: String,
     mfa: String,
-    emulator: Emulator,
-    url: String,
+    duo: Duo,
     _dir: tempfile::TempDir,
 }
 
 impl Vault {
     async fn start() -> Self {
-        let emulator = Emulator::new(EmulatorConfig {
-            push_timeout: Duration::from_secs(20),
-            long_poll: Duration::from_secs(1),
-            ..EmulatorConfig::default()
-        })
-        .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(emulator.clone().serve(listener, std::future::pending()));
-        let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-        let store = Store::connect(&db, Keyring::new(SealKey::generate()))
-            .await
-            .unwrap();
-        let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
+        let duo = Duo::start(Duration::from_secs(20)).await;
+        let (store, root, dir) = support::store_with_root().await;
         let (mfa, _) = store.create_token(Role::Mfa, None, None).await.unwrap();
         let state = AppState::new(
             store,
@@ -61,10 +45,9 @@ impl Vault {
         );
         Self {
             state,
-            root: root.expose_secret().to_string(),
+            root,
             mfa: mfa.expose_secret().to_string(),
-            emulator,
-            url,
+            duo,
             _dir: dir,
         }
     }
@@ -77,31 +60,10 @@ impl Vault {
         body: Option<Value>,
         mfa_headers: &[&str],
     ) -> (u16, Value) {
-        let mut request = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(format!("/v1/{path}"))
-            .header("content-type", "application/json");
-        if let Some(token) = token {
-            request = request.header("x-vault-token", token);
-        }
-        for header in mfa_headers {
-            request = request.header("x-vault-mfa", *header);
-        }
-        let body = body
-            .map(|b| Body::from(b.to_string()))
-            .unwrap_or_else(Body::empty);
-        let response = app(self.state.clone())
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let mut headers: Vec<(&str, &str)> =
+            token.map(|t| ("x-vault-token", t)).into_iter().collect();
+        headers.extend(mfa_headers.iter().map(|h| ("x-vault-mfa", *h)));
+        support::send(&self.state, method, &format!("/v1/{path}"), &headers, body).await
     }
 
     async fn admin(&self, method: &str, path: &str, body: Value) -> Value {
@@ -116,24 +78,7 @@ impl Vault {
     }
 
     async fn user(&self, username: &str, answer: &str) {
-        let request = Request::builder()
-            .method("POST")
-            .uri("/_emulator/users")
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"username": username, "answer": answer, "passcodes": ["424242"]})
-                    .to_string(),
-            ))
-            .unwrap();
-        assert!(
-            self.emulator
-                .router()
-                .oneshot(request)
-                .await
-                .unwrap()
-                .status()
-                .is_success()
-        );
+        self.duo.user(username, answer, &["424242"]).await;
     }
 
     /// A trusted mount, a Duo method and an enforcement on the mount; returns (accessor, method id).
@@ -145,12 +90,12 @@ impl Vault {
             .as_str()
             .unwrap()
             .to_string();
-        let keys = self.emulator.keys();
+        let keys = self.duo.emulator.keys();
         let created = self
             .admin(
                 "POST",
                 "identity/mfa/method/duo",
-                json!({"method_name": "corp", "api_hostname": self.url, "integration_key": keys.auth_ikey,
+                json!({"method_name": "corp", "api_hostname": self.duo.url, "integration_key": keys.auth_ikey,
                        "secret_key": keys.auth_skey, "username_format": username_format}),
             )
             .await;
@@ -262,12 +207,12 @@ async fn a_failed_validation_keeps_the_request_for_a_retry() {
     vault.user("bob", "deny").await;
     let (accessor, method_id) = vault.setup("{{identity.entity.aliases.ACC.name}}").await;
     // Point the template at the real accessor.
-    let keys = vault.emulator.keys();
+    let keys = vault.duo.emulator.keys();
     vault
         .admin(
             "POST",
             &format!("identity/mfa/method/duo/{method_id}"),
-            json!({"api_hostname": vault.url, "integration_key": keys.auth_ikey, "secret_key": keys.auth_skey,
+            json!({"api_hostname": vault.duo.url, "integration_key": keys.auth_ikey, "secret_key": keys.auth_skey,
                    "username_format": format!("{{{{identity.entity.aliases.{accessor}.name}}}}")}),
         )
         .await;
@@ -493,12 +438,12 @@ async fn every_matching_enforcement_must_pass() {
     let vault = Vault::start().await;
     vault.user("gina", "approve").await;
     let (_, first) = vault.setup("").await;
-    let keys = vault.emulator.keys();
+    let keys = vault.duo.emulator.keys();
     let second = vault
         .admin(
             "POST",
             "identity/mfa/method/duo",
-            json!({"method_name": "second", "api_hostname": vault.url, "integration_key": keys.auth_ikey, "secret_key": keys.auth_skey, "use_passcode": true}),
+            json!({"method_name": "second", "api_hostname": vault.duo.url, "integration_key": keys.auth_ikey, "secret_key": keys.auth_skey, "use_passcode": true}),
         )
         .await["data"]["method_id"]
         .as_str()

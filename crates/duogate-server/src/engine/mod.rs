@@ -328,43 +328,23 @@ async fn decide_fail_closed(target: &DuoTarget, attempt: &Attempt, limits: &Limi
         };
         return Decision::deny(Reason::Error, "", detail);
     }
-    let preauth = auth
-        .preauth(&PreauthRequest {
-            subject: Subject::Username(attempt.username.clone()),
-            ipaddr: attempt.ipaddr.clone(),
-            hostname: None,
-        })
-        .await;
-    let preauth = match preauth {
+    let preauth = match preauth(&client, attempt).await {
         Ok(preauth) => preauth,
         Err(error) => return Decision::deny(Reason::Error, "", error.to_string()),
     };
-    match preauth.result.as_str() {
-        "allow" => return Decision::allow(Reason::Bypass, &preauth.status_msg),
-        "deny" => {
-            return Decision::deny(
-                preauth_deny_reason(&preauth.status_msg),
-                &preauth.status_msg,
-                preauth.status_msg.clone(),
-            );
-        }
-        "enroll" => {
-            return Decision::deny(
-                Reason::NotEnrolled,
-                &preauth.status_msg,
-                format!(
-                    "{:?} - {:?}",
-                    preauth.status_msg,
-                    preauth.enroll_portal_url.clone().unwrap_or_default()
-                ),
-            );
-        }
-        "auth" => {}
-        other => {
+    let enroll = format!(
+        "{:?} - {:?}",
+        preauth.status_msg,
+        preauth.enroll_portal_url.clone().unwrap_or_default()
+    );
+    match after_preauth(&preauth, enroll) {
+        AfterPreauth::Authenticate => {}
+        AfterPreauth::Decided(decision) => return decision,
+        AfterPreauth::Unknown(result) => {
             return Decision::deny(
                 Reason::Error,
                 &preauth.status_msg,
-                format!("invalid response from Duo preauth: {other:?}"),
+                format!("invalid response from Duo preauth: {result:?}"),
             );
         }
     }
@@ -381,6 +361,52 @@ async fn decide_fail_closed(target: &DuoTarget, attempt: &Attempt, limits: &Limi
             };
             Decision::deny(Reason::Error, "", detail)
         }
+    }
+}
+
+async fn preauth(
+    client: &DuoClient,
+    attempt: &Attempt,
+) -> Result<duo_proto::models::PreauthResponse, ClientError> {
+    client
+        .auth()
+        .preauth(&PreauthRequest {
+            subject: Subject::Username(attempt.username.clone()),
+            ipaddr: attempt.ipaddr.clone(),
+            hostname: None,
+        })
+        .await
+}
+
+/// What preauth's `result` means, for both policies.
+enum AfterPreauth {
+    /// `auth`: go on to the second factor.
+    Authenticate,
+    /// `allow` (bypass), `deny` or `enroll`.
+    Decided(Decision),
+    /// Anything else.
+    Unknown(String),
+}
+
+fn after_preauth(
+    preauth: &duo_proto::models::PreauthResponse,
+    enroll_detail: String,
+) -> AfterPreauth {
+    let status_msg = &preauth.status_msg;
+    match preauth.result.as_str() {
+        "auth" => AfterPreauth::Authenticate,
+        "allow" => AfterPreauth::Decided(Decision::allow(Reason::Bypass, status_msg)),
+        "deny" => AfterPreauth::Decided(Decision::deny(
+            preauth_deny_reason(status_msg),
+            status_msg,
+            status_msg.clone(),
+        )),
+        "enroll" => AfterPreauth::Decided(Decision::deny(
+            Reason::NotEnrolled,
+            status_msg,
+            enroll_detail,
+        )),
+        other => AfterPreauth::Unknown(other.to_string()),
     }
 }
 
@@ -554,36 +580,18 @@ async fn unix_attempt(
     if let Err(error) = auth.ping().await {
         return before_auth(error);
     }
-    let preauth = match auth
-        .preauth(&PreauthRequest {
-            subject: Subject::Username(attempt.username.clone()),
-            ipaddr: attempt.ipaddr.clone(),
-            hostname: None,
-        })
-        .await
-    {
+    let preauth = match preauth(client, attempt).await {
         Ok(preauth) => preauth,
         Err(error) => return before_auth(error),
     };
-    match preauth.result.as_str() {
-        "allow" => return Decision::allow(Reason::Bypass, &preauth.status_msg),
-        "deny" => {
-            return Decision::deny(
-                preauth_deny_reason(&preauth.status_msg),
-                &preauth.status_msg,
-                preauth.status_msg.clone(),
+    match after_preauth(&preauth, "User enrollment required".into()) {
+        AfterPreauth::Authenticate => {}
+        AfterPreauth::Decided(decision) => return decision,
+        AfterPreauth::Unknown(result) => {
+            return fail_mode_decision(
+                policy.fail_mode,
+                format!("JSON invalid 'result': {result}"),
             );
-        }
-        "enroll" => {
-            return Decision::deny(
-                Reason::NotEnrolled,
-                &preauth.status_msg,
-                "User enrollment required".into(),
-            );
-        }
-        "auth" => {}
-        other => {
-            return fail_mode_decision(policy.fail_mode, format!("JSON invalid 'result': {other}"));
         }
     }
     let request = auth_request(attempt, policy.auto_push);
