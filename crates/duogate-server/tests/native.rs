@@ -1,15 +1,15 @@
 //! The native API through the real router: access control on every route, tenants, tokens,
 //! connections (secrets never returned) and actions against the emulator.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Method, Request};
-use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 use duogate_server::{AppState, ServiceSettings, app};
 use duogate_store::tokens::Role;
-use duogate_store::{Keyring, SealKey, Store};
 
 struct Service {
     state: AppState,
@@ -19,12 +19,7 @@ struct Service {
 
 impl Service {
     async fn start(allow_plain_http_duo: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-        let store = Store::connect(&url, Keyring::new(SealKey::generate()))
-            .await
-            .unwrap();
-        let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
+        let (store, root, dir) = support::store_with_root().await;
         let state = AppState::new(
             store,
             ServiceSettings {
@@ -34,7 +29,7 @@ impl Service {
         );
         Self {
             state,
-            root: root.expose_secret().to_string(),
+            root,
             _dir: dir,
         }
     }

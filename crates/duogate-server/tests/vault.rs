@@ -8,6 +8,8 @@
 //! `X-Vault-Namespace` header echoed, 204 bodies empty, error bodies `{"errors":[strings]}`,
 //! and no Duo secret or integration key in any body.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};
 use secrecy::ExposeSecret as _;
@@ -17,7 +19,6 @@ use tower::ServiceExt as _;
 use duogate_server::{AppState, ServiceSettings, app};
 use duogate_store::tenants::TenantPath;
 use duogate_store::tokens::Role;
-use duogate_store::{Keyring, SealKey, Store};
 
 const SKEY: &str = "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep";
 const SKEY2: &str = "p7Rk2wXvB9sLmQ4tYc8NzH3aJd6fGe1uKo5iWr0E";
@@ -249,12 +250,7 @@ impl Service {
     }
 
     async fn start_with(allow_plain_http_duo: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-        let store = Store::connect(&url, Keyring::new(SealKey::generate()))
-            .await
-            .unwrap();
-        let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
+        let (store, root, dir) = support::store_with_root().await;
         let state = AppState::new(
             store,
             ServiceSettings {
@@ -264,7 +260,7 @@ impl Service {
         );
         Self {
             state,
-            root: root.expose_secret().to_string(),
+            root,
             _dir: dir,
         }
     }
