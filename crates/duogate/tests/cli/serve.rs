@@ -493,3 +493,46 @@ fn a_login_on_one_instance_validates_on_another_through_postgresql() {
     drop(one);
     drop(two);
 }
+
+#[test]
+fn sigterm_and_sigint_stop_the_service_cleanly() {
+    for signal in ["-TERM", "-INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("dev");
+        let mut server = Server::start(
+            &[
+                "serve",
+                "--dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(
+            server.request("GET", "/v1/duogate/health", None, None).0,
+            200
+        );
+        let pid = server.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{signal}: still running"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(status.success(), "{signal}: {status:?}");
+    }
+}
