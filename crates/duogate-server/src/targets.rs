@@ -111,7 +111,9 @@ pub fn check_username(enforced: &Enforced, username: &str) -> String {
     if enforced.integration.kind != IntegrationKind::StepUpMethod {
         return username.to_string();
     }
-    let format = enforced.integration.config["username_format"].as_str().unwrap_or("");
+    let format = enforced.integration.config["username_format"]
+        .as_str()
+        .unwrap_or("");
     let identity = crate::username_format::Identity {
         alias_name: username.to_string(),
         entity_name: username.to_string(),
