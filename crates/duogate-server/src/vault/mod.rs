@@ -20,7 +20,7 @@
 //! | `sys/mfa/validate` | POST | second phase of a login (no token) |
 //! | `auth/token/lookup-self` | GET, POST | the calling token (any valid token) |
 //!
-//! Modules: [`request`] (verbs, namespaces, bodies, weak typing), [`response`] (envelopes and
+//! Modules: `request` (verbs, namespaces, bodies, weak typing), `response` (envelopes and
 //! the one error mapping), `methods`, `enforcements`, `stepup`, `sys`, `login` (two-phase
 //! login MFA).
 //!
