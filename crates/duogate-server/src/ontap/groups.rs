@@ -20,8 +20,8 @@
 //!   (400 `2`): renaming is not supported.
 
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, RawPathParams, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ use super::profiles::same_owner;
 use super::query::{Catalog, CollectionQuery, Field, InstanceQuery, Kind, WriteQuery};
 use super::reply::{Links, created, done, hal};
 use super::svms::{body_owner, owner_json, path_owner, svm_name, visible_tenants};
-use super::{audit, authorize, path_param};
+use super::{audit, authorize, path_keys};
 use crate::state::AppState;
 
 /// The group collection's path.
@@ -177,10 +177,10 @@ fn record(tenant: &Tenant, stored: &Integration) -> Result<Value, OntapError> {
 async fn find(
     state: &AppState,
     caller: &crate::access::Caller,
-    params: &RawPathParams,
+    uri: &Uri,
 ) -> Result<(Tenant, Integration), OntapError> {
-    let tenant = path_owner(state, caller, &path_param(params, "owner_uuid")?).await?;
-    let name = path_param(params, "name")?;
+    let [owner_uuid, name] = path_keys::<2>(uri)?;
+    let tenant = path_owner(state, caller, &owner_uuid).await?;
     let stored = state
         .store
         .integration_named(&tenant.id, IntegrationKind::OntapGroup, &name)
@@ -280,11 +280,10 @@ pub(super) async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    params: RawPathParams,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Reader).await?;
     let query = InstanceQuery::parse(&CATALOG, uri.query())?;
-    let (tenant, stored) = find(&state, &caller, &params).await?;
+    let (tenant, stored) = find(&state, &caller, &uri).await?;
     let body = query.render(&CATALOG, &record(&tenant, &stored)?);
     Ok(hal(StatusCode::OK, &body, Links::from_headers(&headers)))
 }
@@ -294,12 +293,11 @@ pub(super) async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    params: RawPathParams,
     body: Bytes,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Admin).await?;
     WriteQuery::parse_change(uri.query())?;
-    let (tenant, stored) = find(&state, &caller, &params).await?;
+    let (tenant, stored) = find(&state, &caller, &uri).await?;
     let mut body = BodyObject::parse(&body)?;
     body.refuse_read_only(READ_ONLY)?;
     let owner = body.take_owner()?;
@@ -337,11 +335,10 @@ pub(super) async fn remove(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    params: RawPathParams,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Admin).await?;
     WriteQuery::parse_change(uri.query())?;
-    let (tenant, stored) = find(&state, &caller, &params).await?;
+    let (tenant, stored) = find(&state, &caller, &uri).await?;
     state.store.delete_integration(&stored.id).await?;
     audit(
         &state,

@@ -44,8 +44,7 @@ mod reply;
 mod status;
 mod svms;
 
-use axum::extract::RawPathParams;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
 use serde_json::Value;
 
@@ -102,17 +101,22 @@ pub(crate) async fn authorize(
     Ok(caller)
 }
 
-/// A path parameter, decoded as `netapp-ontap` encodes keys (`quote_plus`: `+` is a space,
-/// `%XX` a byte, `%2F` included).
-pub(crate) fn path_param(params: &RawPathParams, name: &str) -> Result<String, OntapError> {
-    let raw = params
-        .iter()
-        .find_map(|(key, value)| (key == name).then_some(value))
-        .ok_or_else(OntapError::api_not_found)?;
-    percent_encoding::percent_decode_str(&raw.replace('+', " "))
-        .decode_utf8()
-        .map(|decoded| decoded.into_owned())
-        .map_err(|_| OntapError::not_found())
+/// The last `N` segments of the request path (the object's keys), decoded as `netapp-ontap`
+/// encodes keys (`quote_plus`: `+` is a space, `%XX` a byte, `%2F` included). They are read from
+/// the raw path because axum's own path extraction has already turned `%2B` into `+`.
+pub(crate) fn path_keys<const N: usize>(uri: &Uri) -> Result<[String; N], OntapError> {
+    let segments: Vec<&str> = uri.path().rsplitn(N + 1, '/').take(N).collect();
+    let mut keys: [String; N] = std::array::from_fn(|_| String::new());
+    if segments.len() != N {
+        return Err(OntapError::api_not_found());
+    }
+    for (key, raw) in keys.iter_mut().rev().zip(segments) {
+        *key = percent_encoding::percent_decode_str(&raw.replace('+', " "))
+            .decode_utf8()
+            .map(|decoded| decoded.into_owned())
+            .map_err(|_| OntapError::not_found())?;
+    }
+    Ok(keys)
 }
 
 /// Appends an audit entry; a failure to audit fails the request.
@@ -133,4 +137,25 @@ pub(crate) async fn audit(
         })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_keys_decode_plus_as_space_and_keep_encoded_slashes_inside_a_key() {
+        let uri: Uri = "/api/security/authentication/duo/groups/u-1/DOMAIN%5CStorage+Admins"
+            .parse()
+            .unwrap();
+        let [owner, name] = path_keys::<2>(&uri).unwrap();
+        assert_eq!(
+            (owner.as_str(), name.as_str()),
+            ("u-1", "DOMAIN\\Storage Admins")
+        );
+        let odd: Uri = "/api/g/u/a%2Fb%2Bc".parse().unwrap();
+        assert_eq!(path_keys::<1>(&odd).unwrap(), ["a/b+c".to_string()]);
+        let invalid: Uri = "/api/g/u/%FF".parse().unwrap();
+        assert_eq!(path_keys::<1>(&invalid).unwrap_err().code, "4");
+    }
 }

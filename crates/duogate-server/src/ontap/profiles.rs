@@ -18,7 +18,7 @@
 //! - Deleting a profile leaves the owner's Duo groups in place.
 
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, RawPathParams, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use secrecy::SecretString;
@@ -39,7 +39,7 @@ use super::query::{Catalog, CollectionQuery, Field, InstanceQuery, Kind, WriteQu
 use super::reply::{Links, created, done, hal};
 use super::status::{DuoEndpoint, check};
 use super::svms::{body_owner, owner_json, path_owner, svm_name, visible_tenants};
-use super::{audit, authorize, path_param};
+use super::{audit, authorize, path_keys};
 use crate::state::AppState;
 
 /// The profile collection's path.
@@ -385,11 +385,10 @@ pub(super) async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    params: RawPathParams,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Reader).await?;
     let query = InstanceQuery::parse(&CATALOG, uri.query())?;
-    let tenant = path_owner(&state, &caller, &path_param(&params, "owner_uuid")?).await?;
+    let tenant = path_owner(&state, &caller, &path_keys::<1>(&uri)?[0]).await?;
     let stored = find(&state, &tenant).await?;
     let body = query.render(&CATALOG, &record(&tenant, &stored)?);
     Ok(hal(StatusCode::OK, &body, Links::from_headers(&headers)))
@@ -422,12 +421,11 @@ pub(super) async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    params: RawPathParams,
     body: Bytes,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Admin).await?;
     WriteQuery::parse_change(uri.query())?;
-    let tenant = path_owner(&state, &caller, &path_param(&params, "owner_uuid")?).await?;
+    let tenant = path_owner(&state, &caller, &path_keys::<1>(&uri)?[0]).await?;
     let stored = find(&state, &tenant).await?;
     let mut body = BodyObject::parse(&body)?;
     body.refuse_read_only(READ_ONLY)?;
@@ -472,11 +470,10 @@ pub(super) async fn remove(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    params: RawPathParams,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Admin).await?;
     WriteQuery::parse_change(uri.query())?;
-    let tenant = path_owner(&state, &caller, &path_param(&params, "owner_uuid")?).await?;
+    let tenant = path_owner(&state, &caller, &path_keys::<1>(&uri)?[0]).await?;
     let stored = find(&state, &tenant).await?;
     state.store.delete_integration(&stored.id).await?;
     audit(

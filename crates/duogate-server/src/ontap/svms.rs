@@ -15,7 +15,7 @@
 //! - A POST without `owner` creates the object for the caller's own tenant when the caller is
 //!   bound to one, else for the cluster.
 
-use axum::extract::{OriginalUri, RawPathParams, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -28,7 +28,7 @@ use super::error::OntapError;
 use super::input::OwnerRef;
 use super::query::{Catalog, CollectionQuery, Field, InstanceQuery, Kind};
 use super::reply::{Links, hal};
-use super::{authorize, path_param};
+use super::{authorize, path_keys};
 use crate::access::Caller;
 use crate::state::AppState;
 
@@ -208,11 +208,10 @@ pub(super) async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    params: RawPathParams,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Reader).await?;
     let query = InstanceQuery::parse(&CATALOG, uri.query())?;
-    let tenant = path_owner(&state, &caller, &path_param(&params, "uuid")?).await?;
+    let tenant = path_owner(&state, &caller, &path_keys::<1>(&uri)?[0]).await?;
     let body = query.render(&CATALOG, &owner_json(&tenant));
     Ok(hal(StatusCode::OK, &body, Links::from_headers(&headers)))
 }
