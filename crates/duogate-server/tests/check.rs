@@ -31,6 +31,7 @@ impl Setup {
                 call_timeout: Duration::from_secs(5),
                 push_timeout: Duration::from_secs(30),
                 poll_interval: Duration::from_millis(100),
+                rate_limit_attempts: 7,
             },
             rate_limits,
         )
@@ -568,6 +569,8 @@ async fn the_fail_mode_matrix_holds_through_the_api() {
             call_timeout: Duration::from_secs(1),
             push_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_millis(100),
+            // Two attempts: a 429 storm outlasts the backoff after about a second.
+            rate_limit_attempts: 2,
         },
         RateLimits {
             per_user: 1000,
@@ -639,6 +642,27 @@ async fn the_fail_mode_matrix_holds_through_the_api() {
             .emulator_control("DELETE", "/_emulator/faults", Value::Null)
             .await;
     }
+    // A 429 storm that outlasts the backoff ends the login in every mode (duo_unix: ABORT).
+    setup
+        .emulator_control(
+            "POST",
+            "/_emulator/faults",
+            json!({"kind": "rate_limit", "every": 1, "paths": ["/auth/v2/preauth"]}),
+        )
+        .await;
+    for (target, _) in &targets {
+        let mut body = target.clone();
+        body["username"] = json!("alice");
+        let got = decide_over_http(&setup, &root, body).await;
+        assert_eq!(
+            got,
+            ("deny".to_string(), "error".to_string()),
+            "429 storm {target}"
+        );
+    }
+    setup
+        .emulator_control("DELETE", "/_emulator/faults", Value::Null)
+        .await;
     // A rotated key (401 at check/preauth) follows fail_mode too.
     setup
         .emulator_control("POST", "/_emulator/keys/rotate", json!({}))

@@ -39,6 +39,7 @@ fn limits() -> Limits {
         call_timeout: Duration::from_secs(5),
         push_timeout: Duration::from_secs(30),
         poll_interval: Duration::from_millis(200),
+        rate_limit_attempts: 7,
     }
 }
 

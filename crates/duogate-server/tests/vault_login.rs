@@ -40,6 +40,7 @@ impl Vault {
                 call_timeout: Duration::from_secs(5),
                 push_timeout: Duration::from_secs(30),
                 poll_interval: Duration::from_millis(100),
+                rate_limit_attempts: 7,
             },
             RateLimits::default(),
         );

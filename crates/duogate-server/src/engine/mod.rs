@@ -131,6 +131,9 @@ pub struct Limits {
     pub push_timeout: Duration,
     /// Pause between `auth_status` polls that answer `waiting` at once.
     pub poll_interval: Duration,
+    /// Attempts per call while Duo answers 429 (duo_client's schedule: 7, waiting 1, 2, 4 … 32
+    /// s between them); when they run out the call fails.
+    pub rate_limit_attempts: u32,
 }
 
 impl Default for Limits {
@@ -139,6 +142,7 @@ impl Default for Limits {
             call_timeout: Duration::from_secs(10),
             push_timeout: Duration::from_secs(75),
             poll_interval: Duration::from_secs(1),
+            rate_limit_attempts: 7,
         }
     }
 }
@@ -281,6 +285,7 @@ pub fn client_for(target: &DuoTarget, limits: &Limits) -> Result<DuoClient, Stri
     }
     let mut config = ClientConfig::new(host, target.ikey.clone(), target.skey.clone());
     config.timeout = limits.call_timeout;
+    config.max_attempts = limits.rate_limit_attempts.max(1);
     config.proxy = target.proxy.clone();
     config.tls = TlsMode::default();
     DuoClient::new(config).map_err(|e| e.to_string())
