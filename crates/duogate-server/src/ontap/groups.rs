@@ -37,7 +37,7 @@ use super::input::{BodyObject, Comment, ExcludedUsers, GroupName, clearable, tex
 use super::profiles::same_owner;
 use super::query::{Catalog, CollectionQuery, Field, InstanceQuery, Kind, WriteQuery};
 use super::reply::{Links, created, done, hal};
-use super::svms::{body_owner, owner_json, path_owner, svm_name, visible_tenants};
+use super::svms::{body_owner, owner_json, path_owner, svm_name, visible_objects};
 use super::{audit, authorize, path_keys};
 use crate::state::AppState;
 
@@ -196,17 +196,11 @@ pub(super) async fn list(
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Reader).await?;
     let query = CollectionQuery::parse(&CATALOG, uri.query())?;
-    let tenants = visible_tenants(&state, &caller).await?;
-    let mut records = Vec::new();
-    for stored in state
-        .store
-        .list_integrations_of_kind(IntegrationKind::OntapGroup)
+    let records = visible_objects(&state, &caller, IntegrationKind::OntapGroup)
         .await?
-    {
-        if let Some(tenant) = tenants.iter().find(|t| t.id == stored.tenant_id) {
-            records.push(record(tenant, &stored)?);
-        }
-    }
+        .iter()
+        .map(|(tenant, stored)| record(tenant, stored))
+        .collect::<Result<Vec<_>, _>>()?;
     let body = query.respond(&CATALOG, records, GROUPS_PATH);
     Ok(hal(StatusCode::OK, &body, Links::from_headers(&headers)))
 }

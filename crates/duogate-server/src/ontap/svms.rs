@@ -88,6 +88,25 @@ pub(crate) async fn visible_tenants(
         .collect())
 }
 
+/// Every stored object of `kind` whose tenant `caller` may see, with that tenant.
+pub(crate) async fn visible_objects(
+    state: &AppState,
+    caller: &Caller,
+    kind: duogate_store::integrations::IntegrationKind,
+) -> Result<Vec<(Tenant, duogate_store::integrations::Integration)>, OntapError> {
+    let tenants = visible_tenants(state, caller).await?;
+    Ok(state
+        .store
+        .list_integrations_of_kind(kind)
+        .await?
+        .into_iter()
+        .filter_map(|stored| {
+            let tenant = tenants.iter().find(|t| t.id == stored.tenant_id)?;
+            Some((tenant.clone(), stored))
+        })
+        .collect())
+}
+
 /// The tenant with this id, when `caller` may see it.
 async fn tenant_by_uuid(
     state: &AppState,
