@@ -306,7 +306,9 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     eprintln!("  # Audit log");
     eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/audit");
-    eprintln!("Not built yet: the enforcement engine (issue 4: logins, sys/mfa/validate, check).");
+    eprintln!("  # The second factor for a user of the emulator (after creating the method above)");
+    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/check \\");
+    eprintln!("    -d '{{\"method\": \"corp\", \"username\": \"<a seeded username>\"}}'");
 
     let state = AppState::new(
         store,
