@@ -633,3 +633,152 @@ async fn status_counts_tenants_and_integrations_by_kind() {
     assert_eq!(body["integrations"], json!({"connection": 1}));
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
 }
+
+#[tokio::test]
+async fn a_token_bound_to_a_tenant_reaches_nothing_outside_it() {
+    let svc = Service::start(false).await;
+    let root = svc.root.clone();
+    for path in ["acme", "other"] {
+        svc.call(
+            Method::POST,
+            "/v1/duogate/tenants",
+            Some(&root),
+            Some(json!({"path": path})),
+        )
+        .await;
+    }
+    let put = json!({"api_host": "api-x.duosecurity.com", "ikey": "DIKEY", "skey": SKEY});
+    for tenant in ["", "?tenant=other"] {
+        let (status, _) = svc
+            .call(
+                Method::PUT,
+                &format!("/v1/duogate/connections/c{tenant}"),
+                Some(&root),
+                Some(put.clone()),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (_, root_token) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/tokens",
+            Some(&root),
+            Some(json!({"role": "reader"})),
+        )
+        .await;
+    let bound = svc.token("admin", Some("acme")).await;
+    let before = svc
+        .call(
+            Method::GET,
+            "/v1/duogate/audit?limit=1000",
+            Some(&root),
+            None,
+        )
+        .await
+        .1["entries"]
+        .as_array()
+        .unwrap()
+        .len();
+    let refused: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/v1/duogate/status".into(), None),
+        (Method::GET, "/v1/duogate/audit".into(), None),
+        (
+            Method::POST,
+            "/v1/duogate/tenants".into(),
+            Some(json!({"path": "acme/sub"})),
+        ),
+        (Method::DELETE, "/v1/duogate/tenants/other".into(), None),
+        (
+            Method::POST,
+            "/v1/duogate/tokens".into(),
+            Some(json!({"role": "admin"})),
+        ),
+        (
+            Method::POST,
+            "/v1/duogate/tokens".into(),
+            Some(json!({"role": "admin", "tenant": "other"})),
+        ),
+        (
+            Method::DELETE,
+            format!(
+                "/v1/duogate/tokens/{}",
+                root_token["accessor"].as_str().unwrap()
+            ),
+            None,
+        ),
+        (
+            Method::POST,
+            "/v1/duogate/accounts".into(),
+            Some(json!({"name": "x", "password": "long-enough-password", "role": "reader"})),
+        ),
+        (Method::DELETE, "/v1/duogate/accounts/admin".into(), None),
+        (Method::GET, "/v1/duogate/connections/c".into(), None),
+        (
+            Method::PUT,
+            "/v1/duogate/connections/c".into(),
+            Some(put.clone()),
+        ),
+        (
+            Method::DELETE,
+            "/v1/duogate/connections/c?tenant=other".into(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/v1/duogate/connections/c/actions/retrieve_users?tenant=other".into(),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/v1/duogate/check".into(),
+            Some(json!({"method": "corp", "username": "alice"})),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let (status, answer) = svc.call(method.clone(), &path, Some(&bound), body).await;
+        assert_eq!(status, 403, "{method} {path}: {answer}");
+        assert_eq!(
+            answer["error"]["code"], "forbidden",
+            "{method} {path}: {answer}"
+        );
+    }
+    // Inside its tenant it works, and it sees only its tenant.
+    let (_, tenants) = svc
+        .call(Method::GET, "/v1/duogate/tenants", Some(&bound), None)
+        .await;
+    let paths: Vec<&str> = tenants["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec!["acme/"]);
+    let (status, _) = svc
+        .call(
+            Method::PUT,
+            "/v1/duogate/connections/c?tenant=acme",
+            Some(&bound),
+            Some(put),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // The refusals changed nothing: the only new audit entries are the tenant connection write.
+    let after = svc
+        .call(
+            Method::GET,
+            "/v1/duogate/audit?limit=1000",
+            Some(&root),
+            None,
+        )
+        .await
+        .1["entries"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before + 1);
+    let (status, _) = svc
+        .call(Method::GET, "/v1/duogate/connections/c", Some(&root), None)
+        .await;
+    assert_eq!(status, 200, "the root connection is still there");
+}

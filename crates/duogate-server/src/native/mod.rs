@@ -20,7 +20,7 @@
 //! | `POST connections/{name}/actions/{action}` | admin | runs a Swimlane-shaped action: 200 `{status_code, reason, json_body}` whatever Duo answered; 400 naming the field for bad input (nothing sent); 502 when Duo cannot be reached |
 //! | `POST check` `{method\|profile, username, passcode?, factor?, device?, ipaddr?, groups?, async?}` | mfa | the second factor: 200 `{result, reason, status_msg, detail?}`; with `async` 202 `{txid}` |
 //! | `GET check/{txid}` | mfa | an asynchronous check: `result` is `waiting` until decided |
-//! | `GET audit?limit=N` | reader | `{"entries": [...]}`, newest first |
+//! | `GET audit?limit=N` | reader (unbound) | `{"entries": [...]}`, newest first |
 //!
 //! Tenants: a request acts in the tenant named by `?tenant=PATH` (default: the root tenant); a
 //! token bound to a tenant acts only there (403 elsewhere). Errors:
@@ -266,7 +266,9 @@ async fn audit(
     headers: HeaderMap,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&state, &headers, Role::Reader).await?;
+    // The log spans every tenant: callers bound to one may not read it.
+    let caller = caller(&state, &headers, Role::Reader).await?;
+    require_unbound(&caller)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let entries: Vec<Value> = state
         .store
