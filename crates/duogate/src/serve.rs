@@ -18,6 +18,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -26,6 +27,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use duo_emulator::{Emulator, EmulatorConfig, SeedSpec, keys_json};
+use duogate_server::engine::Limits;
+use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
 use duogate_store::integrations::{IntegrationKind, NewIntegration};
 use duogate_store::tokens::Role;
@@ -42,7 +45,9 @@ pub struct ServeArgs {
     /// Address to listen on (127.0.0.1:0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo).
+    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo, and an
+    /// [enforcement] table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Database URL: sqlite://FILE or postgres://…
@@ -72,6 +77,83 @@ struct ConfigFile {
     seal_key_file: Option<PathBuf>,
     #[serde(default)]
     allow_plain_http_duo: bool,
+    #[serde(default)]
+    enforcement: EnforcementConfig,
+}
+
+/// `[enforcement]` in `--config`: time bounds and rate limits of the second factor.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct EnforcementConfig {
+    /// Timeout of each Duo call.
+    duo_timeout_secs: u64,
+    /// How long a push may wait for an answer, in all.
+    push_timeout_secs: u64,
+    /// Attempts per user of one integration per minute.
+    attempts_per_user: usize,
+    /// Attempts per source address per minute.
+    attempts_per_source: usize,
+    /// How often ONTAP profiles re-check Duo for their `status`; 0 turns the timer off.
+    status_refresh_secs: u64,
+}
+
+impl Default for EnforcementConfig {
+    fn default() -> Self {
+        let limits = Limits::default();
+        let rates = RateLimits::default();
+        Self {
+            duo_timeout_secs: limits.call_timeout.as_secs(),
+            push_timeout_secs: limits.push_timeout.as_secs(),
+            attempts_per_user: rates.per_user,
+            attempts_per_source: rates.per_source,
+            status_refresh_secs: 300,
+        }
+    }
+}
+
+impl EnforcementConfig {
+    /// The engine's settings, after checking every value's range (the error names the key).
+    fn settings(&self) -> Result<(Limits, RateLimits, Option<Duration>), UsageError> {
+        let check = |key: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(UsageError(format!(
+                    "--config: enforcement.{key} = {value} is out of range {}..={}",
+                    range.start(),
+                    range.end()
+                )))
+            }
+        };
+        check("duo_timeout_secs", self.duo_timeout_secs, 1..=120)?;
+        check("push_timeout_secs", self.push_timeout_secs, 5..=600)?;
+        check(
+            "attempts_per_user",
+            self.attempts_per_user as u64,
+            1..=10_000,
+        )?;
+        check(
+            "attempts_per_source",
+            self.attempts_per_source as u64,
+            1..=100_000,
+        )?;
+        if self.status_refresh_secs != 0 {
+            check("status_refresh_secs", self.status_refresh_secs, 10..=86_400)?;
+        }
+        let limits = Limits {
+            call_timeout: Duration::from_secs(self.duo_timeout_secs),
+            push_timeout: Duration::from_secs(self.push_timeout_secs),
+            ..Limits::default()
+        };
+        let rates = RateLimits {
+            per_user: self.attempts_per_user,
+            per_source: self.attempts_per_source,
+            window: Duration::from_secs(60),
+        };
+        let refresh =
+            (self.status_refresh_secs > 0).then(|| Duration::from_secs(self.status_refresh_secs));
+        Ok((limits, rates, refresh))
+    }
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
@@ -136,6 +218,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => ConfigFile::default(),
     };
+    let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
     let Some(database_url) = args.database_url.clone().or(file.database_url) else {
         return usage(
             "no database: pass --database-url (sqlite://FILE or postgres://…), set \
@@ -176,9 +259,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         store,
         ServiceSettings {
             allow_plain_http_duo: args.allow_plain_http_duo || file.allow_plain_http_duo,
-            status_refresh: Some(std::time::Duration::from_secs(300)),
+            status_refresh,
         },
-    );
+    )
+    .with_engine(limits, rate_limits);
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
     let mut line = json!({"listen": local.to_string()});
     if !state.store.has_live_admin_token().await? {

@@ -536,3 +536,47 @@ fn sigterm_and_sigint_stop_the_service_cleanly() {
         assert!(status.success(), "{signal}: {status:?}");
     }
 }
+
+#[test]
+fn enforcement_settings_come_from_the_config_file_and_bad_values_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("db.sqlite").display()
+    );
+    let key_file = dir.path().join("seal.key");
+    std::fs::write(&key_file, "55".repeat(32)).unwrap();
+    let config = dir.path().join("duogate.toml");
+    let write = |enforcement: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\ndatabase_url = \"{db}\"\nseal_key_file = \"{}\"\n\n[enforcement]\n{enforcement}\n",
+                key_file.display()
+            ),
+        )
+        .unwrap();
+    };
+    write("push_timeout_secs = 1");
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "enforcement.push_timeout_secs = 1 is out of range 5..=600",
+        ));
+    write("push_taimout_secs = 60");
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("push_taimout_secs"));
+    write(
+        "duo_timeout_secs = 5\npush_timeout_secs = 30\nattempts_per_user = 3\nattempts_per_source = 50\nstatus_refresh_secs = 0",
+    );
+    let server = Server::start(&["serve", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(
+        server.request("GET", "/v1/duogate/health", None, None).0,
+        200
+    );
+}
