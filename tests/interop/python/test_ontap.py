@@ -375,6 +375,36 @@ def test_groups_post_get_patch_collection_find_count_delete(dev_service, connect
     assert Duogroup.count_collection(**mine) == 0
 
 
+def test_a_profile_and_groups_written_by_netapp_ontap_are_enforced_by_check(
+        dev_service, connection, duo_keys):
+    """What netapp-ontap configures is what the engine enforces: duo_unix's fail_mode, groups
+    and excluded users, through the native `check`."""
+    svm_name, svm_uuid = new_svm(dev_service)
+    Duo(owner={"uuid": svm_uuid}, fail_mode="secure", **duo_keys).post()
+    Duogroup(owner={"uuid": svm_uuid}, name="ops", excluded_users=["olga"]).post()
+    dev_service.emulator_control("POST", "/_emulator/users",
+                                 {"username": "oscar", "answer": "approve"})
+    dev_service.emulator_control("POST", "/_emulator/users",
+                                 {"username": "olivia", "answer": "deny"})
+
+    def check(username, groups):
+        status, body = http(dev_service, "POST", "/v1/duogate/check",
+                            {"profile": svm_name, "username": username, "groups": groups},
+                            auth="token")
+        assert status == 200, body
+        return body["result"], body["reason"]
+
+    assert check("oscar", ["ops"]) == ("allow", "approved")
+    assert check("olivia", ["ops"]) == ("deny", "denied")
+    assert check("olga", ["ops"]) == ("allow", "excluded")
+    assert check("ned", ["staff"]) == ("allow", "not_in_group")
+    # Disabled through the client: Duo is skipped for everyone.
+    profile = Duo(owner={"uuid": svm_uuid})
+    profile.is_enabled = False
+    profile.patch()
+    assert check("olivia", ["ops"]) == ("allow", "disabled")
+
+
 def test_no_secret_key_reaches_the_service_log(dev_service, duo_keys):
     """Runs last in this module: after every test above has sent secret keys."""
     dev_service.assert_alive()
