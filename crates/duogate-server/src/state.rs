@@ -28,8 +28,6 @@ pub struct AppState {
     pub limits: crate::engine::Limits,
     /// Attempt rate limits.
     pub limiter: Arc<crate::engine::limiter::AttemptLimiter>,
-    /// Asynchronous native checks in flight or recently decided.
-    pub checks: Arc<crate::native::check::CheckJobs>,
 }
 
 impl AppState {
@@ -44,7 +42,6 @@ impl AppState {
             limiter: Arc::new(crate::engine::limiter::AttemptLimiter::new(
                 crate::engine::limiter::RateLimits::default(),
             )),
-            checks: Arc::default(),
         }
     }
 

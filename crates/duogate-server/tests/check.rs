@@ -222,7 +222,7 @@ async fn a_vault_method_decides_by_push_and_passcode_and_audits_without_the_pass
 }
 
 #[tokio::test]
-async fn an_async_check_answers_waiting_then_the_decision() {
+async fn an_async_check_answers_waiting_then_the_decision_on_any_instance() {
     let setup = Setup::start(RateLimits::default()).await;
     setup.emulator_user("alice", "approve").await;
     let method_id = setup.vault_method("corp").await;
@@ -237,16 +237,28 @@ async fn an_async_check_answers_waiting_then_the_decision() {
     assert_eq!(status, 202, "{started}");
     assert_eq!(started["result"], "waiting");
     let txid = started["txid"].as_str().unwrap().to_string();
+    // Another instance on the same database answers the poll.
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        setup._dir.path().join("s.db").display()
+    );
+    let other_store = duogate_store::Store::connect(
+        &url,
+        duogate_store::Keyring::new(duogate_store::SealKey::generate()),
+    )
+    .await
+    .unwrap();
+    let other = AppState::new(other_store, ServiceSettings::default());
     let mut answer = Value::Null;
     for _ in 0..100 {
-        let (status, polled) = setup
-            .call(
-                Method::GET,
-                &format!("/v1/duogate/check/{txid}"),
-                Some(&setup.root),
-                None,
-            )
-            .await;
+        let (status, polled) = support::send(
+            &other,
+            "GET",
+            &format!("/v1/duogate/check/{txid}"),
+            &[("x-vault-token", setup.root.as_str())],
+            None,
+        )
+        .await;
         assert_eq!(status, 200, "{polled}");
         if polled["result"] != "waiting" {
             answer = polled;

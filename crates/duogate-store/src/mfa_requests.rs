@@ -1,4 +1,5 @@
-//! Pending MFA requests: a login waiting for its second factor (Vault's two-phase login).
+//! Pending MFA requests: a login waiting for its second factor (Vault's two-phase login), and
+//! asynchronous checks waiting for their decision.
 //!
 //! They live in the database, so with PostgreSQL a login served by one instance can be
 //! validated on another. A request is readable until it expires; a successful validation
@@ -90,6 +91,65 @@ impl Store {
             Ok(())
         } else {
             Err(StoreError::NotFound)
+        }
+    }
+}
+
+/// An asynchronous check as every instance sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckJob {
+    /// Still deciding.
+    Waiting,
+    /// Decided: the dialect's JSON.
+    Decided(Value),
+}
+
+impl Store {
+    /// Records an asynchronous check that expires after `ttl_secs`; returns its id.
+    pub async fn create_check_job(&self, ttl_secs: i64) -> Result<String, StoreError> {
+        let now = self.now();
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query("DELETE FROM check_jobs WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO check_jobs (id, result, created_at, expires_at) VALUES ($1, NULL, $2, $3)",
+        )
+        .bind(&id)
+        .bind(now)
+        .bind(now + ttl_secs)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Records a check's decision.
+    pub async fn finish_check_job(&self, id: &str, result: &Value) -> Result<(), StoreError> {
+        let updated = sqlx::query("UPDATE check_jobs SET result = $1 WHERE id = $2")
+            .bind(result.to_string())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// A check that has not expired; `NotFound` otherwise.
+    pub async fn check_job(&self, id: &str) -> Result<CheckJob, StoreError> {
+        let row = sqlx::query("SELECT result FROM check_jobs WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(self.now())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        match row.try_get::<Option<String>, _>("result")? {
+            None => Ok(CheckJob::Waiting),
+            Some(text) => Ok(CheckJob::Decided(serde_json::from_str(&text).map_err(
+                |e| StoreError::Invalid(format!("stored check result is not JSON: {e}")),
+            )?)),
         }
     }
 }

@@ -48,6 +48,13 @@ const MIGRATIONS: &[Migration] = &[
          created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
         ],
     },
+    Migration {
+        version: 4,
+        statements: &[
+            "CREATE TABLE check_jobs (id TEXT PRIMARY KEY, result TEXT, created_at BIGINT NOT NULL, \
+         expires_at BIGINT NOT NULL)",
+        ],
+    },
 ];
 
 fn for_engine(statement: &str, engine: Engine) -> String {

@@ -600,3 +600,40 @@ async fn a_pending_mfa_request_is_shared_consumed_once_and_expires() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_check_job_is_waiting_then_decided_on_every_instance_until_it_expires() {
+    use duogate_store::mfa_requests::CheckJob;
+    on_every_engine(|store, keyring, url| async move {
+        let id = store.create_check_job(600).await.unwrap();
+        let other = Store::connect(&url, keyring.clone()).await.unwrap();
+        assert_eq!(other.check_job(&id).await.unwrap(), CheckJob::Waiting);
+        store
+            .finish_check_job(&id, &json!({"result": "allow"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            other.check_job(&id).await.unwrap(),
+            CheckJob::Decided(json!({"result": "allow"}))
+        );
+        assert!(matches!(
+            store.check_job("nope").await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.finish_check_job("nope", &json!({})).await,
+            Err(StoreError::NotFound)
+        ));
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(601);
+        let future = Store::connect_with_clock(&url, keyring, std::sync::Arc::new(move || later))
+            .await
+            .unwrap();
+        assert!(matches!(
+            future.check_job(&id).await,
+            Err(StoreError::NotFound)
+        ));
+        other.close().await;
+        future.close().await;
+    })
+    .await;
+}

@@ -4,24 +4,19 @@
 //! its UUID). Synchronous by default; with `"async": true` it answers 202 with a `txid` that
 //! `GET check/{txid}` answers (`result: waiting` until decided).
 //!
-//! Asynchronous checks live in this instance's memory for 10 minutes after they are decided
-//! (PostgreSQL-shared pending state is for Vault's two-phase logins). Every decision is
+//! Asynchronous checks are kept in the store for 10 minutes, so with PostgreSQL any instance
+//! answers `GET check/{txid}`; the instance that started the check decides it. Every decision is
 //! audited (`mfa.decision`, with the reason, never the passcode). Attempts are rate limited
 //! per user of an integration and per `ipaddr`; a refused attempt is `deny`/`rate_limited`
 //! without asking Duo.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::watch;
-use tokio::time::Instant;
 
+use duogate_store::mfa_requests::CheckJob;
 use duogate_store::tokens::Role;
 
 use super::{ApiError, TenantQuery, acting_tenant, audit_write, caller, parse_body};
@@ -30,32 +25,8 @@ use crate::engine::{Attempt, Credential, Decision, Outcome, Reason, decide};
 use crate::state::AppState;
 use crate::targets::{self, Enforced, TargetError};
 
-const KEEP_DECIDED: Duration = Duration::from_secs(600);
-
-/// One asynchronous check: its decision once made, and when it started.
-type CheckJob = (watch::Receiver<Option<Decision>>, Instant);
-
-/// Asynchronous checks: txid → the decision once made.
-#[derive(Debug, Default)]
-pub struct CheckJobs {
-    jobs: Mutex<HashMap<String, CheckJob>>,
-}
-
-impl CheckJobs {
-    fn insert(&self, txid: String, receiver: watch::Receiver<Option<Decision>>) {
-        let now = Instant::now();
-        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        jobs.retain(|_, (rx, started)| {
-            rx.borrow().is_none() || now.duration_since(*started) < KEEP_DECIDED
-        });
-        jobs.insert(txid, (receiver, now));
-    }
-
-    fn get(&self, txid: &str) -> Option<Option<Decision>> {
-        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        jobs.get(txid).map(|(rx, _)| rx.borrow().clone())
-    }
-}
+/// How long an asynchronous check stays readable.
+const CHECK_TTL_SECS: i64 = 600;
 
 /// A check request.
 #[derive(Debug, Deserialize)]
@@ -208,18 +179,21 @@ pub(super) async fn check(
         let decision = run_check(&state, &caller, &enforced, &attempt).await;
         return Ok((StatusCode::OK, Json(decision_json(&decision, None))));
     }
-    let txid = uuid::Uuid::new_v4().to_string();
-    let (sender, receiver) = watch::channel(None);
-    state.checks.insert(txid.clone(), receiver);
+    let txid = state.store.create_check_job(CHECK_TTL_SECS).await?;
     let task_state = state.clone();
+    let task_txid = txid.clone();
     tokio::spawn(async move {
         let decision = run_check(&task_state, &caller, &enforced, &attempt).await;
-        let _ = sender.send(Some(decision));
+        let body = decision_json(&decision, Some(&task_txid));
+        if let Err(error) = task_state.store.finish_check_job(&task_txid, &body).await {
+            tracing::error!(%error, "could not record an asynchronous check's decision");
+        }
     });
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"result": "waiting", "reason": "waiting", "status_msg": "", "txid": txid})),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(waiting(&txid))))
+}
+
+fn waiting(txid: &str) -> Value {
+    json!({"result": "waiting", "reason": "waiting", "status_msg": "", "txid": txid})
 }
 
 pub(super) async fn status(
@@ -228,11 +202,12 @@ pub(super) async fn status(
     Path(txid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller(&state, &headers, Role::Mfa).await?;
-    match state.checks.get(&txid) {
-        None => Err(ApiError::not_found(format!("no check {txid:?}"))),
-        Some(None) => Ok(Json(
-            json!({"result": "waiting", "reason": "waiting", "status_msg": "", "txid": txid}),
-        )),
-        Some(Some(decision)) => Ok(Json(decision_json(&decision, Some(&txid)))),
+    match state.store.check_job(&txid).await {
+        Ok(CheckJob::Waiting) => Ok(Json(waiting(&txid))),
+        Ok(CheckJob::Decided(body)) => Ok(Json(body)),
+        Err(duogate_store::StoreError::NotFound) => {
+            Err(ApiError::not_found(format!("no check {txid:?}")))
+        }
+        Err(other) => Err(other.into()),
     }
 }

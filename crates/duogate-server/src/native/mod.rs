@@ -28,7 +28,7 @@
 //! account) are 401 and reveal nothing about what exists.
 
 mod accounts;
-pub mod check;
+mod check;
 mod connections;
 mod error;
 mod tenants;
