@@ -46,7 +46,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo, and an
-    /// [enforcement] table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
