@@ -2,10 +2,9 @@
 //! ONTAP profile (with its tenant's Duo groups) gives a [`DuoTarget`] and a [`Policy`]. The
 //! secret is opened here, for the call only.
 //!
-//! Stored shapes read here: Vault methods `{api_hostname, integration_key, push_info,
-//! username_format, …}`; ONTAP profiles `{api_host, integration_key, is_enabled, fail_mode,
-//! auto_push, max_prompts, push_info, http_proxy, …}`; ONTAP groups (named by the group)
-//! `{excluded_users, …}`.
+//! Vault methods are read from their stored JSON (`{api_hostname, integration_key, push_info,
+//! username_format, …}`); ONTAP profiles and groups through the ONTAP dialect's stored types,
+//! which also say what they mean to the engine.
 
 use serde_json::Value;
 
@@ -13,7 +12,9 @@ use duogate_store::StoreError;
 use duogate_store::integrations::{Integration, IntegrationKind};
 use duogate_store::tenants::Tenant;
 
-use crate::engine::{DuoTarget, FailMode, GroupRule, Policy, UnixPolicy};
+use crate::engine::{DuoTarget, Policy, Probe};
+use crate::ontap::groups::GroupConfig;
+use crate::ontap::profiles::ProfileConfig;
 use crate::state::AppState;
 
 /// An integration ready for the engine.
@@ -136,71 +137,36 @@ pub async fn profile_tenant(state: &AppState, key: &str) -> Result<Tenant, Targe
         .ok_or(TargetError::NotFound)
 }
 
-/// A tenant's ONTAP profile with its Duo groups: duo_unix's rules.
+/// A tenant's ONTAP profile with its Duo groups: duo_unix's rules, read through the ONTAP
+/// dialect's own stored types.
 pub async fn ontap_profile(state: &AppState, tenant: &Tenant) -> Result<Enforced, TargetError> {
     let profiles = state
         .store
         .list_integrations(&tenant.id, IntegrationKind::OntapProfile)
         .await?;
     let integration = profiles.into_iter().next().ok_or(TargetError::NotFound)?;
-    let config = integration.config.clone();
-    let groups = state
+    let unreadable =
+        |e: serde_json::Error| StoreError::Invalid(format!("stored ONTAP configuration: {e}"));
+    let config: ProfileConfig =
+        serde_json::from_value(integration.config.clone()).map_err(unreadable)?;
+    let mut groups = Vec::new();
+    for group in state
         .store
         .list_integrations(&tenant.id, IntegrationKind::OntapGroup)
         .await?
-        .into_iter()
-        .map(|group| GroupRule {
-            name: group.config["name"]
-                .as_str()
-                .unwrap_or(&group.name)
-                .to_string(),
-            excluded_users: group.config["excluded_users"]
-                .as_array()
-                .map(|users| {
-                    users
-                        .iter()
-                        .filter_map(|u| u.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect();
-    let policy = Policy::Unix(UnixPolicy {
-        is_enabled: config["is_enabled"].as_bool().unwrap_or(true),
-        fail_mode: if text(&config, "fail_mode") == "secure" {
-            FailMode::Secure
-        } else {
-            FailMode::Safe
-        },
-        auto_push: config["auto_push"].as_bool().unwrap_or(false),
-        max_prompts: config["max_prompts"].as_u64().unwrap_or(1).clamp(1, 3) as u8,
-        groups,
-    });
-    let target = DuoTarget {
-        api_host: text(&config, "api_host"),
-        ikey: text(&config, "integration_key"),
-        skey: secret(state, &integration).await?,
-        allow_plain_http: state.settings.allow_plain_http_duo,
-        // ONTAP writes `host:port`; the client wants a URL.
-        proxy: Some(text(&config, "http_proxy"))
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                if p.contains("://") {
-                    p
-                } else {
-                    format!("http://{p}")
-                }
-            }),
-    };
-    let pushinfo = config["push_info"]
-        .as_bool()
-        .unwrap_or(false)
-        .then(|| "from=duogate".to_string());
+    {
+        let stored: GroupConfig = serde_json::from_value(group.config).map_err(unreadable)?;
+        groups.push(stored.rule(&group.name));
+    }
+    let target = config.target(
+        secret(state, &integration).await?,
+        state.settings.allow_plain_http_duo,
+    );
     Ok(Enforced {
+        policy: config.policy(groups),
+        pushinfo: config.pushinfo(),
         integration,
         target,
-        policy,
-        pushinfo,
     })
 }
 
@@ -239,17 +205,6 @@ pub async fn reachability(state: &AppState, integration: &Integration) -> Option
         allow_plain_http: state.settings.allow_plain_http_duo,
         proxy: None,
     };
-    let client = match crate::engine::client_for(&target, &state.limits) {
-        Ok(client) => client,
-        Err(text) => return Some(text),
-    };
-    let answer = if signed {
-        client.auth().check().await.map(|_| ())
-    } else {
-        client.auth().ping().await.map(|_| ())
-    };
-    Some(match answer {
-        Ok(()) => "OK".to_string(),
-        Err(error) => error.to_string(),
-    })
+    let probe = if signed { Probe::Check } else { Probe::Ping };
+    Some(crate::engine::probe(&target, &state.limits, probe).await)
 }

@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
-use duogate_store::integrations::{IntegrationKind, NewIntegration};
 use duogate_store::tenants::TenantPath;
 use duogate_store::tokens::Role;
 use support::Duo;
@@ -96,35 +95,46 @@ impl Setup {
     }
 
     /// An ONTAP profile for `tenant_path`, stored directly in the shape the ONTAP dialect keeps.
+    /// An ONTAP profile (and Duo groups) for `tenant_path` ("" is the cluster), written
+    /// through the ONTAP dialect.
     async fn ontap_profile(&self, tenant_path: &str, fail_mode: &str, groups: &[(&str, &[&str])]) {
-        let store = &self.state.store;
         let path = TenantPath::parse(tenant_path).unwrap();
-        let tenant = match store.tenant(&path).await {
-            Ok(t) => t,
-            Err(_) => store.create_tenant(&path).await.unwrap(),
+        if self.state.store.tenant(&path).await.is_err() {
+            self.state.store.create_tenant(&path).await.unwrap();
+        }
+        let owner = if tenant_path.is_empty() {
+            "cluster"
+        } else {
+            tenant_path
         };
         let keys = self.duo.emulator.keys();
-        store
-            .create_integration(NewIntegration {
-                tenant_id: tenant.id.clone(),
-                kind: IntegrationKind::OntapProfile,
-                name: "duo".into(),
-                config: json!({"api_host": self.duo.url, "integration_key": keys.auth_ikey, "is_enabled": true, "fail_mode": fail_mode, "auto_push": false, "max_prompts": 1, "push_info": false}),
-                secret: Some(keys.auth_skey.into()),
-            })
-            .await
-            .unwrap();
+        let bearer = format!("Bearer {}", self.root);
+        let write = |path: &'static str, body: Value| {
+            let bearer = bearer.clone();
+            async move {
+                let (status, answer) = support::send(
+                    &self.state,
+                    "POST",
+                    path,
+                    &[("authorization", bearer.as_str())],
+                    Some(body.clone()),
+                )
+                .await;
+                assert_eq!(status, 201, "{path} {body}: {answer}");
+            }
+        };
+        write(
+            "/api/security/authentication/duo/profiles",
+            json!({"owner": {"name": owner}, "api_host": self.duo.url, "integration_key": keys.auth_ikey,
+                   "secret_key": keys.auth_skey, "fail_mode": fail_mode, "max_prompts": 1}),
+        )
+        .await;
         for (name, excluded) in groups {
-            store
-                .create_integration(NewIntegration {
-                    tenant_id: tenant.id.clone(),
-                    kind: IntegrationKind::OntapGroup,
-                    name: (*name).into(),
-                    config: json!({"name": name, "excluded_users": excluded}),
-                    secret: None,
-                })
-                .await
-                .unwrap();
+            write(
+                "/api/security/authentication/duo/groups",
+                json!({"owner": {"name": owner}, "name": name, "excluded_users": excluded}),
+            )
+            .await;
         }
     }
 

@@ -291,6 +291,36 @@ pub fn client_for(target: &DuoTarget, limits: &Limits) -> Result<DuoClient, Stri
     DuoClient::new(config).map_err(|e| e.to_string())
 }
 
+/// What a reachability probe asks Duo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// The signed `/auth/v2/check`: reachable, and the keys are right.
+    Check,
+    /// The unsigned `/auth/v2/ping`: reachable.
+    Ping,
+}
+
+/// Asks Duo once (a 429 is reported, not retried), within `limits.call_timeout`: `OK`, or the
+/// error's text (which never holds the secret key).
+pub async fn probe(target: &DuoTarget, limits: &Limits, probe: Probe) -> String {
+    let once = Limits {
+        rate_limit_attempts: 1,
+        ..*limits
+    };
+    let client = match client_for(target, &once) {
+        Ok(client) => client,
+        Err(text) => return format!("configuration: {text}"),
+    };
+    let answer = match probe {
+        Probe::Check => client.auth().check().await.map(|_| ()),
+        Probe::Ping => client.auth().ping().await.map(|_| ()),
+    };
+    match answer {
+        Ok(()) => "OK".to_string(),
+        Err(error) => error.to_string(),
+    }
+}
+
 /// Vault's text for a FAIL envelope.
 fn fail_texts(error: &ClientError) -> (String, String) {
     match error {

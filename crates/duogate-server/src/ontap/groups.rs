@@ -99,6 +99,14 @@ pub(crate) struct GroupConfig {
 }
 
 impl GroupConfig {
+    /// The engine's rule for the group named `name`.
+    pub(crate) fn rule(&self, name: &str) -> crate::engine::GroupRule {
+        crate::engine::GroupRule {
+            name: name.to_string(),
+            excluded_users: self.excluded_users.as_slice().to_vec(),
+        }
+    }
+
     fn to_json(&self) -> Value {
         // Serialising strings cannot fail.
         serde_json::to_value(self).unwrap_or(Value::Null)

@@ -36,9 +36,9 @@
 //!   [`spawn_status_refresher`]).
 
 pub mod error;
-mod groups;
+pub(crate) mod groups;
 mod input;
-mod profiles;
+pub(crate) mod profiles;
 mod query;
 mod reply;
 mod status;

@@ -37,9 +37,11 @@ use super::input::{
 };
 use super::query::{Catalog, CollectionQuery, Field, InstanceQuery, Kind, WriteQuery};
 use super::reply::{Links, created, done, hal};
-use super::status::{DuoEndpoint, check};
+use super::status::check;
 use super::svms::{body_owner, owner_json, path_owner, svm_name, visible_objects};
 use super::{audit, authorize, path_keys};
+use crate::engine::DuoTarget;
+use crate::engine::{FailMode as EngineFailMode, GroupRule, Policy, UnixPolicy};
 use crate::state::AppState;
 
 /// The profile collection's path.
@@ -245,13 +247,34 @@ impl ProfileConfig {
         changes.secret_key
     }
 
-    fn endpoint<'a>(&'a self, secret_key: &'a SecretString) -> DuoEndpoint<'a> {
-        DuoEndpoint {
-            api_host: self.api_host.as_str(),
-            integration_key: self.integration_key.as_str(),
-            secret_key,
-            http_proxy: self.http_proxy.as_ref(),
+    /// Where the profile's Duo is, for the engine and the `status` check.
+    pub(crate) fn target(&self, secret_key: SecretString, allow_plain_http: bool) -> DuoTarget {
+        DuoTarget {
+            api_host: self.api_host.as_str().to_string(),
+            ikey: self.integration_key.as_str().to_string(),
+            skey: secret_key,
+            allow_plain_http,
+            proxy: self.http_proxy.as_ref().map(HttpProxy::url),
         }
+    }
+
+    /// duo_unix's rules as this profile and its owner's Duo groups set them.
+    pub(crate) fn policy(&self, groups: Vec<GroupRule>) -> Policy {
+        Policy::Unix(UnixPolicy {
+            is_enabled: self.is_enabled,
+            fail_mode: match self.fail_mode {
+                FailMode::Safe => EngineFailMode::Safe,
+                FailMode::Secure => EngineFailMode::Secure,
+            },
+            auto_push: self.auto_push,
+            max_prompts: self.max_prompts.get(),
+            groups,
+        })
+    }
+
+    /// `pushinfo` for pushes: with `push_info` on, where the request came from.
+    pub(crate) fn pushinfo(&self) -> Option<String> {
+        self.push_info.then(|| "from=duogate".to_string())
     }
 
     fn to_json(&self) -> Value {
@@ -333,7 +356,11 @@ pub(super) async fn create(
     let fields = changes.names();
     let (mut config, secret) = ProfileConfig::create(changes)?;
     let tenant = body_owner(&state, &caller, owner.as_ref()).await?;
-    config.status = check(&state, &config.endpoint(&secret)).await;
+    config.status = check(
+        &state,
+        &config.target(secret.clone(), state.settings.allow_plain_http_duo),
+    )
+    .await;
     let stored = state
         .store
         .create_integration(NewIntegration {
@@ -443,7 +470,11 @@ pub(super) async fn update(
                 ))
             })?,
     };
-    config.status = check(&state, &config.endpoint(&secret)).await;
+    config.status = check(
+        &state,
+        &config.target(secret.clone(), state.settings.allow_plain_http_duo),
+    )
+    .await;
     state
         .store
         .update_integration(&stored.id, config.to_json(), new_secret)

@@ -16,14 +16,12 @@
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use secrecy::SecretString;
 
-use duo_client::{ApiHost, ClientConfig, DuoClient};
 use duogate_store::StoreError;
 use duogate_store::integrations::{Integration, IntegrationKind};
 
-use super::input::HttpProxy;
 use super::profiles::ProfileConfig;
+use crate::engine::{DuoTarget, Limits, Probe, probe};
 use crate::state::AppState;
 
 /// How long one check may take.
@@ -32,42 +30,13 @@ pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many profiles a refresh checks at once.
 const REFRESH_CONCURRENCY: usize = 4;
 
-/// The `status` text for a successful check.
-pub(crate) const STATUS_OK: &str = "OK";
-
-/// Where and how to reach a profile's Duo.
-pub(crate) struct DuoEndpoint<'a> {
-    /// `api_host` as stored.
-    pub(crate) api_host: &'a str,
-    /// `integration_key`.
-    pub(crate) integration_key: &'a str,
-    /// `secret_key` (only sent as a signature).
-    pub(crate) secret_key: &'a SecretString,
-    /// `http_proxy`, if any.
-    pub(crate) http_proxy: Option<&'a HttpProxy>,
-}
-
-/// Runs `/auth/v2/check` and answers the `status` text.
-pub(crate) async fn check(state: &AppState, endpoint: &DuoEndpoint<'_>) -> String {
-    let host = match ApiHost::parse(endpoint.api_host) {
-        Ok(host) => host,
-        Err(e) => return e.to_string(),
+/// Runs `/auth/v2/check` against `target` and answers the `status` text.
+pub(crate) async fn check(state: &AppState, target: &DuoTarget) -> String {
+    let limits = Limits {
+        call_timeout: CHECK_TIMEOUT,
+        ..state.limits
     };
-    if host.is_plain_http() && !state.settings.allow_plain_http_duo {
-        return "configuration: plain http Duo endpoints are not allowed on this server".into();
-    }
-    let mut config = ClientConfig::new(host, endpoint.integration_key, endpoint.secret_key.clone());
-    config.timeout = CHECK_TIMEOUT;
-    config.max_attempts = 1;
-    config.proxy = endpoint.http_proxy.map(HttpProxy::url);
-    let client = match DuoClient::new(config) {
-        Ok(client) => client,
-        Err(e) => return e.to_string(),
-    };
-    match client.auth().check().await {
-        Ok(_) => STATUS_OK.to_string(),
-        Err(e) => e.to_string(),
-    }
+    probe(target, &limits, Probe::Check).await
 }
 
 /// Re-checks every stored profile's Duo now and stores the statuses that changed; answers how
@@ -102,12 +71,7 @@ async fn refresh_one(state: &AppState, profile: Integration) -> bool {
     };
     let status = check(
         state,
-        &DuoEndpoint {
-            api_host: config.api_host.as_str(),
-            integration_key: config.integration_key.as_str(),
-            secret_key: &secret,
-            http_proxy: config.http_proxy.as_ref(),
-        },
+        &config.target(secret, state.settings.allow_plain_http_duo),
     )
     .await;
     if status == config.status {
