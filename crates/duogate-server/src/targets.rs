@@ -12,7 +12,10 @@ use duogate_store::StoreError;
 use duogate_store::integrations::{Integration, IntegrationKind};
 use duogate_store::tenants::Tenant;
 
-use crate::engine::{DuoTarget, Policy, Probe};
+use duogate_store::audit::NewAuditEntry;
+
+use crate::access::Caller;
+use crate::engine::{Attempt, Decision, DuoTarget, Outcome, Policy, Probe, Reason};
 use crate::ontap::groups::GroupConfig;
 use crate::ontap::profiles::ProfileConfig;
 use crate::state::AppState;
@@ -28,6 +31,47 @@ pub struct Enforced {
     pub policy: Policy,
     /// `pushinfo` for pushes.
     pub pushinfo: Option<String>,
+}
+
+impl Enforced {
+    /// Decides one attempt: the rate limits first (a refused attempt never reaches Duo), then
+    /// the engine; every decision goes to the audit log (`mfa.decision`, with its reason,
+    /// never a passcode), whichever dialect asked.
+    pub async fn decide(&self, state: &AppState, caller: &Caller, attempt: &Attempt) -> Decision {
+        let admitted = state.limiter.admit(
+            &self.integration.id,
+            &attempt.username,
+            attempt.ipaddr.as_deref(),
+        );
+        let decision = if admitted {
+            crate::engine::decide(&self.target, attempt, &self.policy, &state.limits).await
+        } else {
+            Decision {
+                outcome: Outcome::Deny,
+                reason: Reason::RateLimited,
+                status_msg: "Too many attempts; try again later.".into(),
+                detail: "too many attempts; try again later".into(),
+                attempts: 0,
+            }
+        };
+        let entry = NewAuditEntry {
+            actor: caller.principal.clone(),
+            action: "mfa.decision".into(),
+            target: attempt.username.clone(),
+            detail: serde_json::json!({
+                "integration": self.integration.id,
+                "kind": self.integration.kind.as_str(),
+                "result": decision.outcome.as_str(),
+                "reason": decision.reason.as_str(),
+                "ipaddr": attempt.ipaddr,
+                "attempts": decision.attempts,
+            }),
+        };
+        if let Err(error) = state.store.append_audit(entry).await {
+            tracing::error!(%error, "could not audit an MFA decision");
+        }
+        decision
+    }
 }
 
 /// Why an integration cannot be enforced.

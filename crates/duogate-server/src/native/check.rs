@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use duogate_store::mfa_requests::CheckJob;
 use duogate_store::tokens::Role;
 
-use super::{ApiError, TenantQuery, acting_tenant, audit_write, caller, parse_body};
+use super::{ApiError, TenantQuery, acting_tenant, caller, parse_body};
 use crate::access::Caller;
-use crate::engine::{Attempt, Credential, Decision, Outcome, Reason, decide};
+use crate::engine::{Attempt, Credential, Decision};
 use crate::state::AppState;
 use crate::targets::{self, Enforced, TargetError};
 
@@ -47,7 +47,7 @@ pub(super) struct CheckInput {
 
 fn decision_json(decision: &Decision, txid: Option<&str>) -> Value {
     let mut body = json!({
-        "result": match decision.outcome { Outcome::Allow => "allow", Outcome::Deny => "deny" },
+        "result": decision.outcome.as_str(),
         "reason": decision.reason.as_str(),
         "status_msg": decision.status_msg,
     });
@@ -114,44 +114,6 @@ async fn resolve(
     }
 }
 
-/// Runs the engine for one attempt (rate limit first) and audits the decision.
-async fn run_check(
-    state: &AppState,
-    caller: &Caller,
-    enforced: &Enforced,
-    attempt: &Attempt,
-) -> Decision {
-    let admitted = state.limiter.admit(
-        &enforced.integration.id,
-        &attempt.username,
-        attempt.ipaddr.as_deref(),
-    );
-    let decision = if admitted {
-        decide(&enforced.target, attempt, &enforced.policy, &state.limits).await
-    } else {
-        Decision {
-            outcome: Outcome::Deny,
-            reason: Reason::RateLimited,
-            status_msg: "Too many attempts; try again later.".into(),
-            detail: String::new(),
-            attempts: 0,
-        }
-    };
-    let detail = json!({
-        "integration": enforced.integration.id,
-        "kind": enforced.integration.kind.as_str(),
-        "result": match decision.outcome { Outcome::Allow => "allow", Outcome::Deny => "deny" },
-        "reason": decision.reason.as_str(),
-        "ipaddr": attempt.ipaddr,
-        "attempts": decision.attempts,
-    });
-    if let Err(error) = audit_write(state, caller, "mfa.decision", &attempt.username, detail).await
-    {
-        tracing::error!(message = %error.message, "could not audit an MFA decision");
-    }
-    decision
-}
-
 pub(super) async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -176,14 +138,14 @@ pub(super) async fn check(
         groups: input.groups.clone(),
     };
     if !input.asynchronous {
-        let decision = run_check(&state, &caller, &enforced, &attempt).await;
+        let decision = enforced.decide(&state, &caller, &attempt).await;
         return Ok((StatusCode::OK, Json(decision_json(&decision, None))));
     }
     let txid = state.store.create_check_job(CHECK_TTL_SECS).await?;
     let task_state = state.clone();
     let task_txid = txid.clone();
     tokio::spawn(async move {
-        let decision = run_check(&task_state, &caller, &enforced, &attempt).await;
+        let decision = enforced.decide(&task_state, &caller, &attempt).await;
         let body = decision_json(&decision, Some(&task_txid));
         if let Err(error) = task_state.store.finish_check_job(&task_txid, &body).await {
             tracing::error!(%error, "could not record an asynchronous check's decision");

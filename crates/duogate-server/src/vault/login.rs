@@ -41,7 +41,7 @@ use duogate_store::tokens::Role;
 use super::request::{Fields, Operation};
 use super::response::{Reply, VaultError, multierror};
 use super::{VaultCall, is_same_or_ancestor};
-use crate::engine::{Attempt, Credential, Outcome, decide};
+use crate::engine::{Attempt, Credential, Outcome};
 use crate::targets;
 use crate::username_format::{Identity, render_identity};
 
@@ -436,44 +436,7 @@ async fn run_method(
         pushinfo: enforced.pushinfo.clone(),
         groups: Vec::new(),
     };
-    let decision = if call
-        .state
-        .limiter
-        .admit(&integration.id, &username, ipaddr.as_deref())
-    {
-        decide(
-            &enforced.target,
-            &attempt,
-            &enforced.policy,
-            &call.state.limits,
-        )
-        .await
-    } else {
-        crate::engine::Decision {
-            outcome: Outcome::Deny,
-            reason: crate::engine::Reason::RateLimited,
-            status_msg: String::new(),
-            detail: "too many attempts; try again later".into(),
-            attempts: 0,
-        }
-    };
-    let audit = crate::native::audit_write(
-        call.state,
-        &call.caller,
-        "mfa.decision",
-        &username,
-        json!({
-            "integration": integration.id,
-            "kind": integration.kind.as_str(),
-            "result": if decision.outcome == Outcome::Allow { "allow" } else { "deny" },
-            "reason": decision.reason.as_str(),
-            "ipaddr": ipaddr,
-        }),
-    )
-    .await;
-    if let Err(error) = audit {
-        tracing::error!(message = %error.message, "could not audit an MFA decision");
-    }
+    let decision = enforced.decide(call.state, &call.caller, &attempt).await;
     match decision.outcome {
         Outcome::Allow => Ok(()),
         Outcome::Deny => Err(decision.detail),
