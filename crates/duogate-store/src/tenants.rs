@@ -46,6 +46,11 @@ impl TenantPath {
         &self.0
     }
 
+    /// Whether this path is `other` or one of its ancestors (the root is everyone's).
+    pub fn is_same_or_ancestor_of(&self, other: &TenantPath) -> bool {
+        other.0.starts_with(&self.0)
+    }
+
     /// The parent path (`None` for the root).
     pub fn parent(&self) -> Option<TenantPath> {
         if self.0.is_empty() {
@@ -134,6 +139,22 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         tenant_from(&row)
+    }
+
+    /// The tenant at `path` and its existing ancestors, the root first.
+    pub async fn lineage(&self, path: &TenantPath) -> Result<Vec<Tenant>, StoreError> {
+        let mut lineage = Vec::new();
+        let mut next = Some(path.clone());
+        while let Some(current) = next {
+            match self.tenant(&current).await {
+                Ok(tenant) => lineage.push(tenant),
+                Err(StoreError::NotFound) => {}
+                Err(other) => return Err(other),
+            }
+            next = current.parent();
+        }
+        lineage.reverse();
+        Ok(lineage)
     }
 
     /// The tenant with this id.
@@ -234,6 +255,15 @@ mod tests {
         assert_eq!(path.parent().unwrap().as_str(), "eng/");
         assert_eq!(path.parent().unwrap().parent().unwrap(), TenantPath::root());
         assert_eq!(TenantPath::root().parent(), None);
+        assert!(TenantPath::root().is_same_or_ancestor_of(&path));
+        assert!(path.parent().unwrap().is_same_or_ancestor_of(&path));
+        assert!(path.is_same_or_ancestor_of(&path));
+        assert!(!path.is_same_or_ancestor_of(&path.parent().unwrap()));
+        assert!(
+            !TenantPath::parse("eng/op")
+                .unwrap()
+                .is_same_or_ancestor_of(&path)
+        );
         for bad in ["a//b", "a b", "ä", &"x".repeat(65)] {
             assert!(TenantPath::parse(bad).is_err(), "{bad:?}");
         }

@@ -637,3 +637,29 @@ async fn a_check_job_is_waiting_then_decided_on_every_instance_until_it_expires(
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_lineage_is_the_tenant_and_its_ancestors_root_first() {
+    on_every_engine(|store, _, _| async move {
+        for path in ["a", "a/b", "a/b/c", "x"] {
+            store
+                .create_tenant(&TenantPath::parse(path).unwrap())
+                .await
+                .unwrap();
+        }
+        let paths = |tenants: Vec<duogate_store::tenants::Tenant>| {
+            tenants
+                .into_iter()
+                .map(|t| t.path.as_str().to_string())
+                .collect::<Vec<_>>()
+        };
+        let lineage = store
+            .lineage(&TenantPath::parse("a/b/c").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(paths(lineage), vec!["", "a/", "a/b/", "a/b/c/"]);
+        let root = store.lineage(&TenantPath::root()).await.unwrap();
+        assert_eq!(paths(root), vec![""]);
+    })
+    .await;
+}

@@ -18,7 +18,7 @@ use duogate_store::integrations::{Integration, IntegrationKind, NewIntegration};
 
 use super::request::{Fields, Operation};
 use super::response::{Reply, VaultError};
-use super::{VaultCall, is_same_or_ancestor, namespace_fields};
+use super::{VaultCall, namespace_fields};
 
 const SELECTORS: [&str; 4] = [
     "auth_method_accessors",
@@ -170,7 +170,7 @@ async fn check_methods(call: &VaultCall<'_>, ids: &[String]) -> Result<(), Vault
             Err(other) => return Err(other.into()),
         };
         let owner = call.state.store.tenant_by_id(&method.tenant_id).await?;
-        if !is_same_or_ancestor(&owner.path, &call.tenant.path) {
+        if !owner.path.is_same_or_ancestor_of(&call.tenant.path) {
             return Err(VaultError::invalid(
                 "one of the provided method ids is in an incompatible namespace and can't be used",
             ));

@@ -38,9 +38,9 @@ use duogate_store::integrations::{Integration, IntegrationKind};
 use duogate_store::tenants::Tenant;
 use duogate_store::tokens::Role;
 
+use super::VaultCall;
 use super::request::{Fields, Operation};
 use super::response::{Reply, VaultError, multierror};
-use super::{VaultCall, is_same_or_ancestor};
 use crate::engine::{Attempt, Credential, Outcome};
 use crate::targets;
 use crate::username_format::{Identity, render_identity};
@@ -208,10 +208,7 @@ async fn matching_enforcements(
             .unwrap_or_default()
     };
     let mut matched = Vec::new();
-    for owner in call.state.store.list_tenants().await? {
-        if !is_same_or_ancestor(&owner.path, &call.tenant.path) {
-            continue;
-        }
+    for owner in call.state.store.lineage(&call.tenant.path).await? {
         for enforcement in call
             .state
             .store

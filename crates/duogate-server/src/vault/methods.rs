@@ -22,7 +22,7 @@ use duogate_store::tenants::Tenant;
 
 use super::request::{Fields, Operation};
 use super::response::{Reply, VaultError};
-use super::{VaultCall, is_same_or_ancestor, namespace_fields};
+use super::{VaultCall, namespace_fields};
 use crate::state::AppState;
 
 const NAMESPACE_MISMATCH: &str = "request namespace does not match method namespace";
@@ -290,7 +290,7 @@ async fn read(call: &VaultCall<'_>, id: &str) -> Result<Reply, VaultError> {
     };
     let owner = call.state.store.tenant_by_id(&method.tenant_id).await?;
     let here = &call.tenant.path;
-    if !(is_same_or_ancestor(&owner.path, here) || is_same_or_ancestor(here, &owner.path)) {
+    if !(owner.path.is_same_or_ancestor_of(here) || here.is_same_or_ancestor_of(&owner.path)) {
         return Err(VaultError {
             status: axum::http::StatusCode::FORBIDDEN,
             errors: vec![NAMESPACE_MISMATCH.into()],
@@ -330,10 +330,7 @@ pub(super) async fn visible_methods(
     tenant: &Tenant,
 ) -> Result<Vec<(Integration, Tenant)>, VaultError> {
     let mut found = Vec::new();
-    for owner in state.store.list_tenants().await? {
-        if !is_same_or_ancestor(&owner.path, &tenant.path) {
-            continue;
-        }
+    for owner in state.store.lineage(&tenant.path).await? {
         for method in state
             .store
             .list_integrations(&owner.id, IntegrationKind::VaultMethod)

@@ -120,11 +120,6 @@ pub(crate) fn namespace_fields(tenant: &Tenant) -> (String, String) {
     }
 }
 
-/// Whether `ancestor` is `path` or one of its ancestors.
-pub(crate) fn is_same_or_ancestor(ancestor: &TenantPath, path: &TenantPath) -> bool {
-    path.as_str().starts_with(ancestor.as_str())
-}
-
 /// Request bodies above this are refused (Vault's default maximum).
 const MAX_BODY: usize = 32 * 1024 * 1024;
 
