@@ -109,6 +109,25 @@ pub async fn authenticate_token(
 }
 
 impl Caller {
+    /// Appends an audit entry with this caller as the actor (every dialect audits through this).
+    pub async fn audit(
+        &self,
+        store: &Store,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        store
+            .append_audit(duogate_store::audit::NewAuditEntry {
+                actor: self.principal.clone(),
+                action: action.to_string(),
+                target: target.to_string(),
+                detail,
+            })
+            .await
+            .map(|_| ())
+    }
+
     /// Whether the caller's role allows `needed`: admin allows everything, reader allows
     /// reader, mfa allows mfa.
     pub fn has(&self, needed: Role) -> bool {

@@ -12,8 +12,6 @@ use duogate_store::StoreError;
 use duogate_store::integrations::{Integration, IntegrationKind};
 use duogate_store::tenants::Tenant;
 
-use duogate_store::audit::NewAuditEntry;
-
 use crate::access::Caller;
 use crate::engine::{Attempt, Decision, DuoTarget, Outcome, Policy, Probe, Reason};
 use crate::ontap::groups::GroupConfig;
@@ -54,20 +52,18 @@ impl Enforced {
                 attempts: 0,
             }
         };
-        let entry = NewAuditEntry {
-            actor: caller.principal.clone(),
-            action: "mfa.decision".into(),
-            target: attempt.username.clone(),
-            detail: serde_json::json!({
-                "integration": self.integration.id,
-                "kind": self.integration.kind.as_str(),
-                "result": decision.outcome.as_str(),
-                "reason": decision.reason.as_str(),
-                "ipaddr": attempt.ipaddr,
-                "attempts": decision.attempts,
-            }),
-        };
-        if let Err(error) = state.store.append_audit(entry).await {
+        let detail = serde_json::json!({
+            "integration": self.integration.id,
+            "kind": self.integration.kind.as_str(),
+            "result": decision.outcome.as_str(),
+            "reason": decision.reason.as_str(),
+            "ipaddr": attempt.ipaddr,
+            "attempts": decision.attempts,
+        });
+        let audited = caller
+            .audit(&state.store, "mfa.decision", &attempt.username, detail)
+            .await;
+        if let Err(error) = audited {
             tracing::error!(%error, "could not audit an MFA decision");
         }
         decision

@@ -41,7 +41,6 @@ use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use duogate_store::audit::NewAuditEntry;
 use duogate_store::integrations::IntegrationKind;
 use duogate_store::tenants::{Tenant, TenantPath};
 use duogate_store::tokens::Role;
@@ -244,16 +243,7 @@ pub(crate) async fn audit_write(
     target: &str,
     detail: Value,
 ) -> Result<(), ApiError> {
-    state
-        .store
-        .append_audit(NewAuditEntry {
-            actor: caller.principal.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            detail,
-        })
-        .await?;
-    Ok(())
+    Ok(caller.audit(&state.store, action, target, detail).await?)
 }
 
 #[derive(Debug, Deserialize)]

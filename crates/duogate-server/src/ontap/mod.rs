@@ -48,7 +48,6 @@ use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
 use serde_json::Value;
 
-use duogate_store::audit::NewAuditEntry;
 use duogate_store::tokens::Role;
 
 pub use error::OntapError;
@@ -127,16 +126,7 @@ pub(crate) async fn audit(
     target: &str,
     detail: Value,
 ) -> Result<(), OntapError> {
-    state
-        .store
-        .append_audit(NewAuditEntry {
-            actor: caller.principal.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            detail,
-        })
-        .await?;
-    Ok(())
+    Ok(caller.audit(&state.store, action, target, detail).await?)
 }
 
 #[cfg(test)]

@@ -96,18 +96,15 @@ pub(crate) struct VaultCall<'a> {
 impl VaultCall<'_> {
     /// Appends an audit entry for a write.
     pub(crate) async fn audit(&self, action: &str, target: &str) -> Result<(), VaultError> {
-        crate::native::audit_write(
-            self.state,
-            &self.caller,
-            action,
-            target,
-            json!({"namespace": self.tenant.path.as_str()}),
-        )
-        .await
-        .map_err(|e| {
-            tracing::error!(message = %e.message, "audit write failed");
-            VaultError::internal("internal error")
-        })
+        self.caller
+            .audit(
+                &self.state.store,
+                action,
+                target,
+                json!({"namespace": self.tenant.path.as_str()}),
+            )
+            .await
+            .map_err(VaultError::from)
     }
 }
 
