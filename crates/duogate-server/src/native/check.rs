@@ -77,38 +77,35 @@ fn credential(input: &CheckInput) -> Result<Credential, ApiError> {
     }
 }
 
+/// A target, or 404 naming `what`.
+fn answer<T>(result: Result<T, TargetError>, what: &str) -> Result<T, ApiError> {
+    match result {
+        Ok(found) => Ok(found),
+        Err(TargetError::NotFound) => Err(ApiError::not_found(format!("no {what}"))),
+        Err(TargetError::Store(e)) => Err(ApiError::from(e)),
+    }
+}
+
 async fn resolve(
     state: &AppState,
     caller: &Caller,
     query: &TenantQuery,
     input: &CheckInput,
 ) -> Result<Enforced, ApiError> {
-    let not_found = |what: &str| ApiError::not_found(format!("no {what}"));
+    // A missing target, and one in a tenant the caller may not use, answer alike.
     match (&input.method, &input.profile) {
         (Some(method), None) => {
             let tenant = acting_tenant(state, caller, query).await?;
-            match targets::vault_method_named(state, &tenant, method).await {
-                Ok(enforced) => Ok(enforced),
-                Err(TargetError::NotFound) => Err(not_found(&format!("method {method:?}"))),
-                Err(TargetError::Store(e)) => Err(e.into()),
-            }
+            let found = targets::vault_method_named(state, &tenant, method).await;
+            answer(found, &format!("method {method:?}"))
         }
         (None, Some(profile)) => {
-            let tenant = match targets::profile_tenant(state, profile).await {
-                Ok(tenant) => tenant,
-                Err(TargetError::NotFound) => {
-                    return Err(not_found(&format!("profile {profile:?}")));
-                }
-                Err(TargetError::Store(e)) => return Err(e.into()),
-            };
+            let what = format!("profile {profile:?}");
+            let tenant = answer(targets::profile_tenant(state, profile).await, &what)?;
             if !caller.may_use_tenant(&tenant.id) {
-                return Err(not_found(&format!("profile {profile:?}")));
+                return answer(Err(TargetError::NotFound), &what);
             }
-            match targets::ontap_profile(state, &tenant).await {
-                Ok(enforced) => Ok(enforced),
-                Err(TargetError::NotFound) => Err(not_found(&format!("profile {profile:?}"))),
-                Err(TargetError::Store(e)) => Err(e.into()),
-            }
+            answer(targets::ontap_profile(state, &tenant).await, &what)
         }
         _ => Err(ApiError::invalid("method or profile: give exactly one")),
     }
