@@ -29,3 +29,19 @@ pub enum StoreError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
+
+/// `NotFound` as `None`, for lookups where absence is an answer rather than an error.
+pub trait OptionalExt<T> {
+    /// `Ok(Some(found))`, `Ok(None)` for `NotFound`, and every other error as it is.
+    fn optional(self) -> Result<Option<T>, StoreError>;
+}
+
+impl<T> OptionalExt<T> for Result<T, StoreError> {
+    fn optional(self) -> Result<Option<T>, StoreError> {
+        match self {
+            Ok(found) => Ok(Some(found)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+}

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-pub use error::StoreError;
+pub use error::{OptionalExt, StoreError};
 pub use seal::{Keyring, SealKey};
 
 /// The database engine behind a store.

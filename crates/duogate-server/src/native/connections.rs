@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use duo_client::actions::{self, ActionResult};
 use duo_client::{ApiHost, ClientConfig, DuoClient, TlsMode};
-use duogate_store::StoreError;
 use duogate_store::integrations::{Integration, IntegrationKind, NewIntegration};
 use duogate_store::tokens::Role;
+use duogate_store::{OptionalExt as _, StoreError};
 
 use super::{ApiError, TenantQuery, acting_tenant, audit_write, caller, parse_body};
 use crate::state::AppState;
@@ -83,15 +83,11 @@ pub(super) async fn put(
     let input: ConnectionInput = parse_body(&body)?;
     let config = validate(&state, &input)?;
     let config_json = serde_json::to_value(&config).unwrap_or(Value::Null);
-    let existing = match state
+    let existing = state
         .store
         .integration_named(&tenant.id, IntegrationKind::Connection, &name)
         .await
-    {
-        Ok(found) => Some(found),
-        Err(StoreError::NotFound) => None,
-        Err(other) => return Err(other.into()),
-    };
+        .optional()?;
     let (status, stored) = match existing {
         Some(found) => {
             let stored = state

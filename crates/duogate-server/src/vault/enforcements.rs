@@ -13,8 +13,8 @@
 
 use serde_json::{Map, Value, json};
 
-use duogate_store::StoreError;
 use duogate_store::integrations::{Integration, IntegrationKind, NewIntegration};
+use duogate_store::{OptionalExt as _, StoreError};
 
 use super::request::{Fields, Operation};
 use super::response::{Reply, VaultError};
@@ -71,16 +71,12 @@ pub(super) async fn collection(call: VaultCall<'_>) -> Result<Reply, VaultError>
 
 /// `identity/mfa/login-enforcement/{name}`.
 pub(super) async fn item(call: VaultCall<'_>, name: &str) -> Result<Reply, VaultError> {
-    let existing = match call
+    let existing = call
         .state
         .store
         .integration_named(&call.tenant.id, IntegrationKind::LoginEnforcement, name)
         .await
-    {
-        Ok(found) => Some(found),
-        Err(StoreError::NotFound) => None,
-        Err(other) => return Err(other.into()),
-    };
+        .optional()?;
     match call.op {
         Operation::Read => existing
             .map(|e| Reply::data(enforcement_json(&e, &call)))

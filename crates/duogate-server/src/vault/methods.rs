@@ -16,9 +16,9 @@ use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
 use duo_client::ApiHost;
-use duogate_store::StoreError;
 use duogate_store::integrations::{Integration, IntegrationKind, NewIntegration};
 use duogate_store::tenants::Tenant;
+use duogate_store::{OptionalExt as _, StoreError};
 
 use super::request::{Fields, Operation};
 use super::response::{Reply, VaultError};
@@ -213,14 +213,10 @@ async fn create(call: VaultCall<'_>) -> Result<Reply, VaultError> {
     let (input, warning) = read_input(call.state, &call.data)?;
     let store = &call.state.store;
     let existing = match &input.method_name {
-        Some(name) => match store
+        Some(name) => store
             .integration_named(&call.tenant.id, IntegrationKind::VaultMethod, name)
             .await
-        {
-            Ok(found) => Some(found),
-            Err(StoreError::NotFound) => None,
-            Err(other) => return Err(other.into()),
-        },
+            .optional()?,
         None => None,
     };
     let method_id = match existing {

@@ -8,9 +8,9 @@
 
 use serde_json::json;
 
-use duogate_store::StoreError;
 use duogate_store::integrations::{Integration, IntegrationKind, NewIntegration};
 use duogate_store::tenants::TenantPath;
+use duogate_store::{OptionalExt as _, StoreError};
 
 use super::VaultCall;
 use super::methods::duo_settings;
@@ -38,14 +38,10 @@ pub(super) async fn handle(call: VaultCall<'_>, name: &str) -> Result<Reply, Vau
         ));
     }
     let store = &call.state.store;
-    let existing = match store
+    let existing = store
         .integration_named(&call.tenant.id, IntegrationKind::StepUpMethod, name)
         .await
-    {
-        Ok(found) => Some(found),
-        Err(StoreError::NotFound) => None,
-        Err(other) => return Err(other.into()),
-    };
+        .optional()?;
     match call.op {
         Operation::Read => existing
             .map(|m| Reply::data(stepup_json(&m)))
