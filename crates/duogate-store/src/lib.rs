@@ -1,4 +1,4 @@
-//! `duogate-store`: duogate's storage (in progress for issue 3).
+//! `duogate-store`: duogate's storage.
 //!
 //! One sqlx code path (the `Any` driver, `$N` placeholders, only integers, text and blobs)
 //! serves SQLite (the default, a file with WAL) and PostgreSQL (several instances behind a load

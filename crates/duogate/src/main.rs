@@ -2,7 +2,8 @@
 //!
 //! It runs the Duo Admin API connector actions (`users`, `phones`, `admins`, `bypass-codes`,
 //! and the Swimlane-shaped `action`), the offline Duo emulator (`emulate`), and the
-//! configuration service (`serve`; so far its native API).
+//! configuration service (`serve`: the Vault, ONTAP and native dialects and the enforcement
+//! engine).
 //!
 //! # Layout
 //!
