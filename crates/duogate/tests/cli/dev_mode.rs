@@ -345,3 +345,35 @@ fn dev_mode_honours_config_and_refuses_what_it_cannot_use() {
         "the second attempt within the minute is over the configured limit: {limited}"
     );
 }
+
+#[test]
+fn when_the_emulators_old_port_is_taken_its_methods_are_re_pointed_to_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = dev_server(Some(&data), &[]);
+    create_corp_method(&first);
+    let old_addr = emulator_addr(&first);
+    assert!(first.terminate().success());
+
+    let _squatter = std::net::TcpListener::bind(&old_addr).unwrap();
+    let second = dev_server(Some(&data), &[]);
+    assert_ne!(emulator_addr(&second), old_addr, "a new port was taken");
+    let token = root_token(&second);
+    let (status, decision) = check(
+        &second,
+        &token,
+        json!({"method": "corp", "username": "asmith0001"}),
+    );
+    assert_eq!(
+        (status, decision["result"].clone()),
+        (200, json!("allow")),
+        "the method follows the emulator to its new port: {decision}"
+    );
+    let (status, result) = second.request(
+        "POST",
+        "/v1/duogate/connections/emulator/actions/retrieve_users",
+        Some(&token),
+        Some(json!({"limit": 1})),
+    );
+    assert_eq!((status, result["status_code"].clone()), (200, json!(200)));
+}
