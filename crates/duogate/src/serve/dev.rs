@@ -41,7 +41,9 @@
 //! 6. The JSON line on stdout (`listen`, `root_token`, `admin_user`, `admin_password`,
 //!    `data_dir`, `emulator`), then ready-to-paste `export` lines and `curl` examples on stderr.
 //!    They carry the real root token, admin password and emulator keys on purpose, as `vault
-//!    server -dev` prints its root token: these are a throwaway dev server's credentials.
+//!    server -dev` prints its root token: these are a throwaway dev server's credentials. The
+//!    banner ends with `==> duogate dev server started; log data will stream in below:`; no
+//!    secret appears in what follows.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -77,6 +79,8 @@ const DEV_SEED: SeedSpec = SeedSpec {
 };
 /// How often dev mode re-checks ONTAP profiles' `status` when `--config` does not say.
 const DEV_STATUS_REFRESH: Duration = Duration::from_secs(60);
+/// The last line of the start-up banner on stderr; the log follows it.
+const STARTED_LINE: &str = "==> duogate dev server started; log data will stream in below:";
 /// The file in `--data-dir` that keeps the emulator and the dev root token's accessor.
 const DEV_STATE_FILE: &str = "dev-state.json";
 
@@ -686,6 +690,10 @@ fn print_ready_lines(ready: &ReadyLines<'_>) {
     );
     eprintln!("  # Audit log");
     eprintln!("  curl -s -H {header} {url}/v1/duogate/audit");
+    eprintln!();
+    // The banner's last line, as Vault's: what follows is the service's log, where no secret
+    // ever appears (the interop tests check that after this line).
+    eprintln!("{STARTED_LINE}");
 }
 
 #[cfg(test)]

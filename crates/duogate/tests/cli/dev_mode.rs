@@ -377,3 +377,40 @@ fn when_the_emulators_old_port_is_taken_its_methods_are_re_pointed_to_the_new_on
     );
     assert_eq!((status, result["status_code"].clone()), (200, json!(200)));
 }
+
+#[test]
+fn stderr_shows_ready_to_paste_exports_and_curl_with_the_real_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr");
+    let server = Server::start_with_stderr(
+        &["serve", "--dev", "--listen", "127.0.0.1:0"],
+        &[],
+        std::fs::File::create(&log).unwrap(),
+    );
+    let (listen, token) = (
+        server.line["listen"].as_str().unwrap().to_string(),
+        root_token(&server),
+    );
+    // The banner is written before the service serves; a request that is answered proves it
+    // is complete.
+    assert_eq!(
+        server.request("GET", "/v1/duogate/health", None, None).0,
+        200
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    for line in [
+        format!("export VAULT_ADDR=http://{listen} VAULT_TOKEN={token}"),
+        format!("export DUOGATE_ADDR=http://{listen} DUOGATE_TOKEN={token}"),
+        format!("curl -s -H 'X-Vault-Token: {token}'"),
+        format!("http://{listen}/v1/duogate/connections/emulator/actions/retrieve_users"),
+    ] {
+        assert!(text.contains(&line), "stderr lacks {line:?}:\n{text}");
+    }
+    let (_, log_part) = text
+        .split_once("==> duogate dev server started; log data will stream in below:")
+        .expect("the banner ends with the started line");
+    assert!(
+        !log_part.contains(&token),
+        "the log after the banner shows no token"
+    );
+}

@@ -15,11 +15,17 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::start_with_stderr(args, envs, Stdio::null())
+    }
+
+    /// [`Server::start`] with stderr going to `stderr` (a file, to read later).
+    pub(crate) fn start_with_stderr(
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stderr: impl Into<Stdio>,
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_duogate"));
-        command
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        command.args(args).stdout(Stdio::piped()).stderr(stderr);
         for (k, v) in envs {
             command.env(k, v);
         }
