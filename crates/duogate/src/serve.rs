@@ -43,7 +43,8 @@ mod dev;
 /// `duogate serve …`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Embedded development mode: SQLite, generated seal key, in-process emulator, root token.
+    /// Development mode like `vault server -dev`: fresh each start (unless --data-dir), an
+    /// in-process Duo emulator, a root token, ready-to-paste exports.
     #[arg(long)]
     pub dev: bool,
     /// Address to listen on (127.0.0.1:0 picks a free port).
@@ -70,14 +71,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", requires = "dev")]
     pub data_dir: Option<PathBuf>,
     /// --dev's root token, instead of a generated one (printable ASCII, at most 256 characters).
-    #[arg(
-        long,
-        value_name = "ID",
-        requires = "dev",
-        env = "DUOGATE_DEV_ROOT_TOKEN_ID",
-        hide_env_values = true
-    )]
-    pub dev_root_token_id: Option<String>,
+    #[arg(long, value_name = "ID", requires = "dev", value_parser = secret_arg)]
+    pub dev_root_token_id: Option<SecretString>,
     /// On first start, write the root token to FILE (created, mode 0600; refused if it exists)
     /// instead of showing it in the JSON line.
     #[arg(long, value_name = "FILE", conflicts_with = "dev")]
@@ -175,6 +170,11 @@ impl EnforcementConfig {
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
+
+/// A secret flag value (kept out of `Debug`).
+fn secret_arg(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text.to_string()))
+}
 
 /// The `--config` file, or the defaults without one.
 fn read_config_file(path: Option<&Path>) -> Result<ConfigFile, UsageError> {

@@ -105,17 +105,7 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let keys = emulator.keys();
     register_emulator_connection(&store, &emulator_url, &keys).await?;
     if let (Some(old_port), Some(saved)) = (listeners.emulator_moved_from, &saved) {
-        let old_url = format!(
-            "http://{}",
-            SocketAddr::from((Ipv4Addr::LOCALHOST, old_port))
-        );
-        let moved = repoint_integrations(&store, &old_url, &emulator_url, &saved.emulator).await?;
-        eprintln!(
-            "warning: the emulator's port {old_port} (from {}) is taken: it listens on {emulator_url} \
-             now; the connection \"emulator\" and {moved} stored method(s)/profile(s) that named \
-             {old_url} were re-pointed",
-            data_dir.path().join(DEV_STATE_FILE).display()
-        );
+        follow_moved_emulator(&store, old_port, &emulator_url, &saved.emulator, &data_dir).await?;
     }
     let root_token = replace_root_token(
         &store,
@@ -219,8 +209,8 @@ impl DevSettings {
             data_dir: args.data_dir.clone(),
             root_token_id: args
                 .dev_root_token_id
-                .as_deref()
-                .map(checked_root_token_id)
+                .as_ref()
+                .map(|id| checked_root_token_id(id.expose_secret()))
                 .transpose()?,
             limits,
             rate_limits,
@@ -513,6 +503,29 @@ async fn register_emulator_connection(
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// The emulator could not have its saved port back: re-points what was made against it, and
+/// says so.
+async fn follow_moved_emulator(
+    store: &Store,
+    old_port: u16,
+    emulator_url: &str,
+    saved: &SavedEmulator,
+    data_dir: &DevDataDir,
+) -> anyhow::Result<()> {
+    let old_url = format!(
+        "http://{}",
+        SocketAddr::from((Ipv4Addr::LOCALHOST, old_port))
+    );
+    let moved = repoint_integrations(store, &old_url, emulator_url, saved).await?;
+    eprintln!(
+        "warning: the emulator's port {old_port} (from {}) is taken: it listens on {emulator_url} \
+         now; the connection \"emulator\" and {moved} stored method(s)/profile(s) that named \
+         {old_url} were re-pointed",
+        data_dir.path().join(DEV_STATE_FILE).display()
+    );
     Ok(())
 }
 
