@@ -69,7 +69,7 @@ impl Engine {
 /// How long [`Store::connect`] tries to reach the database before it gives up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One direct connection attempt, for the cause the pool's timeout hides.
+/// One direct connection attempt (bounded too), for the cause a timed-out pool hides.
 async fn why_unreachable(url: &str) -> Box<dyn std::error::Error + Send + Sync> {
     use sqlx::Connection as _;
     match tokio::time::timeout(Duration::from_secs(3), sqlx::AnyConnection::connect(url)).await {
@@ -129,35 +129,35 @@ impl Store {
         if engine == Engine::Sqlite {
             database_url::create_missing_sqlite_file(url)?;
         }
-        let pool = AnyPoolOptions::new()
+        let connecting = AnyPoolOptions::new()
             .max_connections(match engine {
                 Engine::Sqlite => 4,
                 Engine::Postgres => 10,
             })
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .connect(url)
-            .await
-            .map_err(|e| StoreError::Connect {
-                target: database_url::printable_target(url, engine),
-                cause: Box::new(e),
-            });
-        let pool = match pool {
-            Ok(pool) => pool,
-            Err(StoreError::Connect { target, cause })
-                if matches!(
-                    cause.downcast_ref::<sqlx::Error>(),
-                    Some(sqlx::Error::PoolTimedOut)
-                ) =>
-            {
-                // The pool retries a refused connection until its deadline and then reports
-                // only the timeout; one more attempt says why.
-                return Err(StoreError::Connect {
-                    target,
-                    cause: why_unreachable(url).await,
-                });
-            }
-            Err(other) => return Err(other),
-        };
+            .connect(url);
+        // Only the first connection is bounded here; the pool's own acquire timeout (for busy
+        // moments later) stays sqlx's default.
+        let cause: Box<dyn std::error::Error + Send + Sync> =
+            match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+                Ok(Ok(pool)) => return Self::set_up(pool, engine, keyring, clock).await,
+                Ok(Err(e)) => Box::new(e),
+                // The pool retries a refused connection until a deadline and would then report
+                // only that; one more attempt says why.
+                Err(_) => why_unreachable(url).await,
+            };
+        Err(StoreError::Connect {
+            target: database_url::printable_target(url, engine),
+            cause,
+        })
+    }
+
+    /// WAL for SQLite, migrations, the root tenant.
+    async fn set_up(
+        pool: AnyPool,
+        engine: Engine,
+        keyring: Keyring,
+        clock: Clock,
+    ) -> Result<Self, StoreError> {
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)
