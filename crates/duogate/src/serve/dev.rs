@@ -14,7 +14,8 @@
 //! through the emulator's Admin or control API are saved; a killed process (SIGKILL) loses those
 //! changes, not the keys or the port. Emulator transactions, enrollments and faults are not
 //! kept. While a process serves DIR it holds a lock on `DIR/lock`: a second one is refused
-//! (exit 2) before it changes anything.
+//! (exit 2) before it changes anything. A DIR from before `dev-state.json` existed gets a new
+//! emulator (its old dev root tokens cannot be told from others and stay).
 //!
 //! The emulator listens on its saved port again, so Vault methods and ONTAP profiles that name
 //! `http://127.0.0.1:PORT` keep working. When that port is taken, it listens on a new one, says
@@ -22,13 +23,17 @@
 //! step-up method (`api_hostname`) and ONTAP profile (`api_host`) that names the old emulator
 //! URL with the emulator's Auth API integration key (anything else is left alone).
 //!
+//! A signal during the fraction of a second before the server serves ends the process without
+//! cleanup, so a temporary folder may then stay behind.
+//!
 //! # Order of start-up
 //!
 //! 1. Settings: `--config` is read (`listen` and `[enforcement]`, checked like without `--dev`;
 //!    `database_url` and `seal_key_file` are refused with exit 2, as are `--database-url`,
 //!    `--seal-key-file`, `DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY` and
-//!    `DUOGATE_SEAL_KEY_FILE`: dev mode has its own database and key). `--dev-root-token-id` is
-//!    checked (printable ASCII without spaces, 1 to 256 characters).
+//!    `DUOGATE_SEAL_KEY_FILE`: dev mode has its own database and key). Without `--config`, ONTAP
+//!    profiles' `status` is re-checked every 60 s (`status_refresh_secs` of a `--config` wins).
+//!    `--dev-root-token-id` is checked (printable ASCII without spaces, 1 to 256 characters).
 //! 2. `DIR/dev-state.json` is read (nothing is written).
 //! 3. The service's port, then the emulator's, are bound. A busy service port exits 2
 //!    (`cannot listen on …`) having changed nothing: no folder, file, token or password.
