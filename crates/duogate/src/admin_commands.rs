@@ -296,12 +296,7 @@ pub async fn seal(command: SealCommand) -> anyhow::Result<ExitCode> {
         read_key(&seal_key_file)?
     } else {
         let key = SealKey::generate();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&seal_key_file)
+        let mut file = crate::private_files::create_new_private_file(&seal_key_file)
             .map_err(|e| UsageError(format!("cannot create {}: {e}", seal_key_file.display())))?;
         std::io::Write::write_all(
             &mut file,

@@ -15,7 +15,9 @@
 //! - `output`: table / JSON / CSV writers that stream, and the progress bar.
 //! - `resources`: which columns each Duo object shows in tables and CSV.
 //! - `emulate`: `duogate emulate`, the offline Duo.
-//! - `serve`: `duogate serve`, the configuration service (`--dev`: everything embedded).
+//! - `serve`: `duogate serve`, the configuration service; `serve::dev` is `--dev` (everything
+//!   embedded, like `vault server -dev`).
+//! - `private_files`: files and folders created for their owner only (0600 / 0700).
 //! - `failure`: the error kinds and their exit codes (0 ok, 1 Duo said no, 2 usage, 3 transport).
 #![forbid(unsafe_code)]
 
@@ -26,6 +28,7 @@ mod connector;
 mod emulate;
 mod failure;
 mod output;
+mod private_files;
 mod resources;
 mod serve;
 

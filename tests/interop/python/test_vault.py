@@ -365,6 +365,6 @@ def test_hvac_two_phase_login_against_duogate(duogate, dev_service):
 def test_no_secret_reaches_the_service_log(duogate, dev_service):
     """Runs last in this module: every test above sent secret keys, tokens and passcodes."""
     dev_service.assert_alive()
-    log = dev_service.stderr()
+    log = dev_service.log()
     for secret in (SKEY, dev_service.emulator["auth_skey"], dev_service.root_token, "135790"):
         assert secret not in log, f"a secret reached the log: {secret[:4]}…"

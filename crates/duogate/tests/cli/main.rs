@@ -6,8 +6,10 @@
 
 mod actions;
 mod connector;
+mod dev_mode;
 mod emulator;
 mod errors;
 mod serve;
+mod startup;
 
 pub use emulator::TestEmulator;
