@@ -16,14 +16,17 @@
 //! - [`targets`]: stored integrations as engine inputs.
 //! - [`username_format`]: Vault's `username_format` (identity templates, step-up substitution).
 //! - [`metrics`]: `/metrics` (Prometheus text) and the request-counting middleware.
+//! - [`listener`]: the listening socket, plain or TLS (with a certificate reloadable on SIGHUP).
 //!
-//! The entry point is [`run`]: it takes a bound listener and a shutdown future, so tests pick the
-//! port and stop the server.
+//! The entry point is [`run`]: it takes a bound listener (a `tokio::net::TcpListener` for plain
+//! HTTP, or a [`listener::TlsListener`]) and a shutdown future, so tests pick the port and stop
+//! the server.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod access;
 pub mod engine;
+pub mod listener;
 pub mod metrics;
 pub mod native;
 pub mod ontap;
@@ -50,17 +53,28 @@ pub fn app(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// Serves the app on `listener` until `shutdown` resolves.
+/// Serves the app on `listener` (plain or TLS) until `shutdown` resolves, then lets open
+/// requests finish. Handlers see the peer address as `ConnectInfo<SocketAddr>` either way.
 pub async fn run(
     state: AppState,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<listener::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
     ontap::spawn_status_refresher(&state);
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match listener.into() {
+        listener::Listener::Plain(listener) => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        // axum derives `ConnectInfo<SocketAddr>` from its own listener types only; `tap_io`
+        // wraps ours in one of them (the tap itself does nothing).
+        listener::Listener::Tls(listener) => {
+            axum::serve(listener.tap_io(|_| {}), app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }
