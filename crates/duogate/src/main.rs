@@ -15,6 +15,8 @@
 //! - `resources`: which columns each Duo object shows in tables and CSV.
 //! - `emulate`: `duogate emulate`, the offline Duo.
 //! - `serve`: `duogate serve`, the configuration service (`--dev`: everything embedded).
+//! - `serve_listener`: how `serve` listens: TLS flags, plain HTTP only on loopback, SIGHUP reload.
+//! - `dev_tls`: the generated dev CA and server certificate (`serve --dev-tls`, `emulate --tls`).
 //! - `failure`: the error kinds and their exit codes (0 ok, 1 Duo said no, 2 usage, 3 transport).
 #![forbid(unsafe_code)]
 
@@ -22,11 +24,13 @@ mod admin_commands;
 mod cli;
 mod connection;
 mod connector;
+mod dev_tls;
 mod emulate;
 mod failure;
 mod output;
 mod resources;
 mod serve;
+mod serve_listener;
 
 use std::process::ExitCode;
 

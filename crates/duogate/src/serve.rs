@@ -5,14 +5,18 @@
 //! (`seal.key`, mode 0600, reused afterwards so the database stays readable), a new root token,
 //! a Basic account `admin` with a fresh generated password, and an in-process Duo emulator
 //! registered as the connection `emulator`. The first stdout line is one JSON object for
-//! scripts: `{"listen", "root_token", "admin_user", "admin_password", "data_dir", "emulator":
-//! {url, admin_ikey, admin_skey, auth_ikey, auth_skey}}`; friendly text goes to stderr.
+//! scripts: `{"listen", "url", "root_token", "admin_user", "admin_password", "data_dir",
+//! "emulator": {url, admin_ikey, admin_skey, auth_ikey, auth_skey}}` (plus `"ca_file"` with
+//! `--dev-tls`); friendly text goes to stderr.
 //!
 //! Without `--dev`, the service needs a database URL and a seal key, from flags, environment
 //! (`DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY`, `DUOGATE_SEAL_KEY_FILE`) or a TOML `--config`
 //! file with the same names in snake case. Plain-http Duo endpoints are refused unless
 //! `--allow-plain-http-duo` (tests only). When the database has no live admin token (first
 //! start), one is created and shown once as `root_token` in the JSON line.
+//!
+//! TLS, the loopback rule for plain HTTP and SIGHUP reloading: [`crate::serve_listener`]. Every
+//! JSON line has `"url"` (`http://…` or `https://…`, with the bound port).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -35,6 +39,7 @@ use duogate_store::tokens::Role;
 use duogate_store::{Keyring, SealKey, Store, StoreError};
 
 use crate::failure::{UsageError, usage};
+use crate::serve_listener::{ServeTlsArgs, TlsChoice, TlsFiles};
 
 /// `duogate serve …`
 #[derive(Debug, Args)]
@@ -45,8 +50,8 @@ pub struct ServeArgs {
     /// Address to listen on (127.0.0.1:0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo, and an
-    /// `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo,
+    /// tls_cert_file, tls_key_file, tls_disable, and an `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -67,6 +72,8 @@ pub struct ServeArgs {
     /// Allow plain-http Duo endpoints in stored integrations (tests only; always on with --dev).
     #[arg(long)]
     pub allow_plain_http_duo: bool,
+    #[command(flatten)]
+    pub tls: ServeTlsArgs,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +84,10 @@ struct ConfigFile {
     seal_key_file: Option<PathBuf>,
     #[serde(default)]
     allow_plain_http_duo: bool,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    #[serde(default)]
+    tls_disable: bool,
     #[serde(default)]
     enforcement: EnforcementConfig,
 }
@@ -219,6 +230,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => ConfigFile::default(),
     };
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
+    let tls = args
+        .tls
+        .choice(file.tls_cert_file, file.tls_key_file, file.tls_disable)?;
     let Some(database_url) = args.database_url.clone().or(file.database_url) else {
         return usage(
             "no database: pass --database-url (sqlite://FILE or postgres://…), set \
@@ -251,10 +265,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .listen
         .or(file.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
-    let local = listener.local_addr()?;
+    let bound = crate::serve_listener::bind(listen, tls).await?;
+    let local = bound.local;
     let state = AppState::new(
         store,
         ServiceSettings {
@@ -264,7 +276,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .with_engine(limits, rate_limits);
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
-    let mut line = json!({"listen": local.to_string()});
+    let mut line = json!({"listen": local.to_string(), "url": bound.url.clone()});
     if !state.store.has_live_admin_token().await? {
         let (token, _) = state.store.create_token(Role::Admin, None, None).await?;
         line["root_token"] = json!(token.expose_secret());
@@ -273,8 +285,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     print_line(&line)?;
-    eprintln!("duogate listening on http://{local}");
-    duogate_server::run(state, listener, shutdown_signal()).await?;
+    eprintln!("duogate listening on {}", bound.url);
+    crate::serve_listener::reload_on_sighup(bound.tls);
+    duogate_server::run(state, bound.listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -350,22 +363,47 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = args
         .listen
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
-    let local = listener.local_addr()?;
-    print_line(&json!({
+    let (tls, ca_file) = if args.tls.dev_tls {
+        let certificates = crate::dev_tls::issue(&data_dir.join("tls"), &[])?;
+        let files = TlsFiles {
+            cert_file: certificates.cert_file,
+            key_file: certificates.key_file,
+        };
+        (
+            TlsChoice {
+                files: Some(files),
+                disabled: false,
+            },
+            Some(certificates.ca_file),
+        )
+    } else {
+        (args.tls.choice(None, None, false)?, None)
+    };
+    let bound = crate::serve_listener::bind(listen, tls).await?;
+    let (local, url) = (bound.local, bound.url.clone());
+    let mut line = json!({
         "listen": local.to_string(),
+        "url": url,
         "root_token": root_token.expose_secret(),
         "admin_user": "admin",
         "admin_password": admin_password.expose_secret(),
         "data_dir": data_dir.display().to_string(),
         "emulator": keys_json(&emulator_url, &keys),
-    }))?;
+    });
+    if let Some(ca_file) = &ca_file {
+        line["ca_file"] = json!(ca_file.display().to_string());
+    }
+    print_line(&line)?;
     eprintln!(
-        "duogate dev server on http://{local} (data in {})",
+        "duogate dev server on {url} (data in {})",
         data_dir.display()
     );
+    if let Some(ca_file) = &ca_file {
+        eprintln!(
+            "  CA certificate: {} (curl --cacert, VAULT_CACERT)",
+            ca_file.display()
+        );
+    }
     eprintln!("  Duo emulator: {emulator_url} (registered as the connection \"emulator\")");
     eprintln!("  root token:   in the JSON line on stdout (\"root_token\")");
     eprintln!(
@@ -375,23 +413,19 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     eprintln!("Try (export DUOGATE_TOKEN=<root_token> first):");
     eprintln!("  # Admin API actions through the emulator connection");
     eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" -d '{{\"limit\": 2}}' \\");
-    eprintln!("    http://{local}/v1/duogate/connections/emulator/actions/retrieve_users");
-    eprintln!("  # Vault login-MFA method (hvac, bao/vault CLI: VAULT_ADDR=http://{local})");
-    eprintln!(
-        "  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/identity/mfa/method/duo \\"
-    );
+    eprintln!("    {url}/v1/duogate/connections/emulator/actions/retrieve_users");
+    eprintln!("  # Vault login-MFA method (hvac, bao/vault CLI: VAULT_ADDR={url})");
+    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" {url}/v1/identity/mfa/method/duo \\");
     eprintln!(
         "    -d '{{\"method_name\": \"corp\", \"api_hostname\": \"{emulator_url}\", \"integration_key\": \"{}\", \"secret_key\": \"<auth_skey>\"}}'",
         keys.auth_ikey
     );
     eprintln!("  # ONTAP Duo profiles (netapp-ontap: Basic admin / <admin_password>)");
-    eprintln!(
-        "  curl -s -u admin:<admin_password> http://{local}/api/security/authentication/duo/profiles"
-    );
+    eprintln!("  curl -s -u admin:<admin_password> {url}/api/security/authentication/duo/profiles");
     eprintln!("  # Audit log");
-    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/audit");
+    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" {url}/v1/duogate/audit");
     eprintln!("  # The second factor for a user of the emulator (after creating the method above)");
-    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/check \\");
+    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" {url}/v1/duogate/check \\");
     eprintln!("    -d '{{\"method\": \"corp\", \"username\": \"<a seeded username>\"}}'");
 
     let state = AppState::new(
@@ -405,7 +439,8 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let emulator_task = tokio::spawn(emulator.serve(emulator_listener, async move {
         let _ = emulator_stopped.await;
     }));
-    duogate_server::run(state, listener, shutdown_signal()).await?;
+    crate::serve_listener::reload_on_sighup(bound.tls);
+    duogate_server::run(state, bound.listener, shutdown_signal()).await?;
     let _ = stop_emulator.send(());
     let _ = emulator_task.await;
     Ok(ExitCode::SUCCESS)
