@@ -9,5 +9,6 @@ mod connector;
 mod emulator;
 mod errors;
 mod serve;
+mod tls;
 
 pub use emulator::TestEmulator;
