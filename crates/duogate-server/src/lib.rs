@@ -60,21 +60,6 @@ pub async fn run(
     listener: impl Into<listener::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
     ontap::spawn_status_refresher(&state);
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    match listener.into() {
-        listener::Listener::Plain(listener) => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        // axum derives `ConnectInfo<SocketAddr>` from its own listener types only; `tap_io`
-        // wraps ours in one of them (the tap itself does nothing).
-        listener::Listener::Tls(listener) => {
-            axum::serve(listener.tap_io(|_| {}), app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-    }
+    listener::serve(app(state), listener, shutdown).await
 }

@@ -1,6 +1,6 @@
 //! The service's listening socket: plain TCP, or TLS with a certificate that can be reloaded.
 //!
-//! [`Listener`] is what [`crate::run`] serves. A bound `tokio::net::TcpListener` converts into
+//! [`Listener`] is what [`crate::run`] (and [`serve`], for any router) serves. A bound `tokio::net::TcpListener` converts into
 //! a plain one; a [`TlsListener`] terminates TLS (rustls with the aws-lc-rs provider) and offers
 //! HTTP/2 and HTTP/1.1 by ALPN (`h2`, `http/1.1`); the server speaks whichever the client picked.
 //!
@@ -316,6 +316,31 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+/// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish.
+/// Handlers see the peer address as `ConnectInfo<SocketAddr>`, over plain HTTP and TLS alike.
+pub async fn serve(
+    router: axum::Router,
+    listener: impl Into<Listener>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match listener.into() {
+        Listener::Plain(listener) => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        // axum derives `ConnectInfo<SocketAddr>` from its own listener types only; `tap_io`
+        // wraps ours in one of them (the tap itself does nothing).
+        Listener::Tls(listener) => {
+            axum::serve(listener.tap_io(|_| {}), service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +367,70 @@ mod tests {
             config.alpn_protocols,
             vec![b"h2".to_vec(), b"http/1.1".to_vec()]
         );
+    }
+
+    /// One DER element: (tag, contents, what follows).
+    fn der_element(der: &[u8]) -> (u8, &[u8], &[u8]) {
+        let (tag, first) = (der[0], der[1]);
+        let (len, header) = if first < 0x80 {
+            (first as usize, 2)
+        } else {
+            let n = (first & 0x7f) as usize;
+            let len = der[2..2 + n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            (len, 2 + n)
+        };
+        (tag, &der[header..header + len], &der[header + len..])
+    }
+
+    /// The traditional form (PKCS#1 `RSA PRIVATE KEY` or SEC1 `EC PRIVATE KEY`) inside a
+    /// PKCS#8 key: the contents of its privateKey OCTET STRING.
+    fn traditional_pem(pkcs8: &[u8], label: &str) -> String {
+        use base64::Engine as _;
+        let (_, info, _) = der_element(pkcs8);
+        let (_, _, after_version) = der_element(info);
+        let (_, _, after_algorithm) = der_element(after_version);
+        let (tag, inner, _) = der_element(after_algorithm);
+        assert_eq!(tag, 0x04, "privateKey is an OCTET STRING");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(inner);
+        let lines: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(64)
+            .map(|line| std::str::from_utf8(line).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[test]
+    fn pkcs8_rsa_and_sec1_ec_keys_all_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (&rcgen::PKCS_ECDSA_P256_SHA256, None),
+            (&rcgen::PKCS_ECDSA_P256_SHA256, Some("EC PRIVATE KEY")),
+            (&rcgen::PKCS_RSA_SHA256, None),
+            (&rcgen::PKCS_RSA_SHA256, Some("RSA PRIVATE KEY")),
+        ];
+        for (index, (algorithm, traditional)) in cases.into_iter().enumerate() {
+            let key = rcgen::KeyPair::generate_for(algorithm).unwrap();
+            let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            let key_pem = match traditional {
+                Some(label) => traditional_pem(&key.serialize_der(), label),
+                None => key.serialize_pem(),
+            };
+            let cert_file = dir.path().join(format!("{index}.crt"));
+            let key_file = dir.path().join(format!("{index}.key"));
+            std::fs::write(&cert_file, cert.pem()).unwrap();
+            std::fs::write(&key_file, &key_pem).unwrap();
+            load_server_config(&cert_file, &key_file)
+                .unwrap_or_else(|e| panic!("{}: {e}", key_pem.lines().next().unwrap()));
+        }
     }
 
     #[test]
