@@ -284,9 +284,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "no admin token existed: a root token was created and is shown once (\"root_token\")"
         );
     }
+    // SIGHUP is handled before the line announces the server, so no reload request kills it.
+    crate::serve_listener::reload_on_sighup(bound.tls.clone());
     print_line(&line)?;
     eprintln!("duogate listening on {}", bound.url);
-    crate::serve_listener::reload_on_sighup(bound.tls);
     duogate_server::run(state, bound.listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -393,6 +394,7 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(ca_file) = &ca_file {
         line["ca_file"] = json!(ca_file.display().to_string());
     }
+    crate::serve_listener::reload_on_sighup(bound.tls.clone());
     print_line(&line)?;
     eprintln!(
         "duogate dev server on {url} (data in {})",
@@ -439,7 +441,6 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let emulator_task = tokio::spawn(emulator.serve(emulator_listener, async move {
         let _ = emulator_stopped.await;
     }));
-    crate::serve_listener::reload_on_sighup(bound.tls);
     duogate_server::run(state, bound.listener, shutdown_signal()).await?;
     let _ = stop_emulator.send(());
     let _ = emulator_task.await;
