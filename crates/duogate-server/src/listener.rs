@@ -1,8 +1,9 @@
 //! The service's listening socket: plain TCP, or TLS with a certificate that can be reloaded.
 //!
-//! [`Listener`] is what [`crate::run`] (and [`serve`], for any router) serves. A bound `tokio::net::TcpListener` converts into
-//! a plain one; a [`TlsListener`] terminates TLS (rustls with the aws-lc-rs provider) and offers
-//! HTTP/2 and HTTP/1.1 by ALPN (`h2`, `http/1.1`); the server speaks whichever the client picked.
+//! [`Listener`] is what [`crate::run`] (and [`serve`], for any router) serves. A bound
+//! `tokio::net::TcpListener` converts into a plain one; a [`TlsListener`] terminates TLS (rustls
+//! with the aws-lc-rs provider) and offers HTTP/2 and HTTP/1.1 by ALPN (`h2`, `http/1.1`); the
+//! server speaks whichever the client picked.
 //!
 //! # Reloading
 //!
@@ -16,8 +17,9 @@
 //! # Handshakes
 //!
 //! Handshakes run in their own tasks, each bounded by [`HANDSHAKE_TIMEOUT`], so a slow or silent
-//! client never holds up the accept loop; finished handshakes are handed to the HTTP server
-//! through a small queue. A failed handshake (an untrusting client, a plain-HTTP request on the
+//! client never holds up the accept loop; at most [`MAX_CONCURRENT_HANDSHAKES`] run at once (then
+//! accepting waits, and the kernel's backlog holds new clients). Finished handshakes are handed
+//! to the HTTP server through a small queue. A failed handshake (an untrusting client, a plain-HTTP request on the
 //! TLS port) is logged at debug level and the connection is closed.
 //!
 //! # Errors
@@ -40,6 +42,9 @@ use tokio_rustls::server::TlsStream;
 
 /// How long a client has to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many TLS handshakes may be in progress at once.
+pub const MAX_CONCURRENT_HANDSHAKES: usize = 1024;
 
 /// How many finished handshakes may wait for the HTTP server to take them.
 const HANDSHAKE_QUEUE: usize = 64;
@@ -271,7 +276,15 @@ async fn accept_and_handshake(
     tls: ReloadableTlsConfig,
     sender: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
     loop {
+        let permit = tokio::select! {
+            permit = handshakes.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return, // never closed
+            },
+            () = sender.closed() => return,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -287,7 +300,9 @@ async fn accept_and_handshake(
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
         let sender = sender.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+            drop(permit);
+            match handshake {
                 Ok(Ok(stream)) => {
                     let _ = sender.send((stream, peer)).await;
                 }
