@@ -24,7 +24,7 @@
 //! answer delays and `delay` faults use `tokio::time`, so tests can run them on a paused clock.
 //! [`Emulator::router`] serves in-process (no socket; the control API then treats the caller
 //! as loopback and the `down` fault answers 503); [`Emulator::serve`] serves a socket, where
-//! `down` really drops the connection.
+//! `down` really drops the connection, and [`Emulator::serve_tls`] the same over TLS.
 //!
 //! # Layout
 //!

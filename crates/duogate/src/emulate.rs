@@ -109,8 +109,11 @@ fn emulator_tls(args: &EmulateArgs) -> anyhow::Result<Option<EmulatorTls>> {
                 }
             };
             let names: Vec<String> = args.hostname.iter().cloned().collect();
-            let files = crate::dev_tls::issue(&dir, &names)
-                .with_context(|| format!("--tls: certificates in {}", dir.display()))?;
+            // A folder that cannot hold them, or a kept CA key that does not load, is the
+            // operator's to fix: a usage error.
+            let files = crate::dev_tls::issue(&dir, &names).map_err(|e| {
+                UsageError(format!("--tls: certificates in {}: {e:#}", dir.display()))
+            })?;
             (
                 files.cert_file,
                 files.key_file,

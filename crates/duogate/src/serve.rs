@@ -365,7 +365,13 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .listen
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
     let (tls, ca_file) = if args.tls.dev_tls {
-        let certificates = crate::dev_tls::issue(&data_dir.join("tls"), &[])?;
+        let tls_dir = data_dir.join("tls");
+        let certificates = crate::dev_tls::issue(&tls_dir, &[]).map_err(|e| {
+            UsageError(format!(
+                "--dev-tls: certificates in {}: {e:#}",
+                tls_dir.display()
+            ))
+        })?;
         let files = TlsFiles {
             cert_file: certificates.cert_file,
             key_file: certificates.key_file,
