@@ -119,10 +119,10 @@ fn certificate_authority(dir: &Path) -> anyhow::Result<(KeyPair, String)> {
             std::fs::read_to_string(&ca_key_file)
                 .with_context(|| format!("reading {}", ca_key_file.display()))?,
         );
-        // rcgen's error says what is wrong with the PEM without quoting it.
-        let key = KeyPair::from_pem(&key_pem).map_err(|e| {
+        // rcgen's error is not repeated: a base64 complaint could quote a byte of the key.
+        let key = KeyPair::from_pem(&key_pem).map_err(|_| {
             anyhow::anyhow!(
-                "{} is not a usable key ({e}); {start_over}",
+                "{} is not a usable PEM private key; {start_over}",
                 ca_key_file.display()
             )
         })?;
