@@ -329,6 +329,16 @@ fn serve_refuses_plain_http_on_a_non_loopback_address_unless_tls_is_disabled() {
         "{}",
         server.line
     );
+    drop(server);
+
+    let config = dir.path().join("duogate.toml");
+    std::fs::write(&config, "listen = \"0.0.0.0:0\"\ntls_disable = true\n").unwrap();
+    let server = Process::serve(dir.path(), &["--config", config.to_str().unwrap()]);
+    assert!(
+        server.url().starts_with("http://0.0.0.0:"),
+        "{}",
+        server.line
+    );
 }
 
 #[tokio::test]
@@ -436,4 +446,57 @@ fn emulate_tls_serves_the_connector_with_its_ca_file_and_refuses_it_without() {
         .assert()
         .code(3)
         .stderr(predicate::str::contains("TLS"));
+}
+
+#[test]
+fn emulate_serves_a_given_certificate_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path(), "given");
+    let emulator = Process::start(
+        &[
+            "emulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--print-keys",
+            "--seed",
+            "users=2",
+            "--tls-cert-file",
+            pki.cert_file.to_str().unwrap(),
+            "--tls-key-file",
+            pki.key_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let url = emulator.url();
+    assert!(url.starts_with("https://127.0.0.1:"), "{}", emulator.line);
+    assert!(emulator.line.get("ca_file").is_none(), "{}", emulator.line);
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("DUO_IKEY", emulator.line["admin_ikey"].as_str().unwrap())
+        .env("DUO_SKEY", emulator.line["admin_skey"].as_str().unwrap())
+        .args([
+            "users",
+            "list",
+            "--output",
+            "json",
+            "--api-host",
+            &url,
+            "--ca-file",
+        ])
+        .arg(&pki.ca_file)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        crate::emulator::stdout_json(&output)
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
 }
