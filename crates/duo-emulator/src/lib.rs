@@ -24,7 +24,7 @@
 //! answer delays and `delay` faults use `tokio::time`, so tests can run them on a paused clock.
 //! [`Emulator::router`] serves in-process (no socket; the control API then treats the caller
 //! as loopback and the `down` fault answers 503); [`Emulator::serve`] serves a socket, where
-//! `down` really drops the connection.
+//! `down` really drops the connection, and [`Emulator::serve_tls`] the same over TLS.
 //!
 //! # Layout
 //!
@@ -151,7 +151,33 @@ impl Emulator {
             self.shared.set_public_url(&format!("http://{addr}"));
         }
         let router = self.router();
-        server::serve(self.shared.clone(), router, listener, shutdown).await?;
+        server::serve(self.shared.clone(), router, listener, None, shutdown).await?;
+        Ok(())
+    }
+
+    /// Serves HTTPS on `listener` until `shutdown` resolves: every connection first completes a
+    /// TLS handshake with `acceptor` (whose configuration should offer `http/1.1`, or no ALPN
+    /// protocol: the emulator speaks HTTP/1.1 only). Sets the public URL (`https://…`) from the
+    /// listener's address unless one was set.
+    pub async fn serve_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        acceptor: tokio_rustls::TlsAcceptor,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), EmulatorError> {
+        if self.shared.public_url().is_empty() {
+            let addr = listener.local_addr()?;
+            self.shared.set_public_url(&format!("https://{addr}"));
+        }
+        let router = self.router();
+        server::serve(
+            self.shared.clone(),
+            router,
+            listener,
+            Some(acceptor),
+            shutdown,
+        )
+        .await?;
         Ok(())
     }
 }

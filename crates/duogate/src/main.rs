@@ -18,6 +18,8 @@
 //! - `serve`: `duogate serve`, the configuration service; `serve::dev` is `--dev` (everything
 //!   embedded, like `vault server -dev`).
 //! - `private_files`: files and folders created for their owner only (0600 / 0700).
+//! - `serve_listener`: how `serve` listens: TLS flags, plain HTTP only on loopback, SIGHUP reload.
+//! - `dev_tls`: the generated dev CA and server certificate (`serve --dev-tls`, `emulate --tls`).
 //! - `failure`: the error kinds and their exit codes (0 ok, 1 Duo said no, 2 usage, 3 transport).
 #![forbid(unsafe_code)]
 
@@ -25,12 +27,14 @@ mod admin_commands;
 mod cli;
 mod connection;
 mod connector;
+mod dev_tls;
 mod emulate;
 mod failure;
 mod output;
 mod private_files;
 mod resources;
 mod serve;
+mod serve_listener;
 
 use std::process::ExitCode;
 

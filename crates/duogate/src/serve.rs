@@ -4,7 +4,7 @@
 //! every start in a private temporary folder unless `--data-dir DIR` keeps everything (the
 //! emulator's keys, port and data included), the port bound before any state is touched, a root
 //! token (`--dev-root-token-id`), a Basic account `admin`, an in-process Duo emulator registered
-//! as the connection `emulator`, one JSON line on stdout and ready-to-paste `export` lines on
+//! as the connection `emulator`, one JSON line on stdout (with `"url"`, and `"ca_file"` with `--dev-tls`) and ready-to-paste `export` lines on
 //! stderr.
 //!
 //! Without `--dev`, the service needs a database URL and a seal key, from flags, environment
@@ -17,6 +17,9 @@
 //! `--root-token-file FILE` instead (created new with mode 0600; refused if FILE exists, before
 //! any token is made; not touched when a token already exists, so a service manager can pass it
 //! on every start).
+//!
+//! TLS, the loopback rule for plain HTTP and SIGHUP reloading: [`crate::serve_listener`]. Every
+//! JSON line has `"url"` (`http://…` or `https://…`, with the bound port).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -39,6 +42,7 @@ use crate::failure::{UsageError, usage};
 use crate::private_files::create_new_private_file;
 
 mod dev;
+use crate::serve_listener::ServeTlsArgs;
 
 /// `duogate serve …`
 #[derive(Debug, Args)]
@@ -50,8 +54,8 @@ pub struct ServeArgs {
     /// Address to listen on (127.0.0.1:0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo, and an
-    /// `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo,
+    /// tls_cert_file, tls_key_file, tls_disable, and an `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -80,6 +84,8 @@ pub struct ServeArgs {
     /// Allow plain-http Duo endpoints in stored integrations (tests only; always on with --dev).
     #[arg(long)]
     pub allow_plain_http_duo: bool,
+    #[command(flatten)]
+    pub tls: ServeTlsArgs,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +96,10 @@ struct ConfigFile {
     seal_key_file: Option<PathBuf>,
     #[serde(default)]
     allow_plain_http_duo: bool,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    #[serde(default)]
+    tls_disable: bool,
     #[serde(default)]
     enforcement: EnforcementConfig,
 }
@@ -235,6 +245,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let file = read_config_file(args.config.as_deref())?;
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
+    let tls = args
+        .tls
+        .choice(file.tls_cert_file, file.tls_key_file, file.tls_disable)?;
     let Some(database_url) = args.database_url.clone().or(file.database_url) else {
         return usage(
             "no database: pass --database-url (sqlite://FILE or postgres://…), set \
@@ -267,10 +280,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .listen
         .or(file.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
-    let local = listener.local_addr()?;
+    let bound = crate::serve_listener::bind(listen, tls).await?;
+    let local = bound.local;
     let state = AppState::new(
         store,
         ServiceSettings {
@@ -280,7 +291,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .with_engine(limits, rate_limits);
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
-    let mut line = json!({"listen": local.to_string()});
+    let mut line = json!({"listen": local.to_string(), "url": bound.url.clone()});
     if !state.store.has_live_admin_token().await? {
         match &args.root_token_file {
             Some(path) => {
@@ -299,8 +310,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // SIGHUP is handled before the line announces the server, so no reload request kills it.
+    crate::serve_listener::reload_on_sighup(bound.tls.clone());
     print_line(&line)?;
-    eprintln!("duogate listening on http://{local}");
-    duogate_server::run(state, listener, shutdown_signal()).await?;
+    eprintln!("duogate listening on {}", bound.url);
+    duogate_server::run(state, bound.listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,3 +6,4 @@ mod auth;
 mod control;
 mod signatures;
 mod support;
+mod tls;

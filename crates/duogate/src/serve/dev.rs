@@ -43,8 +43,9 @@
 //!    `dev-state.json`; tokens created through the API are kept). `--dev-root-token-id ID` sets
 //!    its value; otherwise it is generated. Each start gives the account `admin` a new
 //!    generated password.
-//! 6. The JSON line on stdout (`listen`, `root_token`, `admin_user`, `admin_password`,
-//!    `data_dir`, `emulator`), then ready-to-paste `export` lines and `curl` examples on stderr.
+//! 6. The JSON line on stdout (`listen`, `url`, `root_token`, `admin_user`, `admin_password`,
+//!    `data_dir`, `emulator`, and `ca_file` with `--dev-tls`, whose CA is kept in `DATA/tls/`
+//!    and whose server certificate is issued anew each start), then ready-to-paste `export` lines and `curl` examples on stderr.
 //!    They carry the real root token, admin password and emulator keys on purpose, as `vault
 //!    server -dev` prints its root token: these are a throwaway dev server's credentials. The
 //!    banner ends with `==> duogate dev server started; log data will stream in below:`; no
@@ -71,6 +72,7 @@ use duogate_store::{Keyring, OptionalExt as _, SealKey, Store, StoreError};
 
 use super::{DEFAULT_LISTEN, ServeArgs, print_line, read_config_file, read_seal_key};
 use crate::failure::UsageError;
+use crate::serve_listener::TlsFiles;
 use crate::private_files::{create_new_private_file, create_private_dir_all, replace_private_file};
 
 /// The longest `--dev-root-token-id` accepted.
@@ -92,6 +94,12 @@ const DEV_STATE_FILE: &str = "dev-state.json";
 /// `duogate serve --dev`: the steps of the module documentation, in order.
 pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = DevSettings::from_args(&args)?;
+    let tls = args.tls.choice(None, None, false)?;
+    crate::serve_listener::check_loopback_rule(
+        settings.listen,
+        args.tls.dev_tls || tls.files.is_some(),
+        tls.disabled,
+    )?;
     let saved = match &settings.data_dir {
         Some(dir) => DevState::read(dir)?,
         None => None,
@@ -102,6 +110,16 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let data_dir = DevDataDir::open(settings.data_dir.as_deref())?;
+    let (tls_files, ca_file) = if args.tls.dev_tls {
+        let certificates = issue_dev_certificates(data_dir.path())?;
+        let files = TlsFiles {
+            cert_file: certificates.cert_file,
+            key_file: certificates.key_file,
+        };
+        (Some(files), Some(certificates.ca_file))
+    } else {
+        (tls.files, None)
+    };
     let store = open_store(data_dir.path()).await?;
 
     let emulator = start_emulator(saved.as_ref())?;
@@ -127,17 +145,26 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     data_dir.save(&state)?;
 
-    let service_url = format!("http://{}", listeners.service_addr());
-    print_line(&json!({
-        "listen": listeners.service_addr().to_string(),
+    let service = crate::serve_listener::secure(listeners.service, tls_files.as_ref())?;
+    let service_url = service.url.clone();
+    let mut line = json!({
+        "listen": service.local.to_string(),
+        "url": service_url,
         "root_token": root_token.secret.expose_secret(),
         "admin_user": "admin",
         "admin_password": admin_password.expose_secret(),
         "data_dir": data_dir.path().display().to_string(),
         "emulator": keys_json(&emulator_url, &keys),
-    }))?;
+    });
+    if let Some(ca_file) = &ca_file {
+        line["ca_file"] = json!(ca_file.display().to_string());
+    }
+    // SIGHUP is handled before the line announces the server, so no reload request kills it.
+    crate::serve_listener::reload_on_sighup(service.tls.clone());
+    print_line(&line)?;
     print_ready_lines(&ReadyLines {
         service_url: &service_url,
+        ca_file: ca_file.as_deref(),
         root_token: &root_token.secret,
         admin_password: &admin_password,
         emulator_url: &emulator_url,
@@ -157,7 +184,7 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let emulator_task = tokio::spawn(emulator.clone().serve(listeners.emulator, async move {
         let _ = emulator_stopped.await;
     }));
-    let served = duogate_server::run(app, listeners.service, super::shutdown_signal()).await;
+    let served = duogate_server::run(app, service.listener, super::shutdown_signal()).await;
     let _ = stop_emulator.send(());
     let _ = emulator_task.await;
     state.emulator = SavedEmulator::of(&emulator, state.emulator.port);
@@ -307,6 +334,18 @@ impl DevState {
     }
 }
 
+/// `--dev-tls`: the dev CA (kept in the data folder) and a fresh server certificate for
+/// `localhost`, `127.0.0.1` and `::1`, in `DATA/tls/`.
+fn issue_dev_certificates(data_dir: &Path) -> Result<crate::dev_tls::DevCertificates, UsageError> {
+    let tls_dir = data_dir.join("tls");
+    crate::dev_tls::issue(&tls_dir, &[]).map_err(|e| {
+        UsageError(format!(
+            "--dev-tls: certificates in {}: {e:#}",
+            tls_dir.display()
+        ))
+    })
+}
+
 /// The service's and the emulator's listeners, bound before anything else happens.
 struct DevListeners {
     service: tokio::net::TcpListener,
@@ -317,9 +356,7 @@ struct DevListeners {
 
 impl DevListeners {
     async fn bind(listen: SocketAddr, emulator_port: Option<u16>) -> anyhow::Result<Self> {
-        let service = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
+        let service = crate::serve_listener::bind_tcp(listen).await?;
         let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let (emulator, emulator_moved_from) = match emulator_port {
             Some(port) => match tokio::net::TcpListener::bind(loopback(port)).await {
@@ -336,12 +373,6 @@ impl DevListeners {
             emulator,
             emulator_moved_from,
         })
-    }
-
-    fn service_addr(&self) -> SocketAddr {
-        self.service
-            .local_addr()
-            .expect("a bound listener has an address")
     }
 
     fn emulator_port(&self) -> u16 {
@@ -648,6 +679,8 @@ fn shell_word(value: &str) -> String {
 /// What the stderr lines show.
 struct ReadyLines<'a> {
     service_url: &'a str,
+    /// The generated CA with `--dev-tls`.
+    ca_file: Option<&'a Path>,
     root_token: &'a SecretString,
     admin_password: &'a SecretString,
     emulator_url: &'a str,
@@ -674,8 +707,14 @@ fn print_ready_lines(ready: &ReadyLines<'_>) {
     eprintln!("  Basic account: admin / {password} (for ONTAP clients)");
     eprintln!();
     eprintln!("Ready to paste:");
-    // --dev-tls: VAULT_CACERT (and DUOGATE_CACERT) belong on these two lines.
-    eprintln!("  export VAULT_ADDR={url} VAULT_TOKEN={token}");
+    match ready.ca_file {
+        Some(ca_file) => {
+            let ca_file = shell_word(&ca_file.display().to_string());
+            eprintln!("  export VAULT_ADDR={url} VAULT_TOKEN={token} VAULT_CACERT={ca_file}");
+            eprintln!("  export CURL_CA_BUNDLE={ca_file}   # curl trusts the dev CA");
+        }
+        None => eprintln!("  export VAULT_ADDR={url} VAULT_TOKEN={token}"),
+    }
     eprintln!("  export DUOGATE_ADDR={url} DUOGATE_TOKEN={token}");
     eprintln!(
         "  export DUO_API_HOST={} DUO_IKEY={} DUO_SKEY={}   # duogate users list … against the emulator",

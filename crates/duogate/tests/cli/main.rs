@@ -11,5 +11,6 @@ mod emulator;
 mod errors;
 mod serve;
 mod startup;
+mod tls;
 
 pub use emulator::TestEmulator;
