@@ -4,5 +4,6 @@
 mod admin;
 mod auth;
 mod control;
+mod prompt;
 mod signatures;
 mod support;
