@@ -543,8 +543,13 @@ const FACTORS: [&str; 6] = ["auto", "push", "passcode", "phone", "sms", "prompt"
 /// What an auth request asks for, once read.
 enum Asked<'a> {
     Passcode(&'a str),
+    OutOfBand(Target<'a>),
+}
+
+/// The factor and device of an out-of-band request.
+enum Target<'a> {
     /// A factor on a device named by `device` (an id or `auto`).
-    Device(&'static str, &'a str),
+    Named(&'static str, &'a str),
     /// A menu option: its kind and device.
     Option(OutOfBand, &'a Phone),
 }
@@ -578,14 +583,14 @@ async fn auth(shared: &Arc<Shared>, params: &Params) -> ApiResult {
                     }
                     PromptChoice::Option(kind, name, phone) => {
                         choice = Some(name);
-                        Asked::Option(kind, phone)
+                        Asked::OutOfBand(Target::Option(kind, phone))
                     }
                 }
             }
-            "push" => Asked::Device("push", required(params, "device")?),
-            "phone" => Asked::Device("phone", required(params, "device")?),
-            "sms" => Asked::Device("sms", required(params, "device")?),
-            _ => Asked::Device("auto", required(params, "device")?),
+            "push" => Asked::OutOfBand(Target::Named("push", required(params, "device")?)),
+            "phone" => Asked::OutOfBand(Target::Named("phone", required(params, "device")?)),
+            "sms" => Asked::OutOfBand(Target::Named("sms", required(params, "device")?)),
+            _ => Asked::OutOfBand(Target::Named("auto", required(params, "device")?)),
         };
         let immediately = |(result, status, msg): (&str, &str, &str)| {
             (result.to_string(), status.to_string(), msg.to_string(), now)
@@ -611,10 +616,10 @@ async fn auth(shared: &Arc<Shared>, params: &Params) -> ApiResult {
             _ if record.answer == Script::LockedOut => {
                 immediately(("deny", "locked_out", MSG_LOCKED))
             }
-            asked => {
-                let (kind, phone) = match asked {
-                    Asked::Option(kind, phone) => (kind, phone),
-                    Asked::Device(wanted, named) => {
+            Asked::OutOfBand(target) => {
+                let (kind, phone) = match target {
+                    Target::Option(kind, phone) => (kind, phone),
+                    Target::Named(wanted, named) => {
                         let fits = |p: &&Phone| {
                             (named == "auto" || p.phone_id == named)
                                 && match wanted {
@@ -636,7 +641,6 @@ async fn auth(shared: &Arc<Shared>, params: &Params) -> ApiResult {
                         };
                         (kind, phone)
                     }
-                    Asked::Passcode(_) => unreachable!("passcodes are answered above"),
                 };
                 device = Some(phone.phone_id.clone())
                     .filter(|_| factor == "prompt")
