@@ -1,5 +1,6 @@
 //! `POST /v1/duogate/check` through the real router against the in-process emulator: Vault
-//! methods and ONTAP profiles, sync and async, rate limits, access, and the audit trail.
+//! methods and ONTAP profiles, sync and async, rate limits, access, the audit trail, factor and
+//! device choices, and Verified Duo Push through an asynchronous check.
 
 mod support;
 

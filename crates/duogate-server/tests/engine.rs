@@ -1,6 +1,7 @@
 //! The enforcement engine against the in-process Duo emulator: every scripted answer under
 //! both policies, the fail_mode matrix (faults before and after the auth phase), attempts,
-//! groups, and push deadlines on a paused clock.
+//! groups, push deadlines, duo_unix's prompt choices and the progress of a waiting login
+//! (Verified Push codes, call stages) on a paused clock.
 
 mod support;
 
