@@ -706,6 +706,40 @@ async fn a_check_job_is_waiting_then_decided_on_every_instance_until_it_expires(
 }
 
 #[tokio::test]
+async fn check_progress_shows_until_the_decision_and_never_replaces_it() {
+    use duogate_store::mfa_requests::CheckJob;
+    on_every_engine(|store, keyring, url| async move {
+        let id = store.create_check_job(600).await.unwrap();
+        let other = Store::connect(&url, keyring).await.unwrap();
+        let first = json!({"result": "waiting", "verification_code": "123"});
+        assert!(store.record_check_progress(&id, &first).await.unwrap());
+        assert_eq!(
+            other.check_job(&id).await.unwrap(),
+            CheckJob::Progress(first)
+        );
+        let second = json!({"result": "waiting", "status_msg": "Dialing..."});
+        assert!(store.record_check_progress(&id, &second).await.unwrap());
+        assert_eq!(
+            other.check_job(&id).await.unwrap(),
+            CheckJob::Progress(second)
+        );
+        store
+            .finish_check_job(&id, &json!({"result": "allow"}))
+            .await
+            .unwrap();
+        let late = json!({"result": "waiting"});
+        assert!(!store.record_check_progress(&id, &late).await.unwrap());
+        assert_eq!(
+            other.check_job(&id).await.unwrap(),
+            CheckJob::Decided(json!({"result": "allow"}))
+        );
+        assert!(!store.record_check_progress("nope", &late).await.unwrap());
+        other.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_lineage_is_the_tenant_and_its_ancestors_root_first() {
     on_every_engine(|store, _, _| async move {
         for path in ["a", "a/b", "a/b/c", "x"] {

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod control;
+mod prompt;
 mod signatures;
 mod support;
 mod tls;
