@@ -72,8 +72,8 @@ use duogate_store::{Keyring, OptionalExt as _, SealKey, Store, StoreError};
 
 use super::{DEFAULT_LISTEN, ServeArgs, print_line, read_config_file, read_seal_key};
 use crate::failure::UsageError;
-use crate::serve_listener::TlsFiles;
 use crate::private_files::{create_new_private_file, create_private_dir_all, replace_private_file};
+use crate::serve_listener::TlsFiles;
 
 /// The longest `--dev-root-token-id` accepted.
 const ROOT_TOKEN_ID_MAX_LEN: usize = 256;
@@ -711,7 +711,7 @@ fn print_ready_lines(ready: &ReadyLines<'_>) {
         Some(ca_file) => {
             let ca_file = shell_word(&ca_file.display().to_string());
             eprintln!("  export VAULT_ADDR={url} VAULT_TOKEN={token} VAULT_CACERT={ca_file}");
-            eprintln!("  export CURL_CA_BUNDLE={ca_file}   # curl trusts the dev CA");
+            eprintln!("  export DUOGATE_CACERT={ca_file} CURL_CA_BUNDLE={ca_file}");
         }
         None => eprintln!("  export VAULT_ADDR={url} VAULT_TOKEN={token}"),
     }

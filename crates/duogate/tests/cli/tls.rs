@@ -500,3 +500,48 @@ fn emulate_serves_a_given_certificate_pair() {
         Some(2)
     );
 }
+
+#[test]
+fn admin_commands_reach_a_dev_tls_service_trusting_its_ca_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Process::start(
+        &[
+            "serve",
+            "--dev",
+            "--dev-tls",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let ca_file = server.line["ca_file"]
+        .as_str()
+        .expect("ca_file")
+        .to_string();
+    let root = server.line["root_token"].as_str().unwrap().to_string();
+    let tenant = |extra: &[(&str, &str)]| {
+        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"));
+        cmd.env_clear()
+            .env("DUOGATE_ADDR", server.url())
+            .env("DUOGATE_TOKEN", &root)
+            .args(["tenant", "list"])
+            .timeout(Duration::from_secs(60));
+        for (key, value) in extra {
+            cmd.env(key, value);
+        }
+        cmd
+    };
+    let output = tenant(&[("DUOGATE_CACERT", &ca_file)]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(listed["tenants"].is_array(), "{listed}");
+    // Without the CA the dev certificate is not trusted: a transport error, exit 3.
+    tenant(&[]).assert().code(3);
+}
