@@ -1,5 +1,5 @@
-//! Commands that administer a duogate service: `token`, `tenant` (over its native API) and
-//! `seal rotate` (directly on the database).
+//! Commands that administer a duogate service: `token`, `tenant`, `account`, `health` (over its
+//! native API) and `seal rotate` (directly on the database).
 //!
 //! The service is `--addr` (`DUOGATE_ADDR`, default `http://127.0.0.1:8200`) and the caller's
 //! token `--token` (`DUOGATE_TOKEN`); an https service with a private CA (`serve --dev-tls`)
@@ -182,17 +182,9 @@ pub enum SealCommand {
     },
 }
 
-async fn call(
-    service: &ServiceArgs,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> anyhow::Result<ExitCode> {
-    let token = service
-        .token
-        .as_deref()
-        .ok_or_else(|| UsageError("no token: pass --token or set DUOGATE_TOKEN".into()))?;
-    let url = format!("{}/v1/duogate{path}", service.addr.trim_end_matches('/'));
+/// An HTTP client for the service: no proxy, a 30 s timeout, and only `--ca-file` trusted when
+/// given.
+fn service_client(service: &ServiceArgs) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .no_proxy();
@@ -207,7 +199,46 @@ async fn call(
         })?;
         builder = builder.tls_certs_only(certs);
     }
-    let client = builder.build()?;
+    Ok(builder.build()?)
+}
+
+/// `duogate health`: the service's `/v1/duogate/health` for probes (container `HEALTHCHECK`,
+/// load balancers, scripts). Needs no token. Prints the answer; exits 0 when the service says
+/// `ok`, 1 when it answers anything else (a seal problem, say), 3 when it cannot be reached.
+pub async fn health(service: ServiceArgs) -> anyhow::Result<ExitCode> {
+    let url = format!("{}/v1/duogate/health", service.addr.trim_end_matches('/'));
+    let answer = match service_client(&service)?.get(&url).send().await {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("error: cannot reach duogate at {}: {e}", service.addr);
+            return Ok(ExitCode::from(EXIT_TRANSPORT));
+        }
+    };
+    let status = answer.status();
+    let text = answer.text().await.unwrap_or_default();
+    println!("{text}");
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status.is_success() && body["status"] == "ok" {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: duogate is not healthy (HTTP {status})");
+        Ok(ExitCode::from(EXIT_DUO))
+    }
+}
+
+/// One authenticated native-API call; prints the answer (exit 0) or the error (1, 2 or 3).
+async fn call(
+    service: &ServiceArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<ExitCode> {
+    let token = service
+        .token
+        .as_deref()
+        .ok_or_else(|| UsageError("no token: pass --token or set DUOGATE_TOKEN".into()))?;
+    let url = format!("{}/v1/duogate{path}", service.addr.trim_end_matches('/'));
+    let client = service_client(service)?;
     let mut request = client.request(method, &url).header("X-Vault-Token", token);
     if let Some(body) = body {
         request = request.json(&body);

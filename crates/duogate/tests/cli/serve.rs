@@ -635,3 +635,38 @@ fn enforcement_settings_come_from_the_config_file_and_bad_values_are_named() {
         200
     );
 }
+
+#[test]
+fn health_exits_zero_for_a_healthy_service_and_three_when_nothing_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &[
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    // No token is needed: probes have none.
+    let output = duogate_against(&server, "")
+        .env_remove("DUOGATE_TOKEN")
+        .arg("health")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(body["status"], "ok");
+    // A port where nothing listens: a transport error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"));
+    cmd.env_clear()
+        .args(["health", "--addr", &addr])
+        .assert()
+        .code(3);
+}
