@@ -9,6 +9,8 @@
 //!
 //! - [`seal`]: AES-256-GCM sealing bound to the row; derived key ids; keyring rotation;
 //!   fingerprints.
+//! - [`seal_checks`]: the key check on connect (which keyrings open a database), rotation
+//!   ([`Store::reseal_all`]) and a running instance's [`seal_checks::SealHealth`].
 //! - [`migrate`]: embedded migrations (one list; `BLOB`/`BYTEA` filled in per engine).
 //! - [`tenants`]: tenants (Vault namespaces, ONTAP owners) and [`tenants::TenantPath`].
 //! - [`integrations`]: every stored Duo configuration, with its sealed secret.
@@ -30,6 +32,7 @@ pub mod integrations;
 pub mod mfa_requests;
 pub mod migrate;
 pub mod seal;
+pub mod seal_checks;
 pub mod tenants;
 pub mod tokens;
 
@@ -86,7 +89,9 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects to `url`, migrates, and makes sure the root tenant exists.
+    /// Connects to `url`, migrates, checks that `keyring` opens the database (reading only;
+    /// [`StoreError::WrongSealKey`] otherwise, see [`seal`]), records the current key's check if
+    /// it has none, and makes sure the root tenant exists.
     pub async fn connect(url: &str, keyring: Keyring) -> Result<Self, StoreError> {
         Self::connect_with_clock(url, keyring, Arc::new(jiff::Timestamp::now)).await
     }
@@ -97,6 +102,25 @@ impl Store {
         keyring: Keyring,
         clock: Clock,
     ) -> Result<Self, StoreError> {
+        let store = Self::open(url, keyring, clock).await?;
+        let verified = store.verify_keyring().await?;
+        store.record_seal_check(&verified).await?;
+        store.ensure_root_tenant().await?;
+        Ok(store)
+    }
+
+    /// Connects and migrates like [`Store::connect`] and checks the keyring, but writes
+    /// nothing else: for `duogate seal rotate`, whose [`Store::reseal_all`] records the new
+    /// key's check in its own transaction (so a failed rotation leaves no check for a key that
+    /// was never used).
+    pub async fn connect_to_rotate(url: &str, keyring: Keyring) -> Result<Self, StoreError> {
+        let store = Self::open(url, keyring, Arc::new(jiff::Timestamp::now)).await?;
+        store.verify_keyring().await?;
+        Ok(store)
+    }
+
+    /// Connects and migrates.
+    async fn open(url: &str, keyring: Keyring, clock: Clock) -> Result<Self, StoreError> {
         let engine = Engine::of_url(url)?;
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
@@ -112,14 +136,12 @@ impl Store {
                 .await?;
         }
         migrate::run(&pool, engine).await?;
-        let store = Self {
+        Ok(Self {
             pool,
             engine,
             keyring,
             clock,
-        };
-        store.ensure_root_tenant().await?;
-        Ok(store)
+        })
     }
 
     /// The engine.
