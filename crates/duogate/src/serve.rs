@@ -10,7 +10,13 @@
 //!
 //! Without `--dev`, the service needs a database URL and a seal key, from flags, environment
 //! (`DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY`, `DUOGATE_SEAL_KEY_FILE`) or a TOML `--config`
-//! file with the same names in snake case. Plain-http Duo endpoints are refused unless
+//! file with the same names in snake case.
+//!
+//! Seal keys: `--seal-key-file` may be given several times (`seal_key_files = [..]` in the
+//! config; the single `seal_key_file` still works): the first key seals new secrets, every key
+//! opens. `DUOGATE_SEAL_KEY` (one key, 64 hex characters) takes precedence over files. A keyring
+//! that does not open the database (the rule is in `duogate_store::seal`) is a usage error
+//! (exit 2) naming the key ids the database expects, before anything is served or written. Plain-http Duo endpoints are refused unless
 //! `--allow-plain-http-duo` (tests only). When the database has no live admin token (first
 //! start), one is created and shown once as `root_token` in the JSON line.
 
@@ -21,7 +27,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::{ArgAction, Args};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::json;
@@ -45,7 +51,8 @@ pub struct ServeArgs {
     /// Address to listen on (127.0.0.1:0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo, and an
+    /// TOML config file (keys: listen, database_url, seal_key_files (or seal_key_file),
+    /// allow_plain_http_duo, and an
     /// `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
@@ -58,9 +65,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
-    /// File holding the seal key (64 hex characters or base64 of 32 bytes).
-    #[arg(long, env = "DUOGATE_SEAL_KEY_FILE", value_name = "FILE")]
-    pub seal_key_file: Option<PathBuf>,
+    /// File holding a seal key (64 hex characters or base64 of 32 bytes). Repeat it during a
+    /// rotation: the first key seals new secrets, every key opens (`--seal-key-file new
+    /// --seal-key-file old`).
+    #[arg(
+        long,
+        env = "DUOGATE_SEAL_KEY_FILE",
+        value_name = "FILE",
+        action = ArgAction::Append
+    )]
+    pub seal_key_file: Vec<PathBuf>,
     /// Data folder for --dev.
     #[arg(long, default_value = ".duogate-dev", value_name = "DIR")]
     pub data_dir: PathBuf,
@@ -75,6 +89,8 @@ struct ConfigFile {
     listen: Option<SocketAddr>,
     database_url: Option<String>,
     seal_key_file: Option<PathBuf>,
+    #[serde(default)]
+    seal_key_files: Vec<PathBuf>,
     #[serde(default)]
     allow_plain_http_duo: bool,
     #[serde(default)]
@@ -165,6 +181,57 @@ fn read_seal_key(path: &Path) -> anyhow::Result<SealKey> {
         .map_err(|e| UsageError(format!("seal key file {}: {e}", path.display())).into())
 }
 
+/// The keyring from `DUOGATE_SEAL_KEY`, else the `--seal-key-file`s (or
+/// `DUOGATE_SEAL_KEY_FILE`), else the config's `seal_key_files` / `seal_key_file`: the first key
+/// seals, every key opens.
+fn seal_keyring(args: &ServeArgs, file: &ConfigFile) -> anyhow::Result<Keyring> {
+    if let Ok(text) = std::env::var("DUOGATE_SEAL_KEY") {
+        let key = SealKey::parse(&SecretString::from(text))
+            .map_err(|e| UsageError(format!("DUOGATE_SEAL_KEY: {e}")))?;
+        return Ok(Keyring::new(key));
+    }
+    let paths: Vec<PathBuf> = if !args.seal_key_file.is_empty() {
+        args.seal_key_file.clone()
+    } else {
+        if file.seal_key_file.is_some() && !file.seal_key_files.is_empty() {
+            return usage("--config: give either seal_key_file or seal_key_files, not both");
+        }
+        file.seal_key_file
+            .iter()
+            .chain(&file.seal_key_files)
+            .cloned()
+            .collect()
+    };
+    let Some((first, older)) = paths.split_first() else {
+        return usage(
+            "no seal key: pass --seal-key-file, set DUOGATE_SEAL_KEY or DUOGATE_SEAL_KEY_FILE, \
+             or put seal_key_files in --config (generate one with `openssl rand -hex 32`)",
+        );
+    };
+    older
+        .iter()
+        .try_fold(Keyring::new(read_seal_key(first)?), |ring, path| {
+            Ok(ring.with_older(read_seal_key(path)?))
+        })
+}
+
+/// Opens the store; a keyring that does not open the database is a usage error (exit 2) that
+/// names the key ids the database expects.
+async fn connect_store(database_url: &str, keyring: Keyring) -> anyhow::Result<Store> {
+    Store::connect(database_url, keyring)
+        .await
+        .map_err(|e| match e {
+            StoreError::UnsupportedUrl(_) => {
+                anyhow::Error::new(UsageError(format!("--database-url: {e}")))
+            }
+            StoreError::WrongSealKey { .. } => anyhow::Error::new(UsageError(format!(
+                "{e}; pass every key the database still uses with --seal-key-file, the sealing \
+                 key first (nothing was written)"
+            ))),
+            other => anyhow::Error::new(other).context("opening the database"),
+        })
+}
+
 /// Reads `data_dir/seal.key`, or generates it (mode 0600) on first start.
 fn dev_seal_key(data_dir: &Path) -> anyhow::Result<SealKey> {
     let path = data_dir.join("seal.key");
@@ -219,34 +286,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => ConfigFile::default(),
     };
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
-    let Some(database_url) = args.database_url.clone().or(file.database_url) else {
+    let Some(database_url) = args.database_url.clone().or(file.database_url.clone()) else {
         return usage(
             "no database: pass --database-url (sqlite://FILE or postgres://…), set \
              DUOGATE_DATABASE_URL, or put database_url in --config; or try `duogate serve --dev`",
         );
     };
-    let key = match (
-        std::env::var("DUOGATE_SEAL_KEY").ok(),
-        args.seal_key_file.clone().or(file.seal_key_file),
-    ) {
-        (Some(text), _) => SealKey::parse(&SecretString::from(text))
-            .map_err(|e| UsageError(format!("DUOGATE_SEAL_KEY: {e}")))?,
-        (None, Some(path)) => read_seal_key(&path)?,
-        (None, None) => {
-            return usage(
-                "no seal key: pass --seal-key-file, set DUOGATE_SEAL_KEY or DUOGATE_SEAL_KEY_FILE, \
-                 or put seal_key_file in --config (generate one with `openssl rand -hex 32`)",
-            );
-        }
-    };
-    let store = Store::connect(&database_url, Keyring::new(key))
-        .await
-        .map_err(|e| match e {
-            StoreError::UnsupportedUrl(_) => {
-                anyhow::Error::new(UsageError(format!("--database-url: {e}")))
-            }
-            other => anyhow::Error::new(other).context("opening the database"),
-        })?;
+    let keyring = seal_keyring(&args, &file)?;
+    let store = connect_store(&database_url, keyring).await?;
     let listen = args
         .listen
         .or(file.listen)
@@ -291,9 +338,7 @@ async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "sqlite://{}?mode=rwc",
         data_dir.join("duogate.db").display()
     );
-    let store = Store::connect(&database_url, Keyring::new(key))
-        .await
-        .context("opening the dev database")?;
+    let store = connect_store(&database_url, Keyring::new(key)).await?;
 
     let emulator = Emulator::new(EmulatorConfig {
         seed: SeedSpec {

@@ -8,6 +8,7 @@ mod actions;
 mod connector;
 mod emulator;
 mod errors;
+mod seal;
 mod serve;
 
 pub use emulator::TestEmulator;
