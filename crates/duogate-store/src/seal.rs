@@ -1,7 +1,9 @@
 //! Sealing secrets before they reach a database row.
 //!
-//! Every secret (a Duo skey, an account password hash's pepper, …) is encrypted with
-//! AES-256-GCM under the current [`SealKey`] before it is written, and opened only in memory.
+//! Every secret (today: an integration's Duo skey) is encrypted with AES-256-GCM under the
+//! current [`SealKey`] before it is written, and opened only in memory, per use: nothing opened
+//! is cached across requests, so re-sealing rows under another key never leaves a stale copy.
+//! (Passwords and tokens are not sealed but hashed.)
 //!
 //! # Format
 //!
@@ -21,7 +23,8 @@
 //! the key), so no separate id has to be configured and two keys cannot share an id by
 //! mistake. A [`Keyring`] holds the current key, which seals, and older keys, which only open.
 //! Rotation = make a new key current, keep the old one in the ring, re-seal every row
-//! ([`Keyring::reseal`]), then drop the old key.
+//! ([`Keyring::reseal`], for the whole database
+//! [`Store::reseal_all`](crate::Store::reseal_all)), then drop the old key.
 //!
 //! Key material is read from a file or an environment variable as 64 hex characters or
 //! base64 of 32 bytes ([`SealKey::parse`]); `duogate serve --dev` generates one
