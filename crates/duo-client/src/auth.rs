@@ -1,4 +1,4 @@
-//! Typed Auth API calls (`duo-api.md` §5).
+//! Typed Auth API calls (`docs/duo-wire.md` §5).
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};

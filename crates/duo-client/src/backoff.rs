@@ -1,5 +1,5 @@
-//! Duo's 429 retry schedule, exactly as `duo_client` 5.7 does it (`duo-api.md` §3): after each
-//! 429, sleep `wait + uniform(0, 1 s)` with `wait` starting at 1 s and doubling; give up once
+//! Duo's 429 retry schedule, exactly as `duo_client` 5.7 does it (`docs/duo-wire.md` §3): after
+//! each 429, sleep `wait + uniform(0, 1 s)` with `wait` starting at 1 s and doubling; give up once
 //! `wait` would exceed 32 s. That is at most 6 sleeps (1, 2, 4, 8, 16, 32 s plus jitter) and 7
 //! attempts. `Retry-After` is ignored, and only 429 is retried.
 

@@ -13,7 +13,7 @@
 //! | `GET /admin/v1/admins`, `GET`, `POST /admin/v1/admins/{admin_id}` | paged admins; one; modify |
 //! | `GET /admin/v1/bypass_codes` | paged bypass codes (never the code itself) |
 //!
-//! Validation follows Duo's documented rules (`duo-api.md` §4): user `status` is `active`,
+//! Validation follows Duo's documented rules (`docs/duo-wire.md` §4): user `status` is `active`,
 //! `disabled` or `bypass`; `aliases` (URL-encoded pairs, up to `alias8`) excludes
 //! `alias1`..`alias4`, and an empty value clears an alias; usernames and aliases stay unique
 //! across users; an admin's `status` is `Active` or `Disabled` and its `role` one of Duo's role

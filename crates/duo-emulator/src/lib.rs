@@ -63,7 +63,8 @@ pub use config::{EmulatorConfig, KeySet, SeedSpec, keys_json};
 pub use error::EmulatorError;
 
 use shared::Shared;
-use state::{Data, StateFile};
+use state::Data;
+pub use state::StateFile;
 
 /// A Duo emulator: cheap to clone, all clones share one state.
 #[derive(Clone)]
@@ -108,6 +109,24 @@ impl Emulator {
     /// The current keys (they change with `POST /_emulator/keys/rotate`).
     pub fn keys(&self) -> KeySet {
         self.shared.keys()
+    }
+
+    /// Everything, in the state-file shape (what `GET /_emulator/state` answers): to save and
+    /// later [`Emulator::load_state`]. Transactions, enrollments, faults and the request log are
+    /// not part of it.
+    pub fn state(&self) -> StateFile {
+        self.shared.data().snapshot()
+    }
+
+    /// Loads a state file's objects, as [`EmulatorConfig::state_file`] does at start: objects
+    /// with the id of an existing one replace it, the others are added. On an error (the
+    /// message names the inconsistent entry) the data is unchanged.
+    pub fn load_state(&self, state: StateFile) -> Result<(), EmulatorError> {
+        let mut data = self.shared.data();
+        let mut loaded = data.clone();
+        loaded.load(state).map_err(EmulatorError::State)?;
+        *data = loaded;
+        Ok(())
     }
 
     /// The URL shown in enrollment links and the key-rotation answer.

@@ -200,7 +200,7 @@ async fn run(
         };
     }
 
-    // Signature, exactly as duo-api.md §1.9 describes (duo_proto::verify).
+    // Signature, exactly as docs/duo-wire.md §1.9 describes (duo_proto::verify).
     let header_pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))

@@ -19,8 +19,8 @@
 //! - [`models`]: typed Admin API objects (User, Phone, Admin, BypassCode, …) and Auth API answers.
 //! - [`paging`]: offset-paging metadata and each endpoint's default and maximum `limit`.
 //!
-//! Every one of the 59 vectors in `shared/vectors/duo-sign-vectors.json` is a test of this crate
-//! (`tests/vectors.rs`).
+//! Every one of the 59 signing vectors in `tests/data/duo-sign-vectors.json` is a test of this
+//! crate (`tests/vectors.rs`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

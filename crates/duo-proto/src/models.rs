@@ -1,8 +1,8 @@
 //! Typed Duo objects: what the Admin API returns for users, phones, administrators and bypass
 //! codes, and what the Auth API answers.
 //!
-//! Shapes follow `duo-api.md` §4 "Object shapes" and §5. Every struct tolerates missing fields
-//! (`#[serde(default)]`) and ignores unknown ones, because Duo adds fields over time; the
+//! Shapes follow `docs/duo-wire.md` §4 "Object shapes" and §5. Every struct tolerates missing
+//! fields (`#[serde(default)]`) and ignores unknown ones, because Duo adds fields over time; the
 //! emulator serialises the same structs, so client and emulator agree on spelling.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,6 @@
-//! Every vector in `shared/vectors/duo-sign-vectors.json` is checked here, read at test time.
-//! Set `DUO_SIGN_VECTORS` to read another copy of the file.
+//! Every vector in `tests/data/duo-sign-vectors.json` (59 request-signing vectors, each checked
+//! against the official clients) is checked here. The file is compiled into the test, so the
+//! test reads nothing outside the repository.
 
 use duo_proto::canon::{
     canon_json, canon_params, canon_params_raw_order, form_urldecode, sha512_hex,
@@ -12,15 +13,7 @@ use duo_proto::{Digest, Params, SigVersion, SignRequest};
 use serde_json::Value;
 
 fn vectors() -> Vec<Value> {
-    let path = std::env::var("DUO_SIGN_VECTORS").unwrap_or_else(|_| {
-        format!(
-            "{}/../../../shared/vectors/duo-sign-vectors.json",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    });
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read signing vectors at {path}: {e}"));
-    serde_json::from_str(&text).expect("vectors file is JSON")
+    serde_json::from_str(include_str!("data/duo-sign-vectors.json")).expect("vectors file is JSON")
 }
 
 fn params_of(v: &Value) -> Params {

@@ -305,6 +305,41 @@ async fn tokens_are_found_by_secret_until_revoked_or_expired() {
 }
 
 #[tokio::test]
+async fn a_token_with_a_chosen_value_is_found_by_it_and_unique() {
+    on_every_engine(|store, _, _| async move {
+        let chosen = SecretString::from("dev-root".to_string());
+        let token = store
+            .create_token_with_secret(&chosen, Role::Admin, None, None)
+            .await
+            .unwrap();
+        assert_eq!(store.token_by_secret(&chosen).await.unwrap(), token);
+        assert!(matches!(
+            store
+                .create_token_with_secret(&chosen, Role::Admin, None, None)
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store
+                .create_token_with_secret(
+                    &SecretString::from(String::new()),
+                    Role::Admin,
+                    None,
+                    None
+                )
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        store.revoke_token(&token.accessor).await.unwrap();
+        store
+            .create_token_with_secret(&chosen, Role::Admin, None, None)
+            .await
+            .expect("the value is free again once revoked");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn audit_entries_come_back_newest_first() {
     on_every_engine(|store, _, _| async move {
         for n in 0..3 {
@@ -332,6 +367,38 @@ async fn unsupported_urls_are_refused_clearly() {
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::UnsupportedUrl(_)), "{error}");
+}
+
+#[tokio::test]
+async fn a_sqlite_url_without_mode_creates_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("created.db");
+    let store = Store::connect(
+        &format!("sqlite://{}", file.display()),
+        Keyring::new(SealKey::generate()),
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    assert!(file.exists());
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_by_host_and_port_with_the_cause() {
+    let error = Store::connect(
+        "postgres://duogate:hunter2@127.0.0.1:1/duogate",
+        Keyring::new(SealKey::generate()),
+    )
+    .await
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, StoreError::Connect { .. }), "{message}");
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(
+        !message.contains("pool timed out"),
+        "the cause, not the pool's timeout: {message}"
+    );
 }
 
 #[tokio::test]

@@ -338,12 +338,7 @@ pub async fn seal(command: SealCommand) -> anyhow::Result<ExitCode> {
 /// Writes a fresh key to `path` (mode 0600, synced) before anything is sealed under it.
 fn create_key_file(path: &std::path::Path) -> anyhow::Result<SealKey> {
     let key = SealKey::generate();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
+    let mut file = crate::private_files::create_new_private_file(path)
         .map_err(|e| UsageError(format!("cannot create {}: {e}", path.display())))?;
     let written = std::io::Write::write_all(
         &mut file,

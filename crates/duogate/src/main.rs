@@ -2,7 +2,8 @@
 //!
 //! It runs the Duo Admin API connector actions (`users`, `phones`, `admins`, `bypass-codes`,
 //! and the Swimlane-shaped `action`), the offline Duo emulator (`emulate`), and the
-//! configuration service (`serve`; so far its native API).
+//! configuration service (`serve`: the Vault, ONTAP and native dialects and the enforcement
+//! engine).
 //!
 //! # Layout
 //!
@@ -14,7 +15,9 @@
 //! - `output`: table / JSON / CSV writers that stream, and the progress bar.
 //! - `resources`: which columns each Duo object shows in tables and CSV.
 //! - `emulate`: `duogate emulate`, the offline Duo.
-//! - `serve`: `duogate serve`, the configuration service (`--dev`: everything embedded).
+//! - `serve`: `duogate serve`, the configuration service; `serve::dev` is `--dev` (everything
+//!   embedded, like `vault server -dev`).
+//! - `private_files`: files and folders created for their owner only (0600 / 0700).
 //! - `failure`: the error kinds and their exit codes (0 ok, 1 Duo said no, 2 usage, 3 transport).
 #![forbid(unsafe_code)]
 
@@ -25,6 +28,7 @@ mod connector;
 mod emulate;
 mod failure;
 mod output;
+mod private_files;
 mod resources;
 mod serve;
 

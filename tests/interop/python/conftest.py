@@ -229,6 +229,18 @@ class DevService(DuogateProcess):
         self.emulator = line["emulator"]
         self.emulator_url = self.emulator["url"].rstrip("/")
 
+    # The last line of the start-up banner. The banner shows the root token, the admin password
+    # and the emulator's keys on purpose (ready-to-paste exports, like `vault server -dev`);
+    # what follows is the service's log, where no secret may appear.
+    STARTED = "==> duogate dev server started; log data will stream in below:"
+
+    def log(self):
+        """stderr after the start-up banner: what the service logged while serving."""
+        text = self.stderr()
+        _, marker, rest = text.partition(self.STARTED)
+        assert marker, f"the start-up banner has no end line {self.STARTED!r}:\n{text}"
+        return rest
+
     def emulator_control(self, method, path, body=None, expect=(200, 201, 204)):
         """The in-process emulator's control API (unsigned, loopback)."""
         data = None if body is None else json.dumps(body).encode()

@@ -3,12 +3,12 @@
 //! login ([`Attempt`]) and the rules ([`Policy`]).
 //!
 //! Two policies:
-//! - [`Policy::FailClosed`] (Vault login MFA and step-up; vault-dialect.md §5.4): `check`,
+//! - [`Policy::FailClosed`] (Vault login MFA and step-up; `docs/vault-dialect.md` §5.4): `check`,
 //!   `preauth` (`allow` succeeds without a push; `deny`/`enroll` fail), async `auth` (the
 //!   passcode when one is given, else a push to `device=auto` with `pushinfo`), then
 //!   `auth_status` until allow/deny or the push deadline. Every error denies; `detail` carries
 //!   Vault's error texts.
-//! - [`Policy::Unix`] (ONTAP profiles; ontap-dialect.md §3–4, duo_unix): `is_enabled=false`
+//! - [`Policy::Unix`] (ONTAP profiles; `docs/ontap-dialect.md` §3–4, duo_unix): `is_enabled=false`
 //!   skips Duo; when groups exist only their members, minus `excluded_users`, are asked;
 //!   `ping` then `preauth`, where connection errors, timeouts, 5xx, 401 and malformed answers
 //!   apply `fail_mode` (safe allows, secure denies) and other 4xx deny; errors once the auth
@@ -258,7 +258,7 @@ impl Decision {
     }
 }
 
-/// How a Duo error counts for duo_unix's fail_mode (ontap-dialect.md §3.5–3.6).
+/// How a Duo error counts for duo_unix's fail_mode (`docs/ontap-dialect.md` §3.5–3.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ErrorClass {
     /// Connection trouble, timeout, 5xx, 401, malformed answers: fail_mode applies (before the

@@ -1,5 +1,5 @@
-//! The native API under `/v1/duogate/`: our own JSON (documented here until the OpenAPI
-//! document lands with issue 3).
+//! The native API under `/v1/duogate/`: our own JSON, described for clients by the OpenAPI
+//! document served at `GET openapi.json`; this table is the summary for readers of the code.
 //!
 //! | route | role | what |
 //! |---|---|---|

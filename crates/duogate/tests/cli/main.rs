@@ -6,9 +6,11 @@
 
 mod actions;
 mod connector;
+mod dev_mode;
 mod emulator;
 mod errors;
 mod seal;
 mod serve;
+mod startup;
 
 pub use emulator::TestEmulator;
