@@ -29,7 +29,7 @@
 //! # Order of start-up
 //!
 //! 1. Settings: `--config` is read (`listen` and `[enforcement]`, checked like without `--dev`;
-//!    `database_url` and `seal_key_file` are refused with exit 2, as are `--database-url`,
+//!    `database_url` and `seal_key_file(s)` are refused with exit 2, as are `--database-url`,
 //!    `--seal-key-file`, `DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY` and
 //!    `DUOGATE_SEAL_KEY_FILE`: dev mode has its own database and key). Without `--config`, ONTAP
 //!    profiles' `status` is re-checked every 60 s (`status_refresh_secs` of a `--config` wins).
@@ -213,13 +213,13 @@ impl DevSettings {
         if file.database_url.is_some() {
             not_for_dev.push("database_url in --config");
         }
-        if file.seal_key_file.is_some() {
-            not_for_dev.push("seal_key_file in --config");
+        if file.seal_key_file.is_some() || !file.seal_key_files.is_empty() {
+            not_for_dev.push("seal_key_file(s) in --config");
         }
         if args.database_url.is_some() {
             not_for_dev.push("--database-url (or DUOGATE_DATABASE_URL)");
         }
-        if args.seal_key_file.is_some() {
+        if !args.seal_key_file.is_empty() {
             not_for_dev.push("--seal-key-file (or DUOGATE_SEAL_KEY_FILE)");
         }
         if std::env::var_os("DUOGATE_SEAL_KEY").is_some() {
@@ -472,6 +472,18 @@ fn dev_seal_key(dir: &Path) -> anyhow::Result<SealKey> {
     if path.exists() {
         return read_seal_key(&path);
     }
+    // A database without its key cannot be opened by a new one: say so, and leave no new key
+    // file behind in a folder that is not ours to repair.
+    let database = dir.join("duogate.db");
+    if database.exists() {
+        return Err(UsageError(format!(
+            "{} exists but its seal key {} is missing: restore the key, or start with another \
+             --data-dir",
+            database.display(),
+            path.display()
+        ))
+        .into());
+    }
     let key = SealKey::generate();
     let mut file =
         create_new_private_file(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -483,7 +495,12 @@ fn dev_seal_key(dir: &Path) -> anyhow::Result<SealKey> {
 async fn open_store(dir: &Path) -> anyhow::Result<Store> {
     let key = dev_seal_key(dir)?;
     let url = format!("sqlite://{}", dir.join("duogate.db").display());
-    Store::connect(&url, Keyring::new(key))
+    let hint = format!(
+        "{} does not open {} (start with another --data-dir)",
+        dir.join("seal.key").display(),
+        dir.join("duogate.db").display()
+    );
+    super::connect_store(&url, Keyring::new(key), &hint)
         .await
         .context("opening the dev database")
 }

@@ -416,15 +416,16 @@ fn first_start_mints_a_root_token_once() {
 }
 
 /// A fresh PostgreSQL database on the server `TEST_POSTGRES_URL` names, dropped on drop.
-struct FreshPostgres {
+pub(crate) struct FreshPostgres {
     base: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl FreshPostgres {
-    fn create(base: &str) -> Self {
-        let name = format!("duogate_cli_{}", std::process::id());
+    /// A database named after this process and `purpose` (tests run in parallel).
+    pub(crate) fn create(base: &str, purpose: &str) -> Self {
+        let name = format!("duogate_cli_{purpose}_{}", std::process::id());
         let run = |sql: &str| {
             let status = Command::new("psql")
                 .args([base, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
@@ -463,7 +464,7 @@ fn a_login_on_one_instance_validates_on_another_through_postgresql() {
         eprintln!("TEST_POSTGRES_URL is not set: skipped");
         return;
     };
-    let db = FreshPostgres::create(&base);
+    let db = FreshPostgres::create(&base, "login");
     let emulator = Server::start(&["emulate", "--listen", "127.0.0.1:0", "--print-keys"], &[]);
     let emulator_url = emulator.line["url"].as_str().unwrap().to_string();
     let (status, _) = emulator.request(
