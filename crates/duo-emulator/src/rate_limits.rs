@@ -6,7 +6,9 @@
 //! `Retry-After` header (whole seconds until the oldest counted request leaves the window) on
 //! the Auth API only. The Admin API sends no `Retry-After`, as Duo's does not.
 //!
-//! Budgets are counted after the signature and the integration type are checked, so a
+//! Budgets apply to Admin and Auth API requests (Universal Prompt requests are not counted; use
+//! a `rate_limit` fault on `/oauth/v1/` paths to see a 429 there). They are counted after the
+//! signature and the integration type are checked, so a
 //! refused signature never spends one, and a request answered 429 does not count either.
 //! Windows slide (the last `window` before each request) and run on `tokio::time`, so tests can
 //! drive them with a paused clock. The whole emulator is one Duo account: a rule's budget is

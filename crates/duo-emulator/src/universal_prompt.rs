@@ -433,14 +433,19 @@ fn verify_client(
     })
 }
 
-/// Records a successful request's assertion id as spent.
-fn spend(shared: &Shared, assertion: &Assertion) {
-    let now = shared.now_secs();
-    let mut prompt = shared.prompt();
-    prompt.prune(now, shared.config.max_skew_secs);
+/// Spends a succeeding request's assertion id, under the same lock as the rest of the request's
+/// changes; refuses it if a concurrent request spent it first.
+fn spend(prompt: &mut PromptState, assertion: &Assertion) -> Result<(), Refusal> {
+    if prompt.spent_jtis.contains_key(&assertion.jti) {
+        return Err(refuse(
+            "invalid_client",
+            "Invalid Client assertion: The `jti` claim was already used",
+        ));
+    }
     prompt
         .spent_jtis
         .insert(assertion.jti.clone(), assertion.exp.ceil() as i64);
+    Ok(())
 }
 
 fn oauth_error(refusal: &Refusal, entry: &mut LogEntry) -> Response {
@@ -464,14 +469,16 @@ fn duo_json_response(status: StatusCode, value: &Value) -> Response {
 
 fn health_check(shared: &Shared, request: &PromptRequest<'_>, entry: &mut LogEntry) -> Response {
     let now = shared.now_secs();
-    match verify_client(shared, request, HEALTH_CHECK_PATH, entry) {
-        Ok(assertion) => {
-            spend(shared, &assertion);
-            duo_json_response(
-                StatusCode::OK,
-                &json!({"stat": "OK", "response": {"timestamp": now}}),
-            )
-        }
+    let verified = verify_client(shared, request, HEALTH_CHECK_PATH, entry).and_then(|assertion| {
+        let mut prompt = shared.prompt();
+        prompt.prune(now, shared.config.max_skew_secs);
+        spend(&mut prompt, &assertion)
+    });
+    match verified {
+        Ok(()) => duo_json_response(
+            StatusCode::OK,
+            &json!({"stat": "OK", "response": {"timestamp": now}}),
+        ),
         Err(refusal) => {
             entry.outcome = format!("fail:{}", refusal.error);
             duo_json_response(
@@ -841,7 +848,7 @@ fn exchange(
     let now = shared.now_secs();
     let grant = {
         let mut prompt = shared.prompt();
-        let grant = prompt.codes.get_mut(code).ok_or_else(invalid_grant)?;
+        let grant = prompt.codes.get(code).ok_or_else(invalid_grant)?;
         if grant.used
             || now - grant.issued_at > CODE_LIFETIME_SECS
             || grant.client_id != assertion.client_id
@@ -849,10 +856,12 @@ fn exchange(
         {
             return Err(invalid_grant());
         }
+        let mut grant = grant.clone();
+        spend(&mut prompt, &assertion)?;
         grant.used = true;
-        grant.clone()
+        prompt.codes.insert(code.to_string(), grant.clone());
+        grant
     };
-    spend(shared, &assertion);
     let keys = shared.keys();
     let claims = id_token_claims(&grant, &assertion.audience, now);
     let id_token = sign_hs512(&claims, &keys.oidc_client_secret)
