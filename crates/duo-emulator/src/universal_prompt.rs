@@ -68,7 +68,9 @@
 //! username, `iat`, `exp` (`iat` + [`TOKEN_LIFETIME_SECS`]), `auth_time`, `nonce` (when the
 //! authorize request had one), `auth_result` and an `auth_context` with the fields Duo's
 //! authentication log carries (`txid`, `user`, `application`, `auth_device`, `factor`,
-//! `reason`, `result`, `timestamp`, …). `access_token` is an opaque random string.
+//! `reason`, `result`, `timestamp`, …). `access_token` is an opaque random string. Duo
+//! documents neither lifetime; 60 s for a code and an hour for tokens are the emulator's
+//! choices.
 //!
 //! # Errors and faults
 //!
