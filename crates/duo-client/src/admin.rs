@@ -1,4 +1,4 @@
-//! Typed Admin API calls for the connector's endpoints (`duo-api.md` §4).
+//! Typed Admin API calls for the connector's endpoints (`docs/duo-wire.md` §4).
 
 use futures_util::{Stream, StreamExt as _};
 use serde::de::DeserializeOwned;

@@ -1,4 +1,4 @@
-//! Typed Auth API calls (`duo-api.md` §5).
+//! Typed Auth API calls (`docs/duo-wire.md` §5).
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -35,6 +35,28 @@ pub struct PreauthRequest {
     pub ipaddr: Option<String>,
     /// The user's host name.
     pub hostname: Option<String>,
+    /// Ask for the terminal menu (`text_prompt=1`, as duo_unix does): the answer's `prompt`.
+    pub text_prompt: bool,
+    /// Offer Verified Duo Push (`client_supports_verified_push=1`): the answer's `txid` and
+    /// `verification_code`.
+    pub client_supports_verified_push: bool,
+    /// What the client does when Duo cannot be reached (`open` or `closed`; duo_unix sends
+    /// its `failmode` this way). Informational for Duo.
+    pub failmode: Option<String>,
+}
+
+impl PreauthRequest {
+    /// A plain preauth for `subject`.
+    pub fn new(subject: Subject) -> Self {
+        Self {
+            subject,
+            ipaddr: None,
+            hostname: None,
+            text_prompt: false,
+            client_supports_verified_push: false,
+            failmode: None,
+        }
+    }
 }
 
 /// An auth request. `Debug` hides the passcode.
@@ -42,7 +64,8 @@ pub struct PreauthRequest {
 pub struct AuthRequest {
     /// The user.
     pub subject: Subject,
-    /// `auto`, `push`, `passcode`, `phone` or `sms`.
+    /// `auto`, `push`, `passcode`, `phone`, `sms`, or `prompt` (a choice from preauth's
+    /// text menu, in [`AuthRequest::prompt`]).
     pub factor: String,
     /// Device id or `auto` (push, phone, sms, auto).
     pub device: Option<String>,
@@ -60,6 +83,11 @@ pub struct AuthRequest {
     pub display_username: Option<String>,
     /// Return a txid at once instead of waiting for the answer.
     pub asynchronous: bool,
+    /// With factor `prompt`: a factor name from preauth's `prompt.factors` (`push1`,
+    /// `phone2`, …), or a passcode as typed. Never logged (it may be a passcode).
+    pub prompt: Option<String>,
+    /// Verified Duo Push: preauth's `txid`.
+    pub txid: Option<String>,
 }
 
 impl AuthRequest {
@@ -76,6 +104,19 @@ impl AuthRequest {
             kind: None,
             display_username: None,
             asynchronous: false,
+            prompt: None,
+            txid: None,
+        }
+    }
+
+    /// A choice from preauth's text menu (`factor=prompt`): a factor name such as `push1`,
+    /// or a passcode.
+    pub fn prompt(subject: Subject, choice: impl Into<String>) -> Self {
+        Self {
+            factor: "prompt".into(),
+            device: None,
+            prompt: Some(choice.into()),
+            ..Self::push(subject)
         }
     }
 
@@ -103,6 +144,8 @@ impl std::fmt::Debug for AuthRequest {
             .field("kind", &self.kind)
             .field("display_username", &self.display_username)
             .field("asynchronous", &self.asynchronous)
+            .field("prompt", &self.prompt.as_ref().map(|_| "[REDACTED]"))
+            .field("txid", &self.txid)
             .finish()
     }
 }
@@ -215,6 +258,15 @@ impl<'a> AuthApi<'a> {
         if let Some(host) = &request.hostname {
             params.insert("hostname".into(), json!(host));
         }
+        if request.text_prompt {
+            params.insert("text_prompt".into(), json!("1"));
+        }
+        if request.client_supports_verified_push {
+            params.insert("client_supports_verified_push".into(), json!("1"));
+        }
+        if let Some(failmode) = &request.failmode {
+            params.insert("failmode".into(), json!(failmode));
+        }
         self.call("POST", "/auth/v2/preauth", params).await
     }
 
@@ -235,6 +287,8 @@ impl<'a> AuthApi<'a> {
             ("hostname", &request.hostname),
             ("type", &request.kind),
             ("display_username", &request.display_username),
+            ("prompt", &request.prompt),
+            ("txid", &request.txid),
         ] {
             if let Some(value) = value {
                 params.insert(key.into(), json!(value));
@@ -275,5 +329,7 @@ mod tests {
         let shown = format!("{request:?} {request:#?}");
         assert!(!shown.contains("918273"), "{shown}");
         assert!(shown.contains("REDACTED"), "{shown}");
+        let typed = AuthRequest::prompt(Subject::UserId("DU1".into()), "918273");
+        assert!(!format!("{typed:?}").contains("918273"), "{typed:?}");
     }
 }

@@ -1,7 +1,7 @@
-//! Duo's 429 retry schedule, as `duo_client` 5.7 does it: after each 429, sleep
-//! `wait + uniform(0, 1 s)` with `wait` starting at 1 s and doubling; give up once `wait` would
-//! exceed 32 s. That is at most 6 sleeps (1, 2, 4, 8, 16, 32 s plus jitter) and 7 attempts, and
-//! only 429 is retried.
+//! Duo's 429 retry schedule, as `duo_client` 5.7 does it (`docs/duo-wire.md` §3): after each
+//! 429, sleep `wait + uniform(0, 1 s)` with `wait` starting at 1 s and doubling; give up once
+//! `wait` would exceed 32 s. That is at most 6 sleeps (1, 2, 4, 8, 16, 32 s plus jitter) and 7
+//! attempts, and only 429 is retried.
 //!
 //! One difference from `duo_client`, which ignores `Retry-After`: when a 429 carries
 //! `Retry-After` (or duo_unix's `X-Retry-After`), in seconds or as an HTTP date, that wait is

@@ -1,7 +1,7 @@
 //! Duo's pinned CA set.
 //!
 //! `duo_client` ships `ca_certs.pem` with 15 roots and trusts nothing else by default
-//! (`duo-api.md` §3). We trust the same roots, taken by subject from the Mozilla set compiled
+//! (`docs/duo-wire.md` §3). We trust the same roots, taken by subject from the Mozilla set compiled
 //! into `webpki-roots`, so nothing is downloaded or copied: a root that Mozilla does not carry
 //! is simply absent. [`DUO_ROOT_NAMES`] lists the 15 common names; with `webpki-roots` 1.0.10,
 //! 12 are present and [`ABSENT_FROM_MOZILLA`] lists the 3 that are not (DigiCert High Assurance

@@ -13,7 +13,7 @@
 //! | `GET /admin/v1/admins`, `GET`, `POST /admin/v1/admins/{admin_id}` | paged admins; one; modify |
 //! | `GET /admin/v1/bypass_codes` | paged bypass codes (never the code itself) |
 //!
-//! Validation follows Duo's documented rules (`duo-api.md` §4): user `status` is `active`,
+//! Validation follows Duo's documented rules (`docs/duo-wire.md` §4): user `status` is `active`,
 //! `disabled` or `bypass`; `aliases` (URL-encoded pairs, up to `alias8`) excludes
 //! `alias1`..`alias4`, and an empty value clears an alias; usernames and aliases stay unique
 //! across users; an admin's `status` is `Active` or `Disabled` and its `role` one of Duo's role
@@ -21,7 +21,7 @@
 //! it). Every change is validated on a copy first, so a refused request changes nothing.
 //! Filtered lists carry paging metadata over the filtered result.
 //!
-//! Object limits (`duo-api.md` §4: 100 phones per user, 100 users per phone) refuse an
+//! Object limits (`docs/duo-wire.md` §4: 100 phones per user, 100 users per phone) refuse an
 //! association with 400/40002 `Invalid request parameters` and a `message_detail` naming the
 //! limit. Duo documents the limits but not the answer; 40002 with a detail is what Duo answers
 //! for every other request it refuses on its content, so that is the emulator's choice.

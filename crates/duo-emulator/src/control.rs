@@ -2,12 +2,13 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /_emulator/users` | create or replace a user with a scripted answer, passcodes, phones |
+//! | `POST /_emulator/users` | create or replace a user with a scripted answer, passcodes, phones, Verified Push code (`"verified_push": "correct"` or `"wrong"`) |
 //! | `POST /_emulator/phones`, `/admins`, `/bypass_codes` | create one object |
 //! | `POST /_emulator/enrollments/activate` | finish an enrollment (`{"user_id"}`) |
 //! | `GET`, `POST`, `DELETE /_emulator/faults` | list, add, clear faults |
 //! | `GET`, `DELETE /_emulator/requests` | the request log |
-//! | `GET /_emulator/transactions` | auth transactions (with pushinfo, factor, device…) |
+//! | `GET /_emulator/transactions` | auth transactions (with pushinfo, factor, menu choice, device, failmode, verification code…) |
+//! | `POST /_emulator/transactions/answer` | the user answers now: `{"username", "answer": "approve"\|"deny"\|"fraud"\|"timeout"}` decides their waiting transactions; answers `{"answered": [txids]}` |
 //! | `POST /_emulator/keys/rotate` | new secret keys and client secret; answers the `--print-keys` shape |
 //! | `GET /_emulator/state` | everything, in the state-file shape ([`crate::state::StateFile`]) |
 //! | `POST /_emulator/oauth/decide` | runs a Universal Prompt authorize URL headlessly (`{"url", "answer"?}`), answers the redirect ([`crate::universal_prompt`]) |
@@ -34,7 +35,7 @@ use crate::admin_api::ADMIN_ROLES;
 use crate::config::{KeySet, duo_id, keys_json, new_skey};
 use crate::faults::{Fault, FaultSpec};
 use crate::shared::Shared;
-use crate::state::{Answer, BypassRecord, Data, UserRecord, push_phone};
+use crate::state::{Answer, BypassRecord, Data, UserRecord, VerifiedPush, push_phone};
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
@@ -72,6 +73,7 @@ pub fn router() -> axum::Router<Arc<Shared>> {
             get(list_requests).delete(clear_requests),
         )
         .route("/_emulator/transactions", get(list_transactions))
+        .route("/_emulator/transactions/answer", post(answer_transactions))
         .route("/_emulator/keys/rotate", post(rotate_keys))
         .route("/_emulator/state", get(dump_state))
         .route("/_emulator/reset", post(reset))
@@ -107,6 +109,8 @@ struct UserInput {
     realname: Option<String>,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default)]
+    verified_push: Option<String>,
 }
 
 async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
@@ -125,6 +129,21 @@ async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) ->
                 return error(
                     StatusCode::BAD_REQUEST,
                     format!("\"answer\" {text:?} is not one of {}", Answer::NAMES),
+                );
+            }
+        },
+    };
+    let verified_push = match input.verified_push.as_deref() {
+        None => None,
+        Some(text) => match VerifiedPush::parse(text) {
+            Some(verified_push) => Some(verified_push),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "\"verified_push\" {text:?} is not one of {}",
+                        VerifiedPush::NAMES
+                    ),
                 );
             }
         },
@@ -159,6 +178,9 @@ async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) ->
     if let Some(passcodes) = input.passcodes {
         record.passcodes = passcodes;
     }
+    if let Some(verified_push) = verified_push {
+        record.verified_push = verified_push;
+    }
     if let Some(status) = input.status {
         record.user.status = status;
     }
@@ -188,6 +210,7 @@ async fn put_user(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) ->
     };
     let mut value = serde_json::to_value(data.full_user(record)).unwrap_or(Value::Null);
     value["answer"] = json!(record.answer);
+    value["verified_push"] = json!(record.verified_push);
     (StatusCode::OK, Json(value)).into_response()
 }
 
@@ -414,7 +437,7 @@ async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn list_requests(State(shared): State<Arc<Shared>>) -> Response {
-    Json(shared.log_entries()).into_response()
+    Json(shared.logged_requests()).into_response()
 }
 
 async fn clear_requests(State(shared): State<Arc<Shared>>) -> Response {
@@ -427,6 +450,51 @@ async fn list_transactions(State(shared): State<Arc<Shared>>) -> Response {
     let data = shared.data();
     let transactions: Vec<Value> = data.transactions().map(|t| t.view_at(now)).collect();
     Json(transactions).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerInput {
+    username: String,
+    answer: String,
+}
+
+async fn answer_transactions(
+    State(shared): State<Arc<Shared>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let input: AnswerInput = match parse(&body) {
+        Ok(input) => input,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let answer = match Answer::parse(&input.answer) {
+        Some(answer @ (Answer::Approve | Answer::Deny | Answer::Fraud | Answer::Timeout)) => answer,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "\"answer\" must be approve, deny, fraud or timeout",
+            );
+        }
+    };
+    let now = tokio::time::Instant::now();
+    let mut answered = Vec::new();
+    {
+        let mut data = shared.data();
+        let Some(record) = data.user_by_name(&input.username).cloned() else {
+            return error(StatusCode::NOT_FOUND, "no such user");
+        };
+        for tx in data.transactions_mut() {
+            if tx.username == record.user.username && !tx.is_decided(now) {
+                let wrong_code =
+                    tx.verification_code.is_some() && record.verified_push == VerifiedPush::Wrong;
+                tx.decide_now(now, crate::auth_api::scripted_outcome(answer, wrong_code));
+                answered.push(tx.txid.clone());
+            }
+        }
+    }
+    answered.sort();
+    shared.notify_transactions_changed();
+    Json(json!({"answered": answered})).into_response()
 }
 
 async fn rotate_keys(State(shared): State<Arc<Shared>>) -> Response {

@@ -26,7 +26,7 @@
 //! answer delays and `delay` faults use `tokio::time`, so tests can run them on a paused clock.
 //! [`Emulator::router`] serves in-process (no socket; the control API then treats the caller
 //! as loopback and the `down` fault answers 503); [`Emulator::serve`] serves a socket, where
-//! `down` really drops the connection.
+//! `down` really drops the connection, and [`Emulator::serve_tls`] the same over TLS.
 //!
 //! # Layout
 //!
@@ -70,7 +70,8 @@ pub use error::EmulatorError;
 pub use rate_limits::RateLimits;
 
 use shared::Shared;
-use state::{Data, StateFile};
+use state::Data;
+pub use state::StateFile;
 
 /// A Duo emulator: cheap to clone, all clones share one state.
 #[derive(Clone)]
@@ -118,6 +119,24 @@ impl Emulator {
         self.shared.keys()
     }
 
+    /// Everything, in the state-file shape (what `GET /_emulator/state` answers): to save and
+    /// later [`Emulator::load_state`]. Transactions, enrollments, faults and the request log are
+    /// not part of it.
+    pub fn state(&self) -> StateFile {
+        self.shared.data().snapshot()
+    }
+
+    /// Loads a state file's objects, as [`EmulatorConfig::state_file`] does at start: objects
+    /// with the id of an existing one replace it, the others are added. On an error (the
+    /// message names the inconsistent entry) the data is unchanged.
+    pub fn load_state(&self, state: StateFile) -> Result<(), EmulatorError> {
+        let mut data = self.shared.data();
+        let mut loaded = data.clone();
+        loaded.load(state).map_err(EmulatorError::State)?;
+        *data = loaded;
+        Ok(())
+    }
+
     /// The URL shown in enrollment links and the key-rotation answer.
     pub fn set_public_url(&self, url: &str) {
         self.shared.set_public_url(url);
@@ -140,7 +159,33 @@ impl Emulator {
             self.shared.set_public_url(&format!("http://{addr}"));
         }
         let router = self.router();
-        server::serve(self.shared.clone(), router, listener, shutdown).await?;
+        server::serve(self.shared.clone(), router, listener, None, shutdown).await?;
+        Ok(())
+    }
+
+    /// Serves HTTPS on `listener` until `shutdown` resolves: every connection first completes a
+    /// TLS handshake with `acceptor` (whose configuration should offer `http/1.1`, or no ALPN
+    /// protocol: the emulator speaks HTTP/1.1 only). Sets the public URL (`https://…`) from the
+    /// listener's address unless one was set.
+    pub async fn serve_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        acceptor: tokio_rustls::TlsAcceptor,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), EmulatorError> {
+        if self.shared.public_url().is_empty() {
+            let addr = listener.local_addr()?;
+            self.shared.set_public_url(&format!("https://{addr}"));
+        }
+        let router = self.router();
+        server::serve(
+            self.shared.clone(),
+            router,
+            listener,
+            Some(acceptor),
+            shutdown,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -168,7 +168,17 @@ pub async fn handle(
         status: 200,
         outcome: "ok".into(),
     };
-    let response = run(&shared, &method, &uri, &headers, &body, &mut entry).await;
+    let mut params = std::collections::BTreeMap::new();
+    let response = run(
+        &shared,
+        &method,
+        &uri,
+        &headers,
+        &body,
+        &mut entry,
+        &mut params,
+    )
+    .await;
     entry.status = response.status().as_u16();
     tracing::debug!(
         method = %entry.method,
@@ -177,7 +187,7 @@ pub async fn handle(
         outcome = %entry.outcome,
         "duo api request"
     );
-    shared.log(entry);
+    shared.log_with_params(entry, params);
     response
 }
 
@@ -188,6 +198,7 @@ async fn run(
     headers: &HeaderMap,
     body: &[u8],
     entry: &mut LogEntry,
+    logged: &mut std::collections::BTreeMap<String, String>,
 ) -> Response {
     let path = uri.path();
     let is_admin = path.starts_with("/admin/");
@@ -219,7 +230,7 @@ async fn run(
         };
     }
 
-    // Signature, exactly as duo-api.md §1.9 describes (duo_proto::verify).
+    // Signature, exactly as docs/duo-wire.md §1.9 describes (duo_proto::verify).
     let header_pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
@@ -296,6 +307,7 @@ async fn run(
             if is_admin {
                 admin_api::dispatch(shared, method, &segments, &params)
             } else {
+                *logged = auth_api::logged_params(&params);
                 auth_api::dispatch(shared, method, &segments, &params).await
             }
         }

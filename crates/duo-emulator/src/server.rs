@@ -5,6 +5,11 @@
 //! connection without writing a byte, which is what a client sees when Duo is unreachable
 //! mid-request. Otherwise the request goes to the axum router with the peer address attached
 //! (the control API uses it to refuse non-loopback peers).
+//!
+//! With a TLS acceptor (`duogate emulate --tls`), each connection's handshake runs in the
+//! connection's own task, bounded by [`HANDSHAKE_TIMEOUT`], before hyper sees it; the `down`
+//! fault then closes the TLS connection the same way. The emulator speaks HTTP/1.1 only (as Duo's
+//! clients do), so the acceptor's configuration should offer `http/1.1` by ALPN, or nothing.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,6 +24,9 @@ use tower::ServiceExt as _;
 
 use crate::faults::{FaultAnswer, plan};
 use crate::shared::{LogEntry, Shared};
+
+/// How long a TLS client has to finish its handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The error that makes hyper drop a connection.
 #[derive(Debug)]
@@ -47,12 +55,13 @@ fn is_down(shared: &Shared, path: &str) -> bool {
     true
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then waits up to 5 s for open
-/// connections.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then
+/// waits up to 5 s for open connections.
 pub async fn serve(
     shared: Arc<Shared>,
     router: axum::Router,
     listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -99,12 +108,38 @@ pub async fn serve(
                 }
             },
         );
-        let connection = Builder::new(TokioExecutor::new())
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let builder = Builder::new(TokioExecutor::new());
+            let ended =
+                match tls {
+                    None => {
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        watcher.watch(connection.into_owned()).await
+                    }
+                    Some(acceptor) => {
+                        let stream =
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(error)) => {
+                                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        watcher.watch(connection.into_owned()).await
+                    }
+                };
+            if let Err(error) = ended {
                 tracing::debug!(%error, "connection ended");
             }
         });

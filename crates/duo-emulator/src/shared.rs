@@ -1,7 +1,7 @@
 //! The state every request shares: configuration, keys, data, faults, rate-limit counters,
 //! Universal Prompt grants and the request log.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use serde::Serialize;
@@ -32,6 +32,19 @@ pub struct LogEntry {
     pub outcome: String,
 }
 
+/// A request-log line as `GET /_emulator/requests` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedRequest {
+    /// The line.
+    #[serde(flatten)]
+    pub entry: LogEntry,
+    /// Auth API requests: the parameters worth seeing (`username`, `factor`, `device`,
+    /// `failmode`, `hostname`, `ipaddr`, `pushinfo`, `text_prompt`, …); never a passcode or a
+    /// `prompt` (which may be one). See [`crate::auth_api::logged_params`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+}
+
 /// Shared state.
 pub struct Shared {
     /// Start-up configuration.
@@ -42,7 +55,8 @@ pub struct Shared {
     faults: Mutex<Vec<Fault>>,
     rate_limiter: Mutex<RateLimiter>,
     prompt: Mutex<PromptState>,
-    log: Mutex<VecDeque<LogEntry>>,
+    log: Mutex<VecDeque<LoggedRequest>>,
+    transactions_changed: tokio::sync::Notify,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,6 +76,7 @@ impl Shared {
             data: Mutex::new(data),
             faults: Mutex::new(Vec::new()),
             log: Mutex::new(VecDeque::new()),
+            transactions_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -95,15 +110,25 @@ impl Shared {
 
     /// Appends to the request log, dropping the oldest line when full.
     pub fn log(&self, entry: LogEntry) {
+        self.log_with_params(entry, BTreeMap::new());
+    }
+
+    /// Appends to the request log with the request's loggable parameters.
+    pub fn log_with_params(&self, entry: LogEntry, params: BTreeMap<String, String>) {
         let mut log = lock(&self.log);
         if log.len() == LOG_CAPACITY {
             log.pop_front();
         }
-        log.push_back(entry);
+        log.push_back(LoggedRequest { entry, params });
     }
 
     /// The request log, oldest first.
     pub fn log_entries(&self) -> Vec<LogEntry> {
+        lock(&self.log).iter().map(|l| l.entry.clone()).collect()
+    }
+
+    /// The request log with parameters, oldest first.
+    pub fn logged_requests(&self) -> Vec<LoggedRequest> {
         lock(&self.log).iter().cloned().collect()
     }
 
@@ -125,6 +150,17 @@ impl Shared {
     /// Universal Prompt codes and spent assertion ids, locked.
     pub fn prompt(&self) -> MutexGuard<'_, PromptState> {
         lock(&self.prompt)
+    }
+
+    /// Wakes every request waiting on a transaction (the control API answered one).
+    pub fn notify_transactions_changed(&self) {
+        self.transactions_changed.notify_waiters();
+    }
+
+    /// A future that resolves at the next [`Shared::notify_transactions_changed`]; create it
+    /// before looking at the data so no notification is missed.
+    pub fn transactions_changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.transactions_changed.notified()
     }
 
     /// Unix seconds now, by the configured clock.

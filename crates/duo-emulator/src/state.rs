@@ -66,6 +66,31 @@ impl Answer {
     }
 }
 
+/// Which code a user types into Duo Mobile for a Verified Duo Push.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifiedPush {
+    /// The code shown at the login: an approval allows.
+    #[default]
+    Correct,
+    /// Another code: an approval ends in deny.
+    Wrong,
+}
+
+impl VerifiedPush {
+    /// Every value's control-API spelling.
+    pub const NAMES: &'static str = "correct, wrong";
+
+    /// Parses the control API's spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
+    }
+
+    fn is_correct(&self) -> bool {
+        *self == Self::Correct
+    }
+}
+
 /// How one user answers, as the state file lists it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,11 +101,16 @@ pub struct Script {
     /// Passcodes the user accepts.
     #[serde(default)]
     pub passcodes: Vec<String>,
+    /// The code typed for a Verified Duo Push.
+    #[serde(default, skip_serializing_if = "VerifiedPush::is_correct")]
+    pub verified_push: VerifiedPush,
 }
 
 impl Script {
     fn is_default(&self) -> bool {
-        self.answer == Answer::Approve && self.passcodes.is_empty()
+        self.answer == Answer::Approve
+            && self.passcodes.is_empty()
+            && self.verified_push == VerifiedPush::Correct
     }
 }
 
@@ -95,6 +125,8 @@ pub struct UserRecord {
     pub answer: Answer,
     /// Passcodes this user accepts.
     pub passcodes: Vec<String>,
+    /// The code typed for a Verified Duo Push.
+    pub verified_push: VerifiedPush,
 }
 
 impl UserRecord {
@@ -105,6 +137,7 @@ impl UserRecord {
             phone_ids: Vec::new(),
             answer: Answer::Approve,
             passcodes: Vec::new(),
+            verified_push: VerifiedPush::Correct,
         }
     }
 }
@@ -153,6 +186,33 @@ pub struct Enrollment {
 /// The message Duo shows while a push waits for an answer.
 pub const MSG_PUSHED: &str = "Pushed a login request to your device...";
 
+/// A Verified Duo Push offered by preauth (`client_supports_verified_push=1`), waiting for the
+/// `auth` that carries its `txid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedPushOffer {
+    /// The user it was offered to.
+    pub user_id: String,
+    /// The code the user must type into Duo Mobile.
+    pub code: String,
+    /// Unix seconds after which `auth` refuses the txid.
+    pub expiration: i64,
+}
+
+/// How many unused Verified Push offers are kept (the oldest are forgotten first).
+pub const OFFER_CAPACITY: usize = 10_000;
+
+/// One waiting stage of a transaction, from `from` until the next stage or the decision:
+/// `pushed`, or `calling` then `answered` for a phone call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phase {
+    /// When the stage begins.
+    pub from: tokio::time::Instant,
+    /// `status` while in it.
+    pub status: String,
+    /// `status_msg` while in it.
+    pub status_msg: String,
+}
+
 /// An auth transaction: what was asked, and how and when it is decided.
 #[derive(Debug, Clone)]
 pub struct Transaction {
@@ -160,9 +220,12 @@ pub struct Transaction {
     pub txid: String,
     /// The user.
     pub username: String,
-    /// Factor asked for.
+    /// Factor asked for (`prompt` for a menu choice).
     pub factor: String,
-    /// Device asked for.
+    /// The menu choice a `prompt` resolved to (`push1`, `phone2`, …, or `passcode` for a
+    /// typed passcode, which is never recorded).
+    pub choice: Option<String>,
+    /// Device asked for (for a menu choice, the device it named).
     pub device: Option<String>,
     /// Duo Mobile label (`type`).
     pub kind: Option<String>,
@@ -172,6 +235,8 @@ pub struct Transaction {
     pub ipaddr: Option<String>,
     /// Client hostname as sent.
     pub hostname: Option<String>,
+    /// The client's fail mode as sent (`open`/`closed`, duo_unix).
+    pub failmode: Option<String>,
     /// Display username as sent.
     pub display_username: Option<String>,
     /// Whether the call was async.
@@ -186,6 +251,12 @@ pub struct Transaction {
     pub status_msg: String,
     /// When the decision is reached.
     pub decided_at: tokio::time::Instant,
+    /// The waiting stages before `decided_at`, in order (empty: `pushed`).
+    pub phases: Vec<Phase>,
+    /// Verified Duo Push: the code the user must type.
+    pub verification_code: Option<String>,
+    /// The stage `auth_status` last answered (see [`Transaction::stage_at`]).
+    pub reported: Option<usize>,
 }
 
 /// A transaction's `result`, `status` and `status_msg` at one moment.
@@ -193,10 +264,13 @@ pub struct Transaction {
 pub struct Decision {
     /// `waiting`, `allow` or `deny`.
     pub result: String,
-    /// `pushed` while waiting, then the final status.
+    /// `pushed`, `calling` or `answered` while waiting, then the final status.
     pub status: String,
     /// Message for the user.
     pub status_msg: String,
+    /// Verified Duo Push, while waiting: the code to type into Duo Mobile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_code: Option<String>,
 }
 
 impl Transaction {
@@ -205,16 +279,42 @@ impl Transaction {
         now >= self.decided_at
     }
 
-    /// The decision as `auth_status` reports it at `now`: waiting/pushed until decided.
+    /// Which stage the transaction is in at `now`: the index of its current waiting phase, or
+    /// `phases.len()` (at least 1) once decided. A poller that saw a lower stage has news.
+    pub fn stage_at(&self, now: tokio::time::Instant) -> usize {
+        if self.is_decided(now) {
+            return self.phases.len().max(1);
+        }
+        self.phases
+            .iter()
+            .rposition(|phase| phase.from <= now)
+            .unwrap_or(0)
+    }
+
+    /// When the stage next changes after `now` (the next phase, or the decision).
+    pub fn next_change_after(&self, now: tokio::time::Instant) -> tokio::time::Instant {
+        self.phases
+            .iter()
+            .map(|phase| phase.from)
+            .find(|from| *from > now && *from < self.decided_at)
+            .unwrap_or(self.decided_at)
+    }
+
+    /// The decision as `auth_status` reports it at `now`: the current waiting phase until
+    /// decided.
     pub fn decision_at(&self, now: tokio::time::Instant) -> Decision {
         if self.is_decided(now) {
-            self.final_decision()
-        } else {
-            Decision {
-                result: "waiting".into(),
-                status: "pushed".into(),
-                status_msg: MSG_PUSHED.into(),
-            }
+            return self.final_decision();
+        }
+        let (status, status_msg) = match self.phases.get(self.stage_at(now)) {
+            Some(phase) => (phase.status.clone(), phase.status_msg.clone()),
+            None => ("pushed".to_string(), MSG_PUSHED.to_string()),
+        };
+        Decision {
+            result: "waiting".into(),
+            status,
+            status_msg,
+            verification_code: self.verification_code.clone(),
         }
     }
 
@@ -224,7 +324,20 @@ impl Transaction {
             result: self.result.clone(),
             status: self.status.clone(),
             status_msg: self.status_msg.clone(),
+            verification_code: None,
         }
+    }
+
+    /// Decides a waiting transaction at `now` (the control API answering for the user).
+    pub fn decide_now(
+        &mut self,
+        now: tokio::time::Instant,
+        (result, status, status_msg): (&str, &str, &str),
+    ) {
+        self.result = result.to_string();
+        self.status = status.to_string();
+        self.status_msg = status_msg.to_string();
+        self.decided_at = now;
     }
 
     /// The control API's view of the transaction at `now`.
@@ -234,11 +347,14 @@ impl Transaction {
             "txid": self.txid,
             "username": self.username,
             "factor": self.factor,
+            "choice": self.choice,
             "device": self.device,
             "type": self.kind,
             "pushinfo": self.pushinfo,
             "ipaddr": self.ipaddr,
             "hostname": self.hostname,
+            "failmode": self.failmode,
+            "verification_code": self.verification_code,
             "display_username": self.display_username,
             "async": self.asynchronous,
             "created": self.created,
@@ -270,6 +386,8 @@ pub struct Data {
     pub enrollments: HashMap<String, Enrollment>,
     transactions: HashMap<String, Transaction>,
     transaction_order: VecDeque<String>,
+    offers: HashMap<String, VerifiedPushOffer>,
+    offer_order: VecDeque<String>,
 }
 
 const FIRST_NAMES: [&str; 16] = [
@@ -496,6 +614,7 @@ impl Data {
             if let Some(previous) = previous {
                 record.answer = previous.answer;
                 record.passcodes = previous.passcodes;
+                record.verified_push = previous.verified_push;
                 self.detach_phones(&user_id);
             }
             self.insert_user(record);
@@ -536,6 +655,7 @@ impl Data {
             };
             self.users[index].answer = script.answer;
             self.users[index].passcodes = script.passcodes;
+            self.users[index].verified_push = script.verified_push;
         }
         Ok(())
     }
@@ -560,6 +680,7 @@ impl Data {
                         Script {
                             answer: r.answer,
                             passcodes: r.passcodes.clone(),
+                            verified_push: r.verified_push,
                         },
                     )
                 })
@@ -824,6 +945,39 @@ impl Data {
     /// The transaction with this id.
     pub fn transaction(&self, txid: &str) -> Option<&Transaction> {
         self.transactions.get(txid)
+    }
+
+    /// The transaction with this id, to change.
+    pub fn transaction_mut(&mut self, txid: &str) -> Option<&mut Transaction> {
+        self.transactions.get_mut(txid)
+    }
+
+    /// Transactions, oldest first, to change.
+    pub fn transactions_mut(&mut self) -> impl Iterator<Item = &mut Transaction> {
+        self.transactions.values_mut()
+    }
+
+    /// Records a Verified Push offer under its txid, forgetting the oldest beyond
+    /// [`OFFER_CAPACITY`].
+    pub fn insert_offer(&mut self, txid: String, offer: VerifiedPushOffer) {
+        if self.offer_order.len() >= OFFER_CAPACITY
+            && let Some(oldest) = self.offer_order.pop_front()
+        {
+            self.offers.remove(&oldest);
+        }
+        self.offer_order.push_back(txid.clone());
+        self.offers.insert(txid, offer);
+    }
+
+    /// The Verified Push offer with this txid.
+    pub fn offer(&self, txid: &str) -> Option<&VerifiedPushOffer> {
+        self.offers.get(txid)
+    }
+
+    /// Uses up a Verified Push offer (each txid serves one `auth`).
+    pub fn take_offer(&mut self, txid: &str) -> Option<VerifiedPushOffer> {
+        self.offer_order.retain(|t| t != txid);
+        self.offers.remove(txid)
     }
 
     /// Transactions, oldest first.

@@ -4,8 +4,8 @@
 //!   byte but `A-Z a-z 0-9 - _ . ~` (upper-case hex, space is `%20`), sort by encoded key and then
 //!   encoded value, join `k=v` with `&`.
 //! - [`canon_params_raw_order`]: the order the Node and Go clients produce for the divergent cases
-//!   of `duo-api.md` §1.8 (sorted by raw key, values in the order given). The emulator accepts it
-//!   as well, leniently.
+//!   of `docs/duo-wire.md` §1.8 (sorted by raw key, values in the order given). The emulator
+//!   accepts it as well, leniently.
 //! - [`canon_json`]: `json.dumps(obj, sort_keys=True, separators=(',', ':'))`, the body
 //!   `duo_client` signs and sends under v4/v5.
 //! - [`duo_json`]: `json.dumps(obj, sort_keys=True)`, the way Duo's service serialises its

@@ -3,7 +3,7 @@
 //! Success is `{"stat": "OK", "response": …}` with an optional top-level `metadata`; failure is
 //! `{"stat": "FAIL", "code": 40103, "message": "…", "message_detail": "…"}` where the HTTP
 //! status is the first three digits of `code`. [`FailCode`] names the codes Duo is known to use
-//! (`duo-api.md` §4 "Error codes"); [`DuoFail`] is one failure, as sent or received.
+//! (`docs/duo-wire.md` §4 "Error codes"); [`DuoFail`] is one failure, as sent or received.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
@@ -27,7 +27,7 @@ pub enum FailCode {
     /// 40104 `Missing request timestamp` (absent or unreadable date).
     MissingTimestamp,
     /// 40105 `Request timestamp is too far from server time` (our choice: Duo's exact code and
-    /// text for a skewed date are not public; see `duo-api.md` §8).
+    /// text for a skewed date are not public; see `docs/duo-wire.md` §8).
     SkewedTimestamp,
     /// 40301 `Access forbidden`.
     AccessForbidden,

@@ -1,8 +1,8 @@
 //! Typed Duo objects: what the Admin API returns for users, phones, administrators and bypass
 //! codes, and what the Auth API answers.
 //!
-//! Shapes follow `duo-api.md` §4 "Object shapes" and §5. Every struct tolerates missing fields
-//! (`#[serde(default)]`) and ignores unknown ones, because Duo adds fields over time; the
+//! Shapes follow `docs/duo-wire.md` §4 "Object shapes" and §5. Every struct tolerates missing
+//! fields (`#[serde(default)]`) and ignores unknown ones, because Duo adds fields over time; the
 //! emulator serialises the same structs, so client and emulator agree on spelling.
 
 use std::collections::BTreeMap;
@@ -244,6 +244,30 @@ pub struct PreauthResponse {
     /// Enrollment link, when `result` is `enroll`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enroll_portal_url: Option<String>,
+    /// The terminal menu, when asked for with `text_prompt=1` (duo_unix).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<TextPrompt>,
+    /// Verified Duo Push: the transaction `auth` must carry (`client_supports_verified_push=1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txid: Option<String>,
+    /// Verified Duo Push: the code the user types into Duo Mobile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_code: Option<String>,
+    /// Verified Duo Push: when `txid` stops being usable, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<i64>,
+}
+
+/// preauth's `prompt` (with `text_prompt=1`): a ready-to-print menu and what its choices mean.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TextPrompt {
+    /// The text a terminal shows (for `enroll`, the enrollment message with its link).
+    pub text: String,
+    /// Menu choices (`"1"`, `"2"`, …, and `"default"`) to factor names (`push1`, `phone1`,
+    /// `sms1`, `verified_push1`, …) to send as `auth`'s `prompt`. Empty for `enroll`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub factors: BTreeMap<String, String>,
 }
 
 /// `/auth/v2/auth` (synchronous) and `/auth/v2/auth_status` answers.
@@ -259,6 +283,9 @@ pub struct AuthResponse {
     /// Remembered-device token, when enabled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted_device_token: Option<String>,
+    /// Verified Duo Push: the code to type into Duo Mobile, while `waiting`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_code: Option<String>,
 }
 
 /// `/auth/v2/auth` with `async=1`: a transaction id to poll.

@@ -31,7 +31,7 @@ pub struct PageLimits {
     pub max: u32,
 }
 
-/// The paging limits for a list endpoint path (`duo-api.md` §3 "Paging"): `/admin/v1/users`
+/// The paging limits for a list endpoint path (`docs/duo-wire.md` §3 "Paging"): `/admin/v1/users`
 /// allows 300, the other connector lists 500; all default to 100.
 pub fn limits_for(path: &str) -> PageLimits {
     if path == "/admin/v1/users" {

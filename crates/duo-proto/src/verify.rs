@@ -1,4 +1,4 @@
-//! Verifying a signed request, as Duo's service does (`duo-api.md` §1.9).
+//! Verifying a signed request, as Duo's service does (`docs/duo-wire.md` §1.9).
 //!
 //! The checks run in this order, and the first that fails decides the answer:
 //!
@@ -10,10 +10,10 @@
 //!    *decoded* query (and, for v1/v2, the decoded form body) re-canonicalised, because clients
 //!    put `quote_plus` text on the wire but sign `%20` text. v4/v5 hash the body bytes as received
 //!    and v5 hashes every received `x-duo-*` header. Parameters are tried in the RFC 5849 order
-//!    and, leniently, in the raw-key order Node and Go produce (`duo-api.md` §1.8). The host line
-//!    is the configured API hostname if there is one, else the `Host` header with and without its
-//!    port (`duo_client` with `port=` signs the bare host). Comparison is in constant time. No
-//!    match gives 40103.
+//!    and, leniently, in the raw-key order Node and Go produce (`docs/duo-wire.md` §1.8). The
+//!    host line is the configured API hostname if there is one, else the `Host` header with and
+//!    without its port (`duo_client` with `port=` signs the bare host). Comparison is in constant
+//!    time. No match gives 40103.
 //! 5. The date is within the allowed skew of the server's clock, else 40105 (a code of our
 //!    choosing: Duo's window and code for this case are not public).
 

@@ -16,14 +16,17 @@
 //! - [`targets`]: stored integrations as engine inputs.
 //! - [`username_format`]: Vault's `username_format` (identity templates, step-up substitution).
 //! - [`metrics`]: `/metrics` (Prometheus text) and the request-counting middleware.
+//! - [`listener`]: the listening socket, plain or TLS (with a certificate reloadable on SIGHUP).
 //!
-//! The entry point is [`run`]: it takes a bound listener and a shutdown future, so tests pick the
-//! port and stop the server.
+//! The entry point is [`run`]: it takes a bound listener (a `tokio::net::TcpListener` for plain
+//! HTTP, or a [`listener::TlsListener`]) and a shutdown future, so tests pick the port and stop
+//! the server.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod access;
 pub mod engine;
+pub mod listener;
 pub mod metrics;
 pub mod native;
 pub mod ontap;
@@ -50,17 +53,13 @@ pub fn app(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// Serves the app on `listener` until `shutdown` resolves.
+/// Serves the app on `listener` (plain or TLS) until `shutdown` resolves, then lets open
+/// requests finish. Handlers see the peer address as `ConnectInfo<SocketAddr>` either way.
 pub async fn run(
     state: AppState,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<listener::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     ontap::spawn_status_refresher(&state);
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listener::serve(app(state), listener, shutdown).await
 }

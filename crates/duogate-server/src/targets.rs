@@ -13,7 +13,7 @@ use duogate_store::integrations::{Integration, IntegrationKind};
 use duogate_store::tenants::Tenant;
 
 use crate::access::Caller;
-use crate::engine::{Attempt, Decision, DuoTarget, Outcome, Policy, Probe, Reason};
+use crate::engine::{Attempt, Decision, DuoTarget, Outcome, Policy, Probe, ProgressSender, Reason};
 use crate::ontap::groups::GroupConfig;
 use crate::ontap::profiles::ProfileConfig;
 use crate::state::AppState;
@@ -36,13 +36,32 @@ impl Enforced {
     /// the engine; every decision goes to the audit log (`mfa.decision`, with its reason,
     /// never a passcode), whichever dialect asked.
     pub async fn decide(&self, state: &AppState, caller: &Caller, attempt: &Attempt) -> Decision {
+        self.decide_reporting(state, caller, attempt, None).await
+    }
+
+    /// [`Enforced::decide`], sending news while the login waits to `progress` (see
+    /// [`crate::engine::decide_reporting`]); the channel closes when the decision is made.
+    pub async fn decide_reporting(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        attempt: &Attempt,
+        progress: Option<ProgressSender>,
+    ) -> Decision {
         let admitted = state.limiter.admit(
             &self.integration.id,
             &attempt.username,
             attempt.ipaddr.as_deref(),
         );
         let decision = if admitted {
-            crate::engine::decide(&self.target, attempt, &self.policy, &state.limits).await
+            crate::engine::decide_reporting(
+                &self.target,
+                attempt,
+                &self.policy,
+                &state.limits,
+                progress.as_ref(),
+            )
+            .await
         } else {
             Decision {
                 outcome: Outcome::Deny,
@@ -52,6 +71,7 @@ impl Enforced {
                 attempts: 0,
             }
         };
+        drop(progress);
         let detail = serde_json::json!({
             "integration": self.integration.id,
             "kind": self.integration.kind.as_str(),

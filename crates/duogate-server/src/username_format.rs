@@ -1,7 +1,7 @@
 //! `username_format` rendering.
 //!
-//! Login MFA uses Vault's identity templates (vault-dialect.md §5.6): `{{identity.entity.id}}`,
-//! `{{identity.entity.name}}`, `{{identity.entity.metadata.<key>}}`,
+//! Login MFA uses Vault's identity templates (`docs/vault-dialect.md` §5.6):
+//! `{{identity.entity.id}}`, `{{identity.entity.name}}`, `{{identity.entity.metadata.<key>}}`,
 //! `{{identity.entity.aliases.<mount accessor>.{id,name,metadata.<key>}}}`,
 //! `{{identity.groups.ids.<id>.id}}`, `{{time.now}}`; an empty format means the entity name.
 //! Errors use Vault's texts. Step-up methods use simple substitution (§3): `{{alias.name}}`,

@@ -1,5 +1,6 @@
 //! `POST /v1/duogate/check` through the real router against the in-process emulator: Vault
-//! methods and ONTAP profiles, sync and async, rate limits, access, and the audit trail.
+//! methods and ONTAP profiles, sync and async, rate limits, access, the audit trail, factor and
+//! device choices, and Verified Duo Push through an asynchronous check.
 
 mod support;
 
@@ -38,7 +39,15 @@ impl Setup {
     }
 
     async fn start_with(limits: Limits, rate_limits: RateLimits) -> Self {
-        let duo = Duo::start(Duration::from_secs(2)).await;
+        Self::start_with_duo(
+            Duo::start(Duration::from_secs(2)).await,
+            limits,
+            rate_limits,
+        )
+        .await
+    }
+
+    async fn start_with_duo(duo: Duo, limits: Limits, rate_limits: RateLimits) -> Self {
         let (store, root, dir) = support::store_with_root().await;
         let state = AppState::new(
             store,
@@ -699,4 +708,312 @@ async fn the_fail_mode_matrix_holds_through_the_api() {
             "rotated key {target}"
         );
     }
+}
+
+/// Polls `GET check/{txid}` until `done` accepts the answer (about 10 s at most).
+async fn poll_check(setup: &Setup, txid: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        let (status, polled) = setup
+            .call(
+                Method::GET,
+                &format!("/v1/duogate/check/{txid}"),
+                Some(&setup.root),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{polled}");
+        if done(&polled) {
+            return polled;
+        }
+        last = polled;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("check {txid} never got there; last answer: {last}");
+}
+
+#[tokio::test]
+async fn factor_and_device_choices_reach_duo_as_duo_unix_menu_choices() {
+    let setup = Setup::start(RateLimits {
+        per_user: 100,
+        per_source: 100,
+        window: Duration::from_secs(60),
+    })
+    .await;
+    let kim = setup
+        .duo
+        .control(
+            "POST",
+            "/_emulator/users",
+            json!({"username": "kim", "answer": "approve", "passcodes": ["424242"]}),
+        )
+        .await;
+    let second = setup
+        .duo
+        .control(
+            "POST",
+            "/_emulator/phones",
+            json!({"user_id": kim["user_id"], "number": "+15555555678", "capabilities": ["phone", "sms"]}),
+        )
+        .await["phone_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    setup.ontap_profile("", "secure", &[]).await;
+    let mfa = setup.token(Role::Mfa, None).await;
+    let cases = [
+        (json!({}), "allow", "approved", Some("push1")),
+        (
+            json!({"factor": "push"}),
+            "allow",
+            "approved",
+            Some("push1"),
+        ),
+        (
+            json!({"factor": "auto"}),
+            "allow",
+            "approved",
+            Some("push1"),
+        ),
+        (
+            json!({"factor": "phone"}),
+            "allow",
+            "approved",
+            Some("phone1"),
+        ),
+        (
+            json!({"factor": "phone", "device": "phone2"}),
+            "allow",
+            "approved",
+            Some("phone2"),
+        ),
+        (
+            json!({"factor": "phone", "device": second}),
+            "allow",
+            "approved",
+            Some("phone2"),
+        ),
+        (
+            json!({"device": "phone2"}),
+            "allow",
+            "approved",
+            Some("phone2"),
+        ),
+        (
+            json!({"factor": "sms", "device": "phone2"}),
+            "deny",
+            "sms_sent",
+            Some("sms2"),
+        ),
+        (
+            json!({"factor": "passcode", "passcode": "424242"}),
+            "allow",
+            "approved",
+            Some("passcode"),
+        ),
+        (
+            json!({"factor": "push", "device": "phone2"}),
+            "deny",
+            "error",
+            None,
+        ),
+        (
+            json!({"factor": "phone", "device": "phone3"}),
+            "deny",
+            "error",
+            None,
+        ),
+    ];
+    for (extra, result, reason, choice) in cases {
+        let before = setup.duo.transactions().await.len();
+        let mut body = extra.clone();
+        body["profile"] = json!("cluster");
+        body["username"] = json!("kim");
+        let got = decide_over_http(&setup, &mfa, body).await;
+        assert_eq!(got, (result.to_string(), reason.to_string()), "{extra}");
+        let transactions = setup.duo.transactions().await;
+        match choice {
+            Some(choice) => {
+                let last = transactions.last().unwrap();
+                assert_eq!(transactions.len(), before + 1, "{extra}");
+                assert_eq!(
+                    (last["factor"].as_str(), last["choice"].as_str()),
+                    (Some("prompt"), Some(choice)),
+                    "{extra}: {last}"
+                );
+            }
+            None => assert_eq!(transactions.len(), before, "{extra}: Duo was not asked"),
+        }
+    }
+    assert!(
+        !setup
+            .duo
+            .transactions()
+            .await
+            .iter()
+            .any(|t| t.to_string().contains("424242")),
+        "a passcode was recorded"
+    );
+}
+
+#[tokio::test]
+async fn bad_factors_and_devices_are_refused_and_vault_methods_keep_vaults_behaviour() {
+    let setup = Setup::start(RateLimits::default()).await;
+    setup.emulator_user("alice", "approve").await;
+    setup.vault_method("corp").await;
+    setup.ontap_profile("", "safe", &[]).await;
+    for (bad, field) in [
+        (json!({"profile": "cluster", "factor": "pigeon"}), "factor"),
+        (json!({"profile": "cluster", "device": "DPshort"}), "device"),
+        (json!({"profile": "cluster", "device": "phone0"}), "device"),
+        (json!({"profile": "cluster", "device": "phone01"}), "device"),
+        (
+            json!({"profile": "cluster", "passcode": "424242", "device": "auto"}),
+            "device",
+        ),
+        (json!({"method": "corp", "factor": "phone"}), "factor"),
+        (json!({"method": "corp", "factor": "sms"}), "factor"),
+        (json!({"method": "corp", "device": "phone2"}), "device"),
+        (
+            json!({"method": "corp", "factor": "push", "device": "DPABCDEFGHIJKLMNOPQR"}),
+            "device",
+        ),
+    ] {
+        let mut body = bad.clone();
+        body["username"] = json!("alice");
+        let (status, answer) = setup
+            .call(
+                Method::POST,
+                "/v1/duogate/check",
+                Some(&setup.root),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(field),
+            "{bad}: {answer}"
+        );
+    }
+    assert_eq!(
+        setup.emulator_count("/auth/v2/preauth").await,
+        0,
+        "Duo was not asked"
+    );
+    for factor in ["push", "auto"] {
+        let got = decide_over_http(
+            &setup,
+            &setup.root,
+            json!({"method": "corp", "username": "alice", "factor": factor, "device": "auto"}),
+        )
+        .await;
+        assert_eq!(
+            got,
+            ("allow".to_string(), "approved".to_string()),
+            "{factor}"
+        );
+    }
+    let transactions = setup.duo.transactions().await;
+    assert!(
+        transactions
+            .iter()
+            .all(|t| t["factor"] == "push" && t["device"] == "auto"),
+        "Vault pushes to device auto: {transactions:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_async_check_shows_the_verified_push_code_while_waiting_then_decides() {
+    // Unanswered pushes wait a minute in the emulator; the test answers them.
+    let duo = Duo::start(Duration::from_secs(60)).await;
+    let setup = Setup::start_with_duo(
+        duo,
+        Limits {
+            call_timeout: Duration::from_secs(5),
+            push_timeout: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(100),
+            rate_limit_attempts: 7,
+        },
+        RateLimits::default(),
+    )
+    .await;
+    setup.emulator_user("vera", "timeout").await;
+    setup
+        .emulator_control(
+            "POST",
+            "/_emulator/users",
+            json!({"username": "vic", "answer": "timeout", "verified_push": "wrong"}),
+        )
+        .await;
+    setup.ontap_profile("", "secure", &[]).await;
+    let mfa = setup.token(Role::Mfa, None).await;
+    for (username, result, reason, message) in [
+        ("vera", "allow", "approved", "Success. Logging you in..."),
+        (
+            "vic",
+            "deny",
+            "denied",
+            "Incorrect verification code entered. Login request denied.",
+        ),
+    ] {
+        let (status, started) = setup
+            .call(
+                Method::POST,
+                "/v1/duogate/check",
+                Some(&mfa),
+                Some(json!({"profile": "cluster", "username": username, "async": true})),
+            )
+            .await;
+        assert_eq!(status, 202, "{started}");
+        let txid = started["txid"].as_str().unwrap().to_string();
+        let waiting = poll_check(&setup, &txid, |v| v.get("verification_code").is_some()).await;
+        let code = waiting["verification_code"].as_str().unwrap().to_string();
+        assert!(
+            code.len() == 3 && code.chars().all(|c| c.is_ascii_digit()),
+            "{waiting}"
+        );
+        assert_eq!(
+            waiting,
+            json!({"result": "waiting", "reason": "waiting", "status": "pushed", "txid": txid,
+                   "verification_code": code,
+                   "status_msg": format!("Please enter verification code {code} into Duo Mobile...")})
+        );
+        let pushed = setup.duo.transactions().await;
+        let pushed = pushed.last().unwrap();
+        assert_eq!(pushed["choice"], "verified_push1", "{pushed}");
+        assert_eq!(pushed["verification_code"], code.as_str(), "{pushed}");
+        // The user approves in Duo Mobile, typing the code (vic types another one).
+        setup
+            .emulator_control(
+                "POST",
+                "/_emulator/transactions/answer",
+                json!({"username": username, "answer": "approve"}),
+            )
+            .await;
+        let decided = poll_check(&setup, &txid, |v| v["result"] != "waiting").await;
+        assert_eq!(
+            (
+                decided["result"].as_str(),
+                decided["reason"].as_str(),
+                decided["status_msg"].as_str()
+            ),
+            (Some(result), Some(reason), Some(message)),
+            "{decided}"
+        );
+        assert!(decided.get("verification_code").is_none(), "{decided}");
+    }
+    // A synchronous check cannot show a code, so it never asks for Verified Push.
+    setup.emulator_user("sam", "approve").await;
+    let got = decide_over_http(
+        &setup,
+        &mfa,
+        json!({"profile": "cluster", "username": "sam"}),
+    )
+    .await;
+    assert_eq!(got, ("allow".to_string(), "approved".to_string()));
+    let last = setup.duo.transactions().await;
+    assert_eq!(last.last().unwrap()["choice"], "push1");
 }

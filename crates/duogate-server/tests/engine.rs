@@ -1,6 +1,7 @@
 //! The enforcement engine against the in-process Duo emulator: every scripted answer under
 //! both policies, the fail_mode matrix (faults before and after the auth phase), attempts,
-//! groups, and push deadlines on a paused clock.
+//! groups, push deadlines, duo_unix's prompt choices and the progress of a waiting login
+//! (Verified Push codes, call stages) on a paused clock.
 
 mod support;
 
@@ -10,8 +11,8 @@ use serde_json::{Value, json};
 use support::Duo;
 
 use duogate_server::engine::{
-    Attempt, Credential, Decision, FailMode, GroupRule, Limits, Outcome, Policy, Reason,
-    UnixPolicy, decide,
+    Attempt, Credential, Decision, Device, Factor, FactorChoice, FailMode, GroupRule, Limits,
+    Outcome, Policy, Reason, UnixPolicy, decide, decide_reporting,
 };
 
 fn attempt(username: &str, credential: Credential) -> Attempt {
@@ -377,13 +378,121 @@ async fn auto_push_sends_the_default_factor() {
     )
     .await;
     expect(&decision, Outcome::Allow, Reason::Approved, "auto push");
-    let transactions = duo
-        .control("GET", "/_emulator/transactions", Value::Null)
-        .await;
-    assert!(
-        transactions.to_string().contains("\"auto\""),
-        "{transactions}"
+    let transactions = duo.transactions().await;
+    assert_eq!(
+        (
+            transactions[0]["factor"].clone(),
+            transactions[0]["choice"].clone()
+        ),
+        (json!("prompt"), json!("push1")),
+        "preauth's default factor, as duo_unix sends it: {transactions:?}"
     );
+    let log = duo.control("GET", "/_emulator/requests", Value::Null).await;
+    let preauth = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/auth/v2/preauth")
+        .unwrap()
+        .clone();
+    assert_eq!(preauth["params"]["text_prompt"], "1", "{preauth}");
+    assert_eq!(preauth["params"]["failmode"], "open", "{preauth}");
+    assert!(
+        preauth["params"]
+            .get("client_supports_verified_push")
+            .is_none(),
+        "no Verified Push without a progress channel: {preauth}"
+    );
+}
+
+/// An emulator whose users answer `delay` after being asked.
+async fn slow_duo(delay: Duration) -> Duo {
+    Duo::start_with(duo_emulator::EmulatorConfig {
+        answer_delay: delay,
+        long_poll: Duration::from_secs(1),
+        push_timeout: Duration::from_secs(20),
+        ..duo_emulator::EmulatorConfig::default()
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_verified_push_reports_its_code_while_it_waits() {
+    let duo = slow_duo(Duration::from_secs(5)).await;
+    duo.user("vera", "approve", &[]).await;
+    let (sender, mut news) = tokio::sync::mpsc::unbounded_channel();
+    let decision = decide_reporting(
+        &duo.target(),
+        &attempt("vera", Credential::Push),
+        &unix(FailMode::Secure, 1),
+        &limits(),
+        Some(&sender),
+    )
+    .await;
+    expect(&decision, Outcome::Allow, Reason::Approved, "verified push");
+    drop(sender);
+    let mut reports = Vec::new();
+    while let Some(report) = news.recv().await {
+        reports.push(report);
+    }
+    assert_eq!(reports.len(), 1, "one waiting stage: {reports:?}");
+    let code = reports[0].verification_code.clone().expect("a code");
+    assert_eq!(reports[0].status, "pushed");
+    assert_eq!(
+        reports[0].status_msg,
+        format!("Please enter verification code {code} into Duo Mobile...")
+    );
+    let transactions = duo.transactions().await;
+    assert_eq!(transactions[0]["choice"], "verified_push1");
+    assert_eq!(transactions[0]["verification_code"], code.as_str());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chosen_call_reports_dialing_then_answered() {
+    let duo = slow_duo(Duration::from_secs(4)).await;
+    duo.user("kim", "approve", &[]).await;
+    let (sender, mut news) = tokio::sync::mpsc::unbounded_channel();
+    let choice = Credential::Choice(FactorChoice {
+        factor: Factor::Phone,
+        device: Device::Index(1),
+    });
+    let decision = decide_reporting(
+        &duo.target(),
+        &attempt("kim", choice),
+        &unix(FailMode::Secure, 1),
+        &limits(),
+        Some(&sender),
+    )
+    .await;
+    expect(&decision, Outcome::Allow, Reason::Approved, "a call");
+    drop(sender);
+    let mut statuses = Vec::new();
+    while let Some(report) = news.recv().await {
+        assert_eq!(report.verification_code, None);
+        statuses.push(report.status);
+    }
+    assert_eq!(statuses, ["calling", "answered"]);
+    assert_eq!(duo.transactions().await[0]["choice"], "phone1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_sms_choice_ends_the_login_without_retrying() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    duo.user("pat", "approve", &[]).await;
+    let choice = Credential::Choice(FactorChoice {
+        factor: Factor::Sms,
+        device: Device::Auto,
+    });
+    let decision = decide(
+        &duo.target(),
+        &attempt("pat", choice),
+        &unix(FailMode::Safe, 3),
+        &limits(),
+    )
+    .await;
+    expect(&decision, Outcome::Deny, Reason::SmsSent, "sms");
+    assert_eq!(decision.attempts, 1);
+    assert_eq!(decision.status_msg, "New SMS passcodes sent.");
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,4 +1,4 @@
-//! The Vault dialect through the real router (shared/spec/vault-dialect.md and the module docs
+//! The Vault dialect through the real router (`docs/vault-dialect.md` and the module docs
 //! of `duogate_server::vault`): login-MFA Duo methods, login enforcements, auth mounts,
 //! namespaces, step-up methods, `sys/health`, Vault's HTTP conventions, and access control on
 //! every route.

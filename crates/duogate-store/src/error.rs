@@ -25,6 +25,16 @@ pub enum StoreError {
     /// The database URL is not one this store speaks.
     #[error("unsupported database URL: {0} (use sqlite://… or postgres://…)")]
     UnsupportedUrl(String),
+    /// The database cannot be reached or opened. `target` is `host:port` (PostgreSQL) or the
+    /// file (SQLite), never the whole URL, so no password is shown; `cause` says why (it is in
+    /// the message too, so whoever shows only the message still shows why).
+    #[error("cannot connect to the database at {target}: {cause}")]
+    Connect {
+        /// Where: `host:port` or the SQLite file.
+        target: String,
+        /// Why.
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Any other database error.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),

@@ -25,6 +25,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod database_url;
 pub mod error;
 pub mod integrations;
 pub mod mfa_requests;
@@ -34,6 +35,7 @@ pub mod tenants;
 pub mod tokens;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
@@ -64,6 +66,26 @@ impl Engine {
     }
 }
 
+/// How long [`Store::connect`] tries to reach the database before it gives up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One direct connection attempt (bounded too), for the cause a timed-out pool hides.
+async fn why_unreachable(url: &str) -> Box<dyn std::error::Error + Send + Sync> {
+    use sqlx::Connection as _;
+    match tokio::time::timeout(Duration::from_secs(3), sqlx::AnyConnection::connect(url)).await {
+        Ok(Err(cause)) => Box::new(cause),
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            format!(
+                "no connection within {} s (the database answered only later)",
+                CONNECT_TIMEOUT.as_secs()
+            )
+            .into()
+        }
+        Err(_) => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs() + 3).into(),
+    }
+}
+
 /// The wall clock, injectable for tests.
 pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
@@ -87,6 +109,11 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Connects to `url`, migrates, and makes sure the root tenant exists.
+    ///
+    /// `sqlite://FILE` creates FILE (mode 0600) when it is missing, unless the URL has a
+    /// `mode=` parameter. Connecting gives up after [`CONNECT_TIMEOUT`]; a failure is
+    /// [`StoreError::Connect`], naming `host:port` or the file (never the URL's password) and
+    /// why.
     pub async fn connect(url: &str, keyring: Keyring) -> Result<Self, StoreError> {
         Self::connect_with_clock(url, keyring, Arc::new(jiff::Timestamp::now)).await
     }
@@ -99,13 +126,38 @@ impl Store {
     ) -> Result<Self, StoreError> {
         let engine = Engine::of_url(url)?;
         sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
+        if engine == Engine::Sqlite {
+            database_url::create_missing_sqlite_file(url)?;
+        }
+        let connecting = AnyPoolOptions::new()
             .max_connections(match engine {
                 Engine::Sqlite => 4,
                 Engine::Postgres => 10,
             })
-            .connect(url)
-            .await?;
+            .connect(url);
+        // Only the first connection is bounded here; the pool's own acquire timeout (for busy
+        // moments later) stays sqlx's default.
+        let cause: Box<dyn std::error::Error + Send + Sync> =
+            match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+                Ok(Ok(pool)) => return Self::set_up(pool, engine, keyring, clock).await,
+                Ok(Err(e)) => Box::new(e),
+                // The pool retries a refused connection until a deadline and would then report
+                // only that; one more attempt says why.
+                Err(_) => why_unreachable(url).await,
+            };
+        Err(StoreError::Connect {
+            target: database_url::printable_target(url, engine),
+            cause,
+        })
+    }
+
+    /// WAL for SQLite, migrations, the root tenant.
+    async fn set_up(
+        pool: AnyPool,
+        engine: Engine,
+        keyring: Keyring,
+        clock: Clock,
+    ) -> Result<Self, StoreError> {
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)

@@ -6,6 +6,12 @@
 //! consumes it exactly once ([`Store::consume_mfa_request`] deletes it and reports whether
 //! this caller was the one that did). The body holds no secret: the token is minted only when
 //! the request is consumed.
+//!
+//! A check job's `result` column holds NULL while it waits with nothing to tell, the text
+//! `progress:` followed by JSON while it waits with news for the caller (a Verified Push
+//! code, Duo's waiting message: [`Store::record_check_progress`]), and plain JSON once decided.
+//! JSON never starts with `p`, so the two cannot be confused, and no migration was needed. A
+//! decision is final: progress recorded after it is ignored.
 
 use serde_json::Value;
 use sqlx::Row as _;
@@ -100,9 +106,14 @@ impl Store {
 pub enum CheckJob {
     /// Still deciding.
     Waiting,
+    /// Still deciding, with news for the caller: the dialect's JSON.
+    Progress(Value),
     /// Decided: the dialect's JSON.
     Decided(Value),
 }
+
+/// What marks a check job's `result` as progress rather than a decision.
+const PROGRESS_PREFIX: &str = "progress:";
 
 impl Store {
     /// Records an asynchronous check that expires after `ttl_secs`; returns its id.
@@ -137,6 +148,26 @@ impl Store {
         Ok(())
     }
 
+    /// Records news about a check that is still deciding (it replaces earlier news). Answers
+    /// whether it was recorded: `false` once the check is decided, expired or unknown, so late
+    /// news never hides a decision.
+    pub async fn record_check_progress(
+        &self,
+        id: &str,
+        progress: &Value,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE check_jobs SET result = $1 WHERE id = $2 AND expires_at > $3 \
+             AND (result IS NULL OR result LIKE 'progress:%')",
+        )
+        .bind(format!("{PROGRESS_PREFIX}{progress}"))
+        .bind(id)
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
     /// A check that has not expired; `NotFound` otherwise.
     pub async fn check_job(&self, id: &str) -> Result<CheckJob, StoreError> {
         let row = sqlx::query("SELECT result FROM check_jobs WHERE id = $1 AND expires_at > $2")
@@ -145,11 +176,16 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
+        let json = |text: &str| {
+            serde_json::from_str(text)
+                .map_err(|e| StoreError::Invalid(format!("stored check result is not JSON: {e}")))
+        };
         match row.try_get::<Option<String>, _>("result")? {
             None => Ok(CheckJob::Waiting),
-            Some(text) => Ok(CheckJob::Decided(serde_json::from_str(&text).map_err(
-                |e| StoreError::Invalid(format!("stored check result is not JSON: {e}")),
-            )?)),
+            Some(text) => match text.strip_prefix(PROGRESS_PREFIX) {
+                Some(progress) => Ok(CheckJob::Progress(json(progress)?)),
+                None => Ok(CheckJob::Decided(json(&text)?)),
+            },
         }
     }
 }

@@ -3,6 +3,10 @@
 //! Tokens are 32 random bytes (`dg.` + base64url), so a plain SHA-256 is a safe lookup hash
 //! (no dictionary to attack; argon2 is for human-chosen passwords). The `accessor` is the
 //! token's public handle: listing, revoking and audit use it, never the token.
+//!
+//! [`Store::create_token_with_secret`] stores a token whose value the caller chose (`serve
+//! --dev --dev-root-token-id`, like Vault's flag): it is hashed the same way, so it is only as
+//! strong as the value given.
 
 use base64::Engine as _;
 use rand::RngCore as _;
@@ -109,6 +113,42 @@ impl Store {
         ttl_secs: Option<i64>,
         detail: serde_json::Value,
     ) -> Result<(SecretString, Token), StoreError> {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let secret = SecretString::from(format!(
+            "dg.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        ));
+        let token = self
+            .insert_token(&secret, role, tenant_id, ttl_secs, detail)
+            .await?;
+        Ok((secret, token))
+    }
+
+    /// Stores `secret` as a token (a value the caller chose, such as a dev root token id);
+    /// returns its record. `Conflict` when a token (live or not) already has this value.
+    pub async fn create_token_with_secret(
+        &self,
+        secret: &SecretString,
+        role: Role,
+        tenant_id: Option<&str>,
+        ttl_secs: Option<i64>,
+    ) -> Result<Token, StoreError> {
+        if secret.expose_secret().is_empty() {
+            return Err(StoreError::Invalid("token: must not be empty".into()));
+        }
+        self.insert_token(secret, role, tenant_id, ttl_secs, serde_json::Value::Null)
+            .await
+    }
+
+    async fn insert_token(
+        &self,
+        secret: &SecretString,
+        role: Role,
+        tenant_id: Option<&str>,
+        ttl_secs: Option<i64>,
+        detail: serde_json::Value,
+    ) -> Result<Token, StoreError> {
         if let Some(id) = tenant_id {
             self.tenant_by_id(id).await.map_err(|e| match e {
                 StoreError::NotFound => StoreError::Invalid("tenant: no such tenant".into()),
@@ -118,12 +158,6 @@ impl Store {
         if ttl_secs.is_some_and(|t| t <= 0) {
             return Err(StoreError::Invalid("ttl: must be positive".into()));
         }
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let secret = SecretString::from(format!(
-            "dg.{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        ));
         let now = self.now();
         let token = Token {
             accessor: uuid::Uuid::new_v4().simple().to_string(),
@@ -138,15 +172,16 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&token.accessor)
-        .bind(hash(&secret))
+        .bind(hash(secret))
         .bind(role.as_str())
         .bind(&token.tenant_id)
         .bind(token.created_at)
         .bind(token.expires_at)
         .bind((!token.detail.is_null()).then(|| token.detail.to_string()))
         .execute(&self.pool)
-        .await?;
-        Ok((secret, token))
+        .await
+        .map_err(|e| self.conflict(e, "a token with this value".into()))?;
+        Ok(token)
     }
 
     /// The live token matching `secret`; `NotFound` when unknown, revoked or expired.

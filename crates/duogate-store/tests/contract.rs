@@ -304,6 +304,41 @@ async fn tokens_are_found_by_secret_until_revoked_or_expired() {
 }
 
 #[tokio::test]
+async fn a_token_with_a_chosen_value_is_found_by_it_and_unique() {
+    on_every_engine(|store, _, _| async move {
+        let chosen = SecretString::from("dev-root".to_string());
+        let token = store
+            .create_token_with_secret(&chosen, Role::Admin, None, None)
+            .await
+            .unwrap();
+        assert_eq!(store.token_by_secret(&chosen).await.unwrap(), token);
+        assert!(matches!(
+            store
+                .create_token_with_secret(&chosen, Role::Admin, None, None)
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store
+                .create_token_with_secret(
+                    &SecretString::from(String::new()),
+                    Role::Admin,
+                    None,
+                    None
+                )
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        store.revoke_token(&token.accessor).await.unwrap();
+        store
+            .create_token_with_secret(&chosen, Role::Admin, None, None)
+            .await
+            .expect("the value is free again once revoked");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn audit_entries_come_back_newest_first() {
     on_every_engine(|store, _, _| async move {
         for n in 0..3 {
@@ -331,6 +366,38 @@ async fn unsupported_urls_are_refused_clearly() {
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::UnsupportedUrl(_)), "{error}");
+}
+
+#[tokio::test]
+async fn a_sqlite_url_without_mode_creates_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("created.db");
+    let store = Store::connect(
+        &format!("sqlite://{}", file.display()),
+        Keyring::new(SealKey::generate()),
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    assert!(file.exists());
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_by_host_and_port_with_the_cause() {
+    let error = Store::connect(
+        "postgres://duogate:hunter2@127.0.0.1:1/duogate",
+        Keyring::new(SealKey::generate()),
+    )
+    .await
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, StoreError::Connect { .. }), "{message}");
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(
+        !message.contains("pool timed out"),
+        "the cause, not the pool's timeout: {message}"
+    );
 }
 
 #[tokio::test]
@@ -634,6 +701,40 @@ async fn a_check_job_is_waiting_then_decided_on_every_instance_until_it_expires(
         ));
         other.close().await;
         future.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn check_progress_shows_until_the_decision_and_never_replaces_it() {
+    use duogate_store::mfa_requests::CheckJob;
+    on_every_engine(|store, keyring, url| async move {
+        let id = store.create_check_job(600).await.unwrap();
+        let other = Store::connect(&url, keyring).await.unwrap();
+        let first = json!({"result": "waiting", "verification_code": "123"});
+        assert!(store.record_check_progress(&id, &first).await.unwrap());
+        assert_eq!(
+            other.check_job(&id).await.unwrap(),
+            CheckJob::Progress(first)
+        );
+        let second = json!({"result": "waiting", "status_msg": "Dialing..."});
+        assert!(store.record_check_progress(&id, &second).await.unwrap());
+        assert_eq!(
+            other.check_job(&id).await.unwrap(),
+            CheckJob::Progress(second)
+        );
+        store
+            .finish_check_job(&id, &json!({"result": "allow"}))
+            .await
+            .unwrap();
+        let late = json!({"result": "waiting"});
+        assert!(!store.record_check_progress(&id, &late).await.unwrap());
+        assert_eq!(
+            other.check_job(&id).await.unwrap(),
+            CheckJob::Decided(json!({"result": "allow"}))
+        );
+        assert!(!store.record_check_progress("nope", &late).await.unwrap());
+        other.close().await;
     })
     .await;
 }

@@ -2,7 +2,8 @@
 //! `seal rotate` (directly on the database).
 //!
 //! The service is `--addr` (`DUOGATE_ADDR`, default `http://127.0.0.1:8200`) and the caller's
-//! token `--token` (`DUOGATE_TOKEN`). Output is the service's JSON on stdout; an error from the
+//! token `--token` (`DUOGATE_TOKEN`); an https service with a private CA (`serve --dev-tls`)
+//! is trusted with `--ca-file` (`DUOGATE_CACERT`). Output is the service's JSON on stdout; an error from the
 //! service is printed with its code and exits 1 (2 for usage, 3 when unreachable).
 
 use std::path::PathBuf;
@@ -30,12 +31,17 @@ pub struct ServiceArgs {
     /// A token with the admin role.
     #[arg(long, env = "DUOGATE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Trust only this PEM CA for an https:// service (e.g. the `ca_file` of `serve --dev-tls`);
+    /// without it the system's roots are used.
+    #[arg(long, env = "DUOGATE_CACERT", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ServiceArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceArgs")
             .field("addr", &self.addr)
+            .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
     }
 }
@@ -187,10 +193,21 @@ async fn call(
         .as_deref()
         .ok_or_else(|| UsageError("no token: pass --token or set DUOGATE_TOKEN".into()))?;
     let url = format!("{}/v1/duogate{path}", service.addr.trim_end_matches('/'));
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
-        .no_proxy()
-        .build()?;
+        .no_proxy();
+    if let Some(path) = &service.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| UsageError(format!("--ca-file {}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            UsageError(format!(
+                "--ca-file {}: not a PEM certificate bundle: {e}",
+                path.display()
+            ))
+        })?;
+        builder = builder.tls_certs_only(certs);
+    }
+    let client = builder.build()?;
     let mut request = client.request(method, &url).header("X-Vault-Token", token);
     if let Some(body) = body {
         request = request.json(&body);
@@ -296,12 +313,7 @@ pub async fn seal(command: SealCommand) -> anyhow::Result<ExitCode> {
         read_key(&seal_key_file)?
     } else {
         let key = SealKey::generate();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&seal_key_file)
+        let mut file = crate::private_files::create_new_private_file(&seal_key_file)
             .map_err(|e| UsageError(format!("cannot create {}: {e}", seal_key_file.display())))?;
         std::io::Write::write_all(
             &mut file,

@@ -56,7 +56,7 @@ pub enum Command {
     Action(ActionArgs),
     /// Run the offline Duo emulator (Admin + Auth API, real signature checks).
     Emulate(emulate::EmulateArgs),
-    /// Run the configuration service (--dev: SQLite, generated seal key, emulator, root token).
+    /// Run the configuration service (--dev: like `vault server -dev`, with a Duo emulator).
     Serve(serve::ServeArgs),
     /// Tokens of a running service: create (shown once), revoke.
     #[command(subcommand)]

@@ -4,6 +4,16 @@
 //! `{"url": "http://127.0.0.1:PORT", "admin_ikey": …, "admin_skey": …, "auth_ikey": …,
 //! "auth_skey": …}`. Friendly text goes to stderr. Without `--print-keys` secret keys are never
 //! printed. SIGINT and SIGTERM stop the server gracefully.
+//!
+//! TLS: plain HTTP is the default (and what `serve --dev`'s in-process emulator uses). `--tls`
+//! serves HTTPS with a generated CA and server certificate ([`crate::dev_tls`]: names
+//! `localhost`, `127.0.0.1`, `::1` and `--hostname`), written to `--tls-dir` if given (the CA is
+//! kept across runs there), otherwise to a fresh temporary folder removed when the emulator
+//! stops gracefully; the `--print-keys` line then has `"url": "https://…"` and `"ca_file"` (the
+//! CA's absolute path). `--tls-cert-file` / `--tls-key-file` serve a given pair instead. The
+//! emulator offers only `http/1.1` by ALPN: Duo's clients speak HTTP/1.1, and the `down` fault
+//! closes a whole connection, which only means "Duo is unreachable" with one request per
+//! connection at a time.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -58,6 +68,73 @@ pub struct EmulateArgs {
     /// (KEY: modify, single, page, all, logs, or a path); off by default.
     #[arg(long, value_name = "SPEC")]
     pub rate_limits: Option<duo_emulator::RateLimits>,
+    /// Serve HTTPS with a generated CA and server certificate (the --print-keys line gains
+    /// "ca_file").
+    #[arg(long)]
+    pub tls: bool,
+    /// Where --tls writes ca.pem, cert.pem and key.pem, keeping the CA across runs (default: a
+    /// temporary folder removed on exit).
+    #[arg(long, value_name = "DIR", requires = "tls")]
+    pub tls_dir: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (server certificate first).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key_file",
+        conflicts_with = "tls"
+    )]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key of --tls-cert-file (PEM: PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+}
+
+/// The emulator's TLS set-up: the acceptor, the generated CA (if any) and the temporary folder
+/// holding it (removed when dropped).
+struct EmulatorTls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    ca_file: Option<PathBuf>,
+    _temporary: Option<tempfile::TempDir>,
+}
+
+fn emulator_tls(args: &EmulateArgs) -> anyhow::Result<Option<EmulatorTls>> {
+    let (cert_file, key_file, ca_file, temporary) = match (&args.tls_cert_file, &args.tls_key_file)
+    {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone(), None, None),
+        _ if args.tls => {
+            let (dir, temporary) = match &args.tls_dir {
+                Some(dir) => (dir.clone(), None),
+                None => {
+                    let temporary = tempfile::Builder::new()
+                        .prefix("duogate-emulator-tls-")
+                        .tempdir()
+                        .context("creating a folder for the emulator's certificates")?;
+                    (temporary.path().to_path_buf(), Some(temporary))
+                }
+            };
+            let names: Vec<String> = args.hostname.iter().cloned().collect();
+            // A folder that cannot hold them, or a kept CA key that does not load, is the
+            // operator's to fix: a usage error.
+            let files = crate::dev_tls::issue(&dir, &names).map_err(|e| {
+                UsageError(format!("--tls: certificates in {}: {e:#}", dir.display()))
+            })?;
+            (
+                files.cert_file,
+                files.key_file,
+                Some(files.ca_file),
+                temporary,
+            )
+        }
+        _ => return Ok(None),
+    };
+    let mut config = duogate_server::listener::load_server_config(&cert_file, &key_file)
+        .map_err(|e| UsageError(format!("--tls-cert-file/--tls-key-file: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(EmulatorTls {
+        acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+        ca_file,
+        _temporary: temporary,
+    }))
 }
 
 fn fixed_keys(args: &EmulateArgs, generated: KeySet) -> KeySet {
@@ -70,12 +147,12 @@ fn fixed_keys(args: &EmulateArgs, generated: KeySet) -> KeySet {
     }
 }
 
-async fn bind(addr: SocketAddr) -> anyhow::Result<(tokio::net::TcpListener, String)> {
+async fn bind(addr: SocketAddr, scheme: &str) -> anyhow::Result<(tokio::net::TcpListener, String)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| UsageError(format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    Ok((listener, format!("http://{local}")))
+    Ok((listener, format!("{scheme}://{local}")))
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -134,22 +211,43 @@ pub async fn emulate(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         config.keys = Some(fixed_keys(&args, generated));
     }
     let emulator = Emulator::new(config).map_err(|e| UsageError(format!("emulator: {e}")))?;
-    let (listener, url) = bind(args.listen).await?;
+    let tls = emulator_tls(&args)?;
+    let (listener, url) = bind(args.listen, if tls.is_some() { "https" } else { "http" }).await?;
     emulator.set_public_url(&url);
     let keys = emulator.keys();
+    let ca_file = tls.as_ref().and_then(|tls| tls.ca_file.clone());
     if args.print_keys {
-        print_line(&keys_json(&url, &keys))?;
+        let mut line = keys_json(&url, &keys);
+        if let Some(ca_file) = &ca_file {
+            line["ca_file"] = serde_json::json!(ca_file.display().to_string());
+        }
+        print_line(&line)?;
     }
     eprintln!("Duo emulator listening on {url}");
+    if let Some(ca_file) = &ca_file {
+        eprintln!(
+            "  CA certificate: {} (duo_client ca_certs=, duogate --ca-file)",
+            ca_file.display()
+        );
+    }
     eprintln!("  Admin API ikey: {}", keys.admin_ikey);
     eprintln!("  Auth API ikey:  {}", keys.auth_ikey);
     if !args.print_keys {
         eprintln!("  (secret keys are shown only with --print-keys)");
     }
     eprintln!("  control API:    {url}/_emulator/ (loopback only)");
-    emulator
-        .serve(listener, shutdown_signal())
-        .await
-        .context("serving the emulator")?;
+    match tls {
+        Some(tls) => {
+            emulator
+                .serve_tls(listener, tls.acceptor.clone(), shutdown_signal())
+                .await
+                .context("serving the emulator")?;
+            drop(tls);
+        }
+        None => emulator
+            .serve(listener, shutdown_signal())
+            .await
+            .context("serving the emulator")?,
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,11 @@
 //! - `output`: table / JSON / CSV writers that stream, and the progress bar.
 //! - `resources`: which columns each Duo object shows in tables and CSV.
 //! - `emulate`: `duogate emulate`, the offline Duo.
-//! - `serve`: `duogate serve`, the configuration service (`--dev`: everything embedded).
+//! - `serve`: `duogate serve`, the configuration service; `serve::dev` is `--dev` (everything
+//!   embedded, like `vault server -dev`).
+//! - `private_files`: files and folders created for their owner only (0600 / 0700).
+//! - `serve_listener`: how `serve` listens: TLS flags, plain HTTP only on loopback, SIGHUP reload.
+//! - `dev_tls`: the generated dev CA and server certificate (`serve --dev-tls`, `emulate --tls`).
 //! - `failure`: the error kinds and their exit codes (0 ok, 1 Duo said no, 2 usage, 3 transport).
 #![forbid(unsafe_code)]
 
@@ -23,11 +27,14 @@ mod admin_commands;
 mod cli;
 mod connection;
 mod connector;
+mod dev_tls;
 mod emulate;
 mod failure;
 mod output;
+mod private_files;
 mod resources;
 mod serve;
+mod serve_listener;
 
 use std::process::ExitCode;
 

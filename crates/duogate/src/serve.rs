@@ -1,18 +1,25 @@
 //! `duogate serve`: the configuration service.
 //!
-//! `--dev` is the embedded default, like a Vault dev server: SQLite in a data folder
-//! (`--data-dir`, default `./.duogate-dev`), a seal key generated there on first start
-//! (`seal.key`, mode 0600, reused afterwards so the database stays readable), a new root token,
-//! a Basic account `admin` with a fresh generated password, and an in-process Duo emulator
-//! registered as the connection `emulator`. The first stdout line is one JSON object for
-//! scripts: `{"listen", "root_token", "admin_user", "admin_password", "data_dir", "emulator":
-//! {url, admin_ikey, admin_skey, auth_ikey, auth_skey}}`; friendly text goes to stderr.
+//! `--dev` is the embedded default and behaves like `vault server -dev` (see [`dev`]): fresh
+//! every start in a private temporary folder unless `--data-dir DIR` keeps everything (the
+//! emulator's keys, port and data included), the port bound before any state is touched, a root
+//! token (`--dev-root-token-id`), a Basic account `admin`, an in-process Duo emulator registered
+//! as the connection `emulator`, one JSON line on stdout (with `"url"`, and `"ca_file"` with `--dev-tls`) and ready-to-paste `export` lines on
+//! stderr.
 //!
 //! Without `--dev`, the service needs a database URL and a seal key, from flags, environment
 //! (`DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY`, `DUOGATE_SEAL_KEY_FILE`) or a TOML `--config`
-//! file with the same names in snake case. Plain-http Duo endpoints are refused unless
+//! file with the same names in snake case. `sqlite://FILE` creates FILE (mode 0600) when it is
+//! missing; an unreachable database fails within seconds ([`duogate_store::CONNECT_TIMEOUT`])
+//! naming `host:port` and the cause. Plain-http Duo endpoints are refused unless
 //! `--allow-plain-http-duo` (tests only). When the database has no live admin token (first
-//! start), one is created and shown once as `root_token` in the JSON line.
+//! start), one is created and shown once as `root_token` in the JSON line, or written to
+//! `--root-token-file FILE` instead (created new with mode 0600; refused if FILE exists, before
+//! any token is made; not touched when a token already exists, so a service manager can pass it
+//! on every start).
+//!
+//! TLS, the loopback rule for plain HTTP and SIGHUP reloading: [`crate::serve_listener`]. Every
+//! JSON line has `"url"` (`http://…` or `https://…`, with the bound port).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -20,33 +27,35 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Args;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use duo_emulator::{Emulator, EmulatorConfig, SeedSpec, keys_json};
 use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
-use duogate_store::integrations::{IntegrationKind, NewIntegration};
 use duogate_store::tokens::Role;
 use duogate_store::{Keyring, SealKey, Store, StoreError};
 
 use crate::failure::{UsageError, usage};
+use crate::private_files::create_new_private_file;
+
+mod dev;
+use crate::serve_listener::ServeTlsArgs;
 
 /// `duogate serve …`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Embedded development mode: SQLite, generated seal key, in-process emulator, root token.
+    /// Development mode like `vault server -dev`: fresh each start (unless --data-dir), an
+    /// in-process Duo emulator, a root token, ready-to-paste exports.
     #[arg(long)]
     pub dev: bool,
     /// Address to listen on (127.0.0.1:0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo, and an
-    /// `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo,
+    /// tls_cert_file, tls_key_file, tls_disable, and an `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -61,12 +70,22 @@ pub struct ServeArgs {
     /// File holding the seal key (64 hex characters or base64 of 32 bytes).
     #[arg(long, env = "DUOGATE_SEAL_KEY_FILE", value_name = "FILE")]
     pub seal_key_file: Option<PathBuf>,
-    /// Data folder for --dev.
-    #[arg(long, default_value = ".duogate-dev", value_name = "DIR")]
-    pub data_dir: PathBuf,
+    /// Keep --dev's data in DIR across restarts (default: a new private temporary folder,
+    /// removed on exit).
+    #[arg(long, value_name = "DIR", requires = "dev")]
+    pub data_dir: Option<PathBuf>,
+    /// --dev's root token, instead of a generated one (printable ASCII, at most 256 characters).
+    #[arg(long, value_name = "ID", requires = "dev", value_parser = secret_arg)]
+    pub dev_root_token_id: Option<SecretString>,
+    /// On first start, write the root token to FILE (created, mode 0600; refused if it exists)
+    /// instead of showing it in the JSON line.
+    #[arg(long, value_name = "FILE", conflicts_with = "dev")]
+    pub root_token_file: Option<PathBuf>,
     /// Allow plain-http Duo endpoints in stored integrations (tests only; always on with --dev).
     #[arg(long)]
     pub allow_plain_http_duo: bool,
+    #[command(flatten)]
+    pub tls: ServeTlsArgs,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +96,10 @@ struct ConfigFile {
     seal_key_file: Option<PathBuf>,
     #[serde(default)]
     allow_plain_http_duo: bool,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    #[serde(default)]
+    tls_disable: bool,
     #[serde(default)]
     enforcement: EnforcementConfig,
 }
@@ -158,39 +181,27 @@ impl EnforcementConfig {
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
 
+/// A secret flag value (kept out of `Debug`).
+fn secret_arg(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text.to_string()))
+}
+
+/// The `--config` file, or the defaults without one.
+fn read_config_file(path: Option<&Path>) -> Result<ConfigFile, UsageError> {
+    let Some(path) = path else {
+        return Ok(ConfigFile::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read --config {}: {e}", path.display())))?;
+    toml::from_str(&text)
+        .map_err(|e| UsageError(format!("--config {} is invalid: {e}", path.display())))
+}
+
 fn read_seal_key(path: &Path) -> anyhow::Result<SealKey> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UsageError(format!("cannot read seal key file {}: {e}", path.display())))?;
     SealKey::parse(&SecretString::from(text))
         .map_err(|e| UsageError(format!("seal key file {}: {e}", path.display())).into())
-}
-
-/// Reads `data_dir/seal.key`, or generates it (mode 0600) on first start.
-fn dev_seal_key(data_dir: &Path) -> anyhow::Result<SealKey> {
-    let path = data_dir.join("seal.key");
-    if path.exists() {
-        return read_seal_key(&path);
-    }
-    let key = SealKey::generate();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(file, "{}", key.to_hex().expose_secret())?;
-    Ok(key)
-}
-
-/// 24 random characters from a 54-letter alphabet without look-alikes (about 138 bits).
-fn generated_password() -> String {
-    use rand::Rng as _;
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut rng = rand::rng();
-    (0..24)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
 }
 
 async fn shutdown_signal() {
@@ -204,21 +215,39 @@ fn print_line(value: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Mints the first root token into `path` (created new, mode 0600). The file is created before
+/// the token, so an existing file refuses the start with nothing minted; a failed write revokes
+/// the token again.
+async fn write_first_root_token(store: &Store, path: &Path) -> anyhow::Result<()> {
+    let mut file = create_new_private_file(path).map_err(|e| {
+        UsageError(format!(
+            "--root-token-file {}: {e} (it must not exist yet: it receives the first root token)",
+            path.display()
+        ))
+    })?;
+    let (token, record) = store.create_token(Role::Admin, None, None).await?;
+    let written = writeln!(file, "{}", token.expose_secret()).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = store.revoke_token(&record.accessor).await;
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(
+            anyhow::Error::new(e).context(format!("writing the root token to {}", path.display()))
+        );
+    }
+    Ok(())
+}
+
 /// `duogate serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.dev {
-        return serve_dev(args).await;
+        return dev::serve_dev(args).await;
     }
-    let file: ConfigFile = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| UsageError(format!("cannot read --config {}: {e}", path.display())))?;
-            toml::from_str(&text)
-                .map_err(|e| UsageError(format!("--config {} is invalid: {e}", path.display())))?
-        }
-        None => ConfigFile::default(),
-    };
+    let file = read_config_file(args.config.as_deref())?;
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
+    let tls = args
+        .tls
+        .choice(file.tls_cert_file, file.tls_key_file, file.tls_disable)?;
     let Some(database_url) = args.database_url.clone().or(file.database_url) else {
         return usage(
             "no database: pass --database-url (sqlite://FILE or postgres://…), set \
@@ -251,10 +280,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .listen
         .or(file.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
-    let local = listener.local_addr()?;
+    let bound = crate::serve_listener::bind(listen, tls).await?;
+    let local = bound.local;
     let state = AppState::new(
         store,
         ServiceSettings {
@@ -264,149 +291,29 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .with_engine(limits, rate_limits);
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
-    let mut line = json!({"listen": local.to_string()});
+    let mut line = json!({"listen": local.to_string(), "url": bound.url.clone()});
     if !state.store.has_live_admin_token().await? {
-        let (token, _) = state.store.create_token(Role::Admin, None, None).await?;
-        line["root_token"] = json!(token.expose_secret());
-        eprintln!(
-            "no admin token existed: a root token was created and is shown once (\"root_token\")"
-        );
+        match &args.root_token_file {
+            Some(path) => {
+                write_first_root_token(&state.store, path).await?;
+                eprintln!(
+                    "no admin token existed: a root token was created and written to {}",
+                    path.display()
+                );
+            }
+            None => {
+                let (token, _) = state.store.create_token(Role::Admin, None, None).await?;
+                line["root_token"] = json!(token.expose_secret());
+                eprintln!(
+                    "no admin token existed: a root token was created and is shown once (\"root_token\")"
+                );
+            }
+        }
     }
+    // SIGHUP is handled before the line announces the server, so no reload request kills it.
+    crate::serve_listener::reload_on_sighup(bound.tls.clone());
     print_line(&line)?;
-    eprintln!("duogate listening on http://{local}");
-    duogate_server::run(state, listener, shutdown_signal()).await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let data_dir = args.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).map_err(|e| {
-        UsageError(format!(
-            "cannot create --data-dir {}: {e}",
-            data_dir.display()
-        ))
-    })?;
-    let key = dev_seal_key(&data_dir)?;
-    let database_url = format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("duogate.db").display()
-    );
-    let store = Store::connect(&database_url, Keyring::new(key))
-        .await
-        .context("opening the dev database")?;
-
-    let emulator = Emulator::new(EmulatorConfig {
-        seed: SeedSpec {
-            users: 50,
-            phones: 60,
-            admins: 5,
-            bypass_codes: 20,
-        },
-        ..EmulatorConfig::default()
-    })
-    .map_err(|e| UsageError(format!("emulator: {e}")))?;
-    let emulator_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let emulator_url = format!("http://{}", emulator_listener.local_addr()?);
-    emulator.set_public_url(&emulator_url);
-    let keys = emulator.keys();
-
-    // Register the emulator as the connection "emulator" (replacing the last run's).
-    let root = store.root_tenant().await?;
-    let config = json!({"api_host": emulator_url, "ikey": keys.admin_ikey, "insecure": false, "timeout_secs": 30});
-    let skey = SecretString::from(keys.admin_skey.clone());
-    match store
-        .integration_named(&root.id, IntegrationKind::Connection, "emulator")
-        .await
-    {
-        Ok(found) => {
-            store
-                .update_integration(&found.id, config, Some(skey))
-                .await?;
-        }
-        Err(StoreError::NotFound) => {
-            store
-                .create_integration(NewIntegration {
-                    tenant_id: root.id.clone(),
-                    kind: IntegrationKind::Connection,
-                    name: "emulator".into(),
-                    config,
-                    secret: Some(skey),
-                })
-                .await?;
-        }
-        Err(other) => return Err(other.into()),
-    }
-    let (root_token, _) = store.create_token(Role::Admin, None, None).await?;
-    // A Basic account for ONTAP clients; dev mode gives it a fresh password each start.
-    let admin_password = SecretString::from(generated_password());
-    match store.delete_account("admin").await {
-        Ok(()) | Err(StoreError::NotFound) => {}
-        Err(other) => return Err(other.into()),
-    }
-    store
-        .create_account("admin", &admin_password, Role::Admin, None)
-        .await?;
-
-    let listen = args
-        .listen
-        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
-    let local = listener.local_addr()?;
-    print_line(&json!({
-        "listen": local.to_string(),
-        "root_token": root_token.expose_secret(),
-        "admin_user": "admin",
-        "admin_password": admin_password.expose_secret(),
-        "data_dir": data_dir.display().to_string(),
-        "emulator": keys_json(&emulator_url, &keys),
-    }))?;
-    eprintln!(
-        "duogate dev server on http://{local} (data in {})",
-        data_dir.display()
-    );
-    eprintln!("  Duo emulator: {emulator_url} (registered as the connection \"emulator\")");
-    eprintln!("  root token:   in the JSON line on stdout (\"root_token\")");
-    eprintln!(
-        "  Basic account: admin / the \"admin_password\" in the JSON line (for ONTAP clients)"
-    );
-    eprintln!();
-    eprintln!("Try (export DUOGATE_TOKEN=<root_token> first):");
-    eprintln!("  # Admin API actions through the emulator connection");
-    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" -d '{{\"limit\": 2}}' \\");
-    eprintln!("    http://{local}/v1/duogate/connections/emulator/actions/retrieve_users");
-    eprintln!("  # Vault login-MFA method (hvac, bao/vault CLI: VAULT_ADDR=http://{local})");
-    eprintln!(
-        "  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/identity/mfa/method/duo \\"
-    );
-    eprintln!(
-        "    -d '{{\"method_name\": \"corp\", \"api_hostname\": \"{emulator_url}\", \"integration_key\": \"{}\", \"secret_key\": \"<auth_skey>\"}}'",
-        keys.auth_ikey
-    );
-    eprintln!("  # ONTAP Duo profiles (netapp-ontap: Basic admin / <admin_password>)");
-    eprintln!(
-        "  curl -s -u admin:<admin_password> http://{local}/api/security/authentication/duo/profiles"
-    );
-    eprintln!("  # Audit log");
-    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/audit");
-    eprintln!("  # The second factor for a user of the emulator (after creating the method above)");
-    eprintln!("  curl -s -H \"X-Vault-Token: $DUOGATE_TOKEN\" http://{local}/v1/duogate/check \\");
-    eprintln!("    -d '{{\"method\": \"corp\", \"username\": \"<a seeded username>\"}}'");
-
-    let state = AppState::new(
-        store,
-        ServiceSettings {
-            allow_plain_http_duo: true,
-            status_refresh: Some(std::time::Duration::from_secs(60)),
-        },
-    );
-    let (stop_emulator, emulator_stopped) = tokio::sync::oneshot::channel::<()>();
-    let emulator_task = tokio::spawn(emulator.serve(emulator_listener, async move {
-        let _ = emulator_stopped.await;
-    }));
-    duogate_server::run(state, listener, shutdown_signal()).await?;
-    let _ = stop_emulator.send(());
-    let _ = emulator_task.await;
+    eprintln!("duogate listening on {}", bound.url);
+    duogate_server::run(state, bound.listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

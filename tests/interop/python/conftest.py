@@ -16,6 +16,7 @@ library's own signing, encoding, paging and 429 backoff.
 import json
 import os
 import selectors
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -129,15 +130,19 @@ class Emulator(DuogateProcess):
                 f"keys line lacks {field!r}: {self.raw_line!r}"
         self.keys = keys
         self.url = keys["url"].rstrip("/")
+        # With `--tls`, the line also names the CA to trust (and the URL is https).
+        self.ca_file = keys.get("ca_file")
         parsed = urllib.parse.urlsplit(self.url)
-        assert parsed.scheme == "http" and parsed.hostname == "127.0.0.1", self.url
+        assert parsed.scheme == ("https" if self.ca_file else "http"), self.url
+        assert parsed.hostname == "127.0.0.1", self.url
         self.host = parsed.hostname
         self.port = parsed.port
 
     # --- official clients -------------------------------------------------------------------
 
     def _client(self, cls, ikey, skey, sig_version, **kwargs):
-        return cls(ikey=ikey, skey=skey, host=self.host, ca_certs="HTTP", port=self.port,
+        return cls(ikey=ikey, skey=skey, host=self.host, ca_certs=self.ca_file or "HTTP",
+                   port=self.port,
                    sig_version=sig_version, timeout=CLIENT_TIMEOUT, **kwargs)
 
     def admin(self, sig_version, ikey=None, skey=None, **kwargs):
@@ -156,7 +161,8 @@ class Emulator(DuogateProcess):
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=CLIENT_TIMEOUT) as resp:
+            context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+            with urllib.request.urlopen(req, timeout=CLIENT_TIMEOUT, context=context) as resp:
                 status, raw = resp.status, resp.read()
         except urllib.error.HTTPError as err:
             status, raw = err.code, err.read()
@@ -222,12 +228,26 @@ class DevService(DuogateProcess):
         line = self.line
         for field in ("listen", "root_token", "admin_user", "admin_password", "emulator"):
             assert line.get(field), f"serve line lacks {field!r}: {self.raw_line!r}"
-        self.url = "http://" + line["listen"]
+        # `http://…`, or `https://…` with `--dev-tls` (then `ca_file` names the CA to trust).
+        self.url = line["url"]
+        self.ca_file = line.get("ca_file")
         self.root_token = line["root_token"]
         self.admin_user = line["admin_user"]
         self.admin_password = line["admin_password"]
         self.emulator = line["emulator"]
         self.emulator_url = self.emulator["url"].rstrip("/")
+
+    # The last line of the start-up banner. The banner shows the root token, the admin password
+    # and the emulator's keys on purpose (ready-to-paste exports, like `vault server -dev`);
+    # what follows is the service's log, where no secret may appear.
+    STARTED = "==> duogate dev server started; log data will stream in below:"
+
+    def log(self):
+        """stderr after the start-up banner: what the service logged while serving."""
+        text = self.stderr()
+        _, marker, rest = text.partition(self.STARTED)
+        assert marker, f"the start-up banner has no end line {self.STARTED!r}:\n{text}"
+        return rest
 
     def emulator_control(self, method, path, body=None, expect=(200, 201, 204)):
         """The in-process emulator's control API (unsigned, loopback)."""

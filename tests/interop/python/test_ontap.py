@@ -408,6 +408,6 @@ def test_a_profile_and_groups_written_by_netapp_ontap_are_enforced_by_check(
 def test_no_secret_key_reaches_the_service_log(dev_service, duo_keys):
     """Runs last in this module: after every test above has sent secret keys."""
     dev_service.assert_alive()
-    log = dev_service.stderr()
+    log = dev_service.log()
     for secret in (duo_keys["secret_key"], BAD_KEY):
         assert secret not in log

@@ -33,7 +33,8 @@ KEYS = {"secret_key": SKEY, "integration_key": "DIWJ8X6AEYOR5OMC6TQ1", "api_host
 # step really differs.
 KNOWN_DIFFERENCES = {
     "read duo without id": "OpenBao answers 400 'missing method ID'; Vault (and duogate) 405, "
-                           "since the bare path only carries create and list (vault-dialect.md §2.1)",
+                           "since the bare path only carries create and list "
+                           "(docs/vault-dialect.md §2.1)",
     "invalid JSON body": "OpenBao says 'failed to decode JSON input: …'; duogate uses Vault's "
                          "'failed to parse JSON input: …' (same status)",
     "free-text push_info": "duogate refuses push_info that is not URL-encoded pairs at write "
@@ -364,6 +365,6 @@ def test_hvac_two_phase_login_against_duogate(duogate, dev_service):
 def test_no_secret_reaches_the_service_log(duogate, dev_service):
     """Runs last in this module: every test above sent secret keys, tokens and passcodes."""
     dev_service.assert_alive()
-    log = dev_service.stderr()
+    log = dev_service.log()
     for secret in (SKEY, dev_service.emulator["auth_skey"], dev_service.root_token, "135790"):
         assert secret not in log, f"a secret reached the log: {secret[:4]}…"

@@ -109,11 +109,7 @@ async fn typed_auth_calls_follow_the_scripted_user() {
     assert!(auth.logo().await.unwrap().starts_with(b"\x89PNG"));
     let alice = Subject::Username("alice".into());
     let pre = auth
-        .preauth(&PreauthRequest {
-            subject: alice.clone(),
-            ipaddr: None,
-            hostname: None,
-        })
+        .preauth(&PreauthRequest::new(alice.clone()))
         .await
         .unwrap();
     assert_eq!(pre.result, "auth");
@@ -259,11 +255,7 @@ async fn auth_parameters_reach_duo_as_sent() {
     // An unknown user is sent to enrollment.
     let pre = client
         .auth()
-        .preauth(&PreauthRequest {
-            subject: Subject::Username("nobody".into()),
-            ipaddr: None,
-            hostname: None,
-        })
+        .preauth(&PreauthRequest::new(Subject::Username("nobody".into())))
         .await
         .unwrap();
     assert_eq!(pre.result, "enroll");

@@ -81,13 +81,23 @@ async fn async_pushes_wait_until_decided_and_long_poll() {
     .await;
     assert_eq!(
         polled_at.elapsed(),
-        Duration::from_secs(5),
-        "a long poll waits long_poll for a change"
+        Duration::ZERO,
+        "the first poll has news: the push went out"
     );
+    let waiting = json!({"result": "waiting", "status": "pushed", "status_msg": "Pushed a login request to your device..."});
+    assert_eq!(first.body["response"], waiting);
+    let polled_at = tokio::time::Instant::now();
+    let second = send(
+        &emu,
+        auth("GET", "/auth/v2/auth_status", json!({"txid": txid})),
+    )
+    .await;
     assert_eq!(
-        first.body["response"],
-        json!({"result": "waiting", "status": "pushed", "status_msg": "Pushed a login request to your device..."})
+        polled_at.elapsed(),
+        Duration::from_secs(5),
+        "without news a long poll waits long_poll for a change"
     );
+    assert_eq!(second.body["response"], waiting);
     tokio::time::advance(Duration::from_secs(61)).await;
     let last = send(
         &emu,
@@ -346,6 +356,15 @@ async fn scripted_answers_are_decided_after_the_answer_delay() {
             (mine["result"].clone(), mine["status"].clone()),
             (json!("waiting"), json!("pushed"))
         );
+        let first = ok(
+            &emu,
+            auth("GET", "/auth/v2/auth_status", json!({"txid": txid})),
+        )
+        .await;
+        assert_eq!(
+            first["status"], "pushed",
+            "{answer}: the first poll answers at once"
+        );
         let polled_at = tokio::time::Instant::now();
         let decided = ok(
             &emu,
@@ -403,6 +422,12 @@ async fn a_timeout_push_waits_until_the_push_timeout_then_denies() {
         first["status_msg"],
         "Pushed a login request to your device..."
     );
+    let second = ok(
+        &emu,
+        auth("GET", "/auth/v2/auth_status", json!({"txid": txid})),
+    )
+    .await;
+    assert_eq!(second["result"], "waiting", "a long poll of 15 s");
     // 15 s have passed; the decision comes 5 s into the next poll.
     let polled_at = tokio::time::Instant::now();
     let last = ok(

@@ -4,7 +4,9 @@
 mod admin;
 mod auth;
 mod control;
+mod prompt;
 mod rate_limits;
 mod signatures;
 mod support;
+mod tls;
 mod universal_prompt;

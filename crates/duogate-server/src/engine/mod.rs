@@ -3,19 +3,49 @@
 //! login ([`Attempt`]) and the rules ([`Policy`]).
 //!
 //! Two policies:
-//! - [`Policy::FailClosed`] (Vault login MFA and step-up; vault-dialect.md §5.4): `check`,
+//! - [`Policy::FailClosed`] (Vault login MFA and step-up; `docs/vault-dialect.md` §5.4): `check`,
 //!   `preauth` (`allow` succeeds without a push; `deny`/`enroll` fail), async `auth` (the
 //!   passcode when one is given, else a push to `device=auto` with `pushinfo`), then
 //!   `auth_status` until allow/deny or the push deadline. Every error denies; `detail` carries
 //!   Vault's error texts.
-//! - [`Policy::Unix`] (ONTAP profiles; ontap-dialect.md §3–4, duo_unix): `is_enabled=false`
+//! - [`Policy::Unix`] (ONTAP profiles; `docs/ontap-dialect.md` §3–4, duo_unix): `is_enabled=false`
 //!   skips Duo; when groups exist only their members, minus `excluded_users`, are asked;
 //!   `ping` then `preauth`, where connection errors, timeouts, 5xx, 401 and malformed answers
 //!   apply `fail_mode` (safe allows, secure denies) and other 4xx deny; errors once the auth
-//!   phase has begun always deny; `auto_push` sends Duo's default factor (`factor=auto`);
-//!   up to `max_prompts` attempts, and only plain failures (a deny, a wrong passcode, a push
-//!   nobody answered, a FAIL envelope) consume one. A passcode is tried once: an API call
-//!   cannot re-enter it, and resending a wrong code only moves the user towards lockout.
+//!   phase has begun always deny; up to `max_prompts` attempts, and only plain failures (a
+//!   deny, a wrong passcode, a push nobody answered, a FAIL envelope) consume one. A passcode
+//!   is tried once: an API call cannot re-enter it, and resending a wrong code only moves the
+//!   user towards lockout. An SMS choice is not retried either: it ends in deny with reason
+//!   [`Reason::SmsSent`], and the caller asks again with one of the new passcodes.
+//!
+//! # The Unix policy speaks duo_unix's text-prompt protocol
+//!
+//! Like `login_duo`/`pam_duo`, preauth sends `text_prompt=1` and `failmode=open|closed`
+//! (`fail_mode` safe/secure), and auth sends `factor=prompt` with the user's choice, as a
+//! terminal user would type it:
+//!
+//! | credential | `prompt` sent |
+//! |---|---|
+//! | passcode | the passcode |
+//! | [`Credential::Push`] with `auto_push`, or factor `auto` on device `auto` | preauth's `prompt.factors.default` |
+//! | [`Credential::Push`] without `auto_push` | push on device `auto`, as below |
+//! | factor `push`/`phone`/`sms` (or `auto` on a named device) | `push1`, `phone2`, `sms1`, …: the factor, and the device's position among the user's devices (preauth's `devices`, type `phone`) with that capability |
+//!
+//! [`Device::Auto`] is the first device with the capability (for factor `auto`: push, else
+//! phone); [`Device::Id`] a `DP…` id from preauth's devices; [`Device::Index`] (`phone2`) the
+//! second phone in that list. A device the user does not have, or one that cannot take the
+//! factor, denies with [`Reason::Error`] before `auth` is sent.
+//!
+//! # Verified Duo Push
+//!
+//! With a progress channel ([`decide_reporting`]; the native API's asynchronous checks), the
+//! Unix policy also sends `client_supports_verified_push=1`; pushes then are
+//! `verified_push1`, … and `auth` carries preauth's `txid`. While the push waits, every new
+//! waiting answer (Duo's `status`, `status_msg` and `verification_code`) is sent as a
+//! [`Progress`], so the caller can show the code the user must type into Duo Mobile. Without
+//! a channel (synchronous checks, Vault logins) nobody could show the code, so Verified Push
+//! is not offered. [`Policy::FailClosed`] keeps Vault's behaviour: a push to device `auto`
+//! or a passcode; it reports waiting progress too, but never asks for Verified Push.
 //!
 //! 429s: each call rides them out with duo-client's retry ([`Limits::rate_limit_attempts`]
 //! attempts): Duo's exponential schedule, or, when a 429 carries `Retry-After` (the Auth API
@@ -55,10 +85,13 @@ pub struct DuoTarget {
 /// What the user presents.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// A push to the default device (Vault: `[""]` or `[]`).
+    /// A push to the default device (Vault: `[""]` or `[]`); the Unix policy's `auto_push`
+    /// makes it Duo's default factor.
     Push,
     /// A passcode.
     Passcode(String),
+    /// An out-of-band factor on a device the caller chose (see the module documentation).
+    Choice(FactorChoice),
 }
 
 impl std::fmt::Debug for Credential {
@@ -66,9 +99,100 @@ impl std::fmt::Debug for Credential {
         match self {
             Self::Push => f.write_str("Push"),
             Self::Passcode(_) => f.write_str("Passcode([REDACTED])"),
+            Self::Choice(choice) => f.debug_tuple("Choice").field(choice).finish(),
         }
     }
 }
+
+/// An out-of-band factor and the device for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorChoice {
+    /// The factor.
+    pub factor: Factor,
+    /// The device.
+    pub device: Device,
+}
+
+/// An out-of-band factor, as Duo's Auth API names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    /// Duo's default factor (on a named device: push if it can, else a call).
+    Auto,
+    /// Duo Push.
+    Push,
+    /// A phone call.
+    Phone,
+    /// New SMS passcodes (the attempt then ends in deny, [`Reason::SmsSent`]).
+    Sms,
+}
+
+impl Factor {
+    /// `auto`, `push`, `phone` or `sms`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "auto" => Some(Self::Auto),
+            "push" => Some(Self::Push),
+            "phone" => Some(Self::Phone),
+            "sms" => Some(Self::Sms),
+            _ => None,
+        }
+    }
+
+    /// The capability a device needs (none for `auto`, which takes push or phone).
+    fn capability(self) -> Option<&'static str> {
+        match self {
+            Self::Auto => None,
+            Self::Push => Some("push"),
+            Self::Phone => Some("phone"),
+            Self::Sms => Some("sms"),
+        }
+    }
+}
+
+/// Which of the user's devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Device {
+    /// The first device that can take the factor.
+    Auto,
+    /// A Duo phone id (`DP` and 18 letters or digits).
+    Id(String),
+    /// `phoneN`: the N-th phone (from 1) in preauth's device list.
+    Index(usize),
+}
+
+impl Device {
+    /// `auto`, a phone id (`DP…`, 20 characters) or `phone1`…`phone99`.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text == "auto" {
+            return Some(Self::Auto);
+        }
+        if let Some(rest) = text.strip_prefix("DP")
+            && rest.len() == 18
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            return Some(Self::Id(text.to_string()));
+        }
+        let number = text.strip_prefix("phone")?;
+        let index: usize = number.parse().ok()?;
+        (index.to_string() == number && (1..=99).contains(&index)).then_some(Self::Index(index))
+    }
+}
+
+/// News about a login that is still waiting: Duo's latest waiting answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Duo's `status` (`pushed`, `calling`, `answered`, …).
+    pub status: String,
+    /// Duo's message for the user.
+    pub status_msg: String,
+    /// Verified Duo Push: the code the user must type into Duo Mobile.
+    pub verification_code: Option<String>,
+}
+
+/// Where [`decide_reporting`] sends [`Progress`].
+pub type ProgressSender = tokio::sync::mpsc::UnboundedSender<Progress>;
 
 /// One login to decide.
 #[derive(Debug, Clone)]
@@ -205,6 +329,8 @@ pub enum Reason {
     NotInGroup,
     /// Too many attempts for this user or source.
     RateLimited,
+    /// The user chose SMS: Duo sent new passcodes, and the attempt ends (ask again with one).
+    SmsSent,
 }
 
 impl Reason {
@@ -225,6 +351,7 @@ impl Reason {
             Self::Excluded => "excluded",
             Self::NotInGroup => "not_in_group",
             Self::RateLimited => "rate_limited",
+            Self::SmsSent => "sms_sent",
         }
     }
 }
@@ -264,7 +391,7 @@ impl Decision {
     }
 }
 
-/// How a Duo error counts for duo_unix's fail_mode (ontap-dialect.md §3.5–3.6).
+/// How a Duo error counts for duo_unix's fail_mode (`docs/ontap-dialect.md` §3.5–3.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ErrorClass {
     /// Connection trouble, timeout, 5xx, 401, malformed answers: fail_mode applies (before the
@@ -355,13 +482,30 @@ pub async fn decide(
     policy: &Policy,
     limits: &Limits,
 ) -> Decision {
+    decide_reporting(target, attempt, policy, limits, None).await
+}
+
+/// Decides one login, sending news while it waits to `progress` (which, for the Unix policy,
+/// also offers Verified Duo Push; see the module documentation).
+pub async fn decide_reporting(
+    target: &DuoTarget,
+    attempt: &Attempt,
+    policy: &Policy,
+    limits: &Limits,
+    progress: Option<&ProgressSender>,
+) -> Decision {
     match policy {
-        Policy::FailClosed => decide_fail_closed(target, attempt, limits).await,
-        Policy::Unix(unix) => decide_unix(target, attempt, unix, limits).await,
+        Policy::FailClosed => decide_fail_closed(target, attempt, limits, progress).await,
+        Policy::Unix(unix) => decide_unix(target, attempt, unix, limits, progress).await,
     }
 }
 
-async fn decide_fail_closed(target: &DuoTarget, attempt: &Attempt, limits: &Limits) -> Decision {
+async fn decide_fail_closed(
+    target: &DuoTarget,
+    attempt: &Attempt,
+    limits: &Limits,
+    progress: Option<&ProgressSender>,
+) -> Decision {
     let client = match client_for(target, limits) {
         Ok(client) => client,
         Err(text) => return Decision::deny(Reason::Error, "", text),
@@ -379,7 +523,11 @@ async fn decide_fail_closed(target: &DuoTarget, attempt: &Attempt, limits: &Limi
         };
         return Decision::deny(Reason::Error, "", detail);
     }
-    let preauth = match preauth(&client, attempt).await {
+    let request = PreauthRequest {
+        ipaddr: attempt.ipaddr.clone(),
+        ..PreauthRequest::new(subject(attempt))
+    };
+    let preauth = match preauth(&client, request).await {
         Ok(preauth) => preauth,
         Err(error) => return Decision::deny(Reason::Error, "", error.to_string()),
     };
@@ -399,8 +547,11 @@ async fn decide_fail_closed(target: &DuoTarget, attempt: &Attempt, limits: &Limi
             );
         }
     }
-    let request = auth_request(attempt, false);
-    match run_auth(&client, request, limits).await {
+    let request = match vault_auth_request(attempt) {
+        Ok(request) => request,
+        Err(detail) => return Decision::deny(Reason::Error, "", detail),
+    };
+    match run_auth(&client, request, limits, progress, None).await {
         AuthPhase::Decided(decision) => decision,
         AuthPhase::Failed(error) => {
             let detail = match &error {
@@ -415,18 +566,15 @@ async fn decide_fail_closed(target: &DuoTarget, attempt: &Attempt, limits: &Limi
     }
 }
 
+fn subject(attempt: &Attempt) -> Subject {
+    Subject::Username(attempt.username.clone())
+}
+
 async fn preauth(
     client: &DuoClient,
-    attempt: &Attempt,
+    request: PreauthRequest,
 ) -> Result<duo_proto::models::PreauthResponse, ClientError> {
-    client
-        .auth()
-        .preauth(&PreauthRequest {
-            subject: Subject::Username(attempt.username.clone()),
-            ipaddr: attempt.ipaddr.clone(),
-            hostname: None,
-        })
-        .await
+    client.auth().preauth(&request).await
 }
 
 /// What preauth's `result` means, for both policies.
@@ -469,22 +617,121 @@ fn preauth_deny_reason(status_msg: &str) -> Reason {
     }
 }
 
-fn auth_request(attempt: &Attempt, auto: bool) -> AuthRequest {
-    let subject = Subject::Username(attempt.username.clone());
-    let mut request = match (&attempt.credential, auto) {
-        (Credential::Passcode(code), _) => AuthRequest::passcode(subject, code.clone()),
-        (Credential::Push, true) => AuthRequest {
-            factor: "auto".into(),
-            ..AuthRequest::push(subject)
-        },
-        (Credential::Push, false) => AuthRequest::push(subject),
+/// Vault's auth: a passcode, or a push to device `auto`.
+fn vault_auth_request(attempt: &Attempt) -> Result<AuthRequest, String> {
+    let mut request = match &attempt.credential {
+        Credential::Passcode(code) => AuthRequest::passcode(subject(attempt), code.clone()),
+        Credential::Push
+        | Credential::Choice(FactorChoice {
+            factor: Factor::Auto | Factor::Push,
+            device: Device::Auto,
+        }) => AuthRequest::push(subject(attempt)),
+        Credential::Choice(_) => {
+            return Err("a Vault method takes a push to device auto or a passcode".into());
+        }
     };
-    if attempt.credential == Credential::Push {
+    if !matches!(attempt.credential, Credential::Passcode(_)) {
         request.pushinfo = attempt.pushinfo.clone().filter(|p| !p.is_empty());
     }
     request.ipaddr = attempt.ipaddr.clone();
     request.asynchronous = true;
-    request
+    Ok(request)
+}
+
+/// duo_unix's auth: `factor=prompt` with the menu name (or passcode) the user would type.
+fn unix_auth_request(
+    attempt: &Attempt,
+    policy: &UnixPolicy,
+    preauth: &duo_proto::models::PreauthResponse,
+) -> Result<AuthRequest, String> {
+    let default = || {
+        preauth
+            .prompt
+            .as_ref()
+            .and_then(|p| p.factors.get("default"))
+            .cloned()
+            .ok_or_else(|| "Duo offered no default factor".to_string())
+    };
+    let choice = match &attempt.credential {
+        Credential::Passcode(code) => code.clone(),
+        Credential::Push if policy.auto_push => default()?,
+        Credential::Push => menu_name(preauth, Factor::Push, &Device::Auto)?,
+        Credential::Choice(FactorChoice {
+            factor: Factor::Auto,
+            device: Device::Auto,
+        }) => default()?,
+        Credential::Choice(choice) => menu_name(preauth, choice.factor, &choice.device)?,
+    };
+    let is_passcode = matches!(attempt.credential, Credential::Passcode(_));
+    let verified_push = !is_passcode && choice.starts_with("verified_push");
+    let mut request = AuthRequest::prompt(subject(attempt), choice);
+    if !is_passcode {
+        request.pushinfo = attempt.pushinfo.clone().filter(|p| !p.is_empty());
+    }
+    if verified_push {
+        request.txid = preauth.txid.clone();
+    }
+    request.ipaddr = attempt.ipaddr.clone();
+    request.asynchronous = true;
+    Ok(request)
+}
+
+/// The menu name (`push1`, `verified_push1`, `phone2`, `sms1`) of `factor` on `device`, from
+/// preauth's devices: the factor, and the device's position among the phones that can take it.
+fn menu_name(
+    preauth: &duo_proto::models::PreauthResponse,
+    factor: Factor,
+    device: &Device,
+) -> Result<String, String> {
+    let phones: Vec<&duo_proto::models::AuthDevice> = preauth
+        .devices
+        .iter()
+        .filter(|d| d.kind == "phone")
+        .collect();
+    let can = |d: &duo_proto::models::AuthDevice, capability: &str| {
+        d.capabilities.iter().any(|c| c == capability)
+    };
+    let fits = |d: &duo_proto::models::AuthDevice| match factor.capability() {
+        Some(capability) => can(d, capability),
+        None => can(d, "push") || can(d, "phone"),
+    };
+    let chosen = match device {
+        Device::Auto => phones
+            .iter()
+            .copied()
+            .find(|d| fits(d))
+            .ok_or_else(|| format!("the user has no device for {factor:?}"))?,
+        Device::Id(id) => phones
+            .iter()
+            .copied()
+            .find(|d| &d.device == id)
+            .ok_or_else(|| format!("device {id}: not one of the user's phones"))?,
+        Device::Index(n) => phones
+            .get(n - 1)
+            .copied()
+            .ok_or_else(|| format!("device phone{n}: the user has {} phone(s)", phones.len()))?,
+    };
+    let capability = match factor.capability() {
+        Some(capability) => capability,
+        None if can(chosen, "push") => "push",
+        None => "phone",
+    };
+    if !can(chosen, capability) {
+        return Err(format!(
+            "device {}: cannot take {capability}",
+            chosen.device
+        ));
+    }
+    let position = phones
+        .iter()
+        .filter(|d| can(d, capability))
+        .position(|d| d.device == chosen.device)
+        .map_or(1, |i| i + 1);
+    let name = match capability {
+        "push" if preauth.txid.is_some() => "verified_push",
+        other => other,
+    };
+    Ok(format!("{name}{position}"))
 }
 
 enum AuthPhase {
@@ -492,8 +739,15 @@ enum AuthPhase {
     Failed(ClientError),
 }
 
-/// `auth` (async) then `auth_status` until a decision or the push deadline.
-async fn run_auth(client: &DuoClient, request: AuthRequest, limits: &Limits) -> AuthPhase {
+/// `auth` (async) then `auth_status` until a decision or the push deadline, sending each new
+/// waiting answer to `progress`.
+async fn run_auth(
+    client: &DuoClient,
+    request: AuthRequest,
+    limits: &Limits,
+    progress: Option<&ProgressSender>,
+    verification_code: Option<String>,
+) -> AuthPhase {
     let auth = client.auth();
     let txid = match auth.auth(&request).await {
         Ok(AuthOutcome::Pending(pending)) => pending.txid,
@@ -508,6 +762,7 @@ async fn run_auth(client: &DuoClient, request: AuthRequest, limits: &Limits) -> 
         ));
     }
     let deadline = tokio::time::Instant::now() + limits.push_timeout;
+    let mut reported: Option<Progress> = None;
     loop {
         let polled = tokio::time::timeout_at(deadline, auth.auth_status(&txid)).await;
         let status = match polled {
@@ -524,6 +779,21 @@ async fn run_auth(client: &DuoClient, request: AuthRequest, limits: &Limits) -> 
         match status.result.as_str() {
             "allow" | "deny" => return AuthPhase::Decided(decision_of(&status)),
             _ => {
+                if let Some(progress) = progress {
+                    let news = Progress {
+                        status: status.status.clone(),
+                        status_msg: status.status_msg.clone(),
+                        verification_code: status
+                            .verification_code
+                            .clone()
+                            .or_else(|| verification_code.clone()),
+                    };
+                    if reported.as_ref() != Some(&news) {
+                        // A caller that stopped listening does not stop the login.
+                        let _ = progress.send(news.clone());
+                        reported = Some(news);
+                    }
+                }
                 // Duo long-polls; this pause only matters when it answers `waiting` at once.
                 let _ = tokio::time::timeout_at(deadline, tokio::time::sleep(limits.poll_interval))
                     .await;
@@ -542,6 +812,7 @@ fn decision_of(answer: &duo_proto::models::AuthResponse) -> Decision {
         return Decision::allow(reason, &answer.status_msg);
     }
     let reason = match answer.status.as_str() {
+        "sent" => Reason::SmsSent,
         "fraud" => Reason::Fraud,
         "timeout" => Reason::Timeout,
         "locked_out" => Reason::LockedOut,
@@ -588,6 +859,7 @@ async fn decide_unix(
     attempt: &Attempt,
     policy: &UnixPolicy,
     limits: &Limits,
+    progress: Option<&ProgressSender>,
 ) -> Decision {
     if !policy.is_enabled {
         return Decision::allow(Reason::Disabled, "");
@@ -602,11 +874,11 @@ async fn decide_unix(
     let prompts = policy.max_prompts.clamp(1, 3);
     let mut last = Decision::deny(Reason::Denied, "", String::new());
     for attempt_number in 1..=prompts {
-        let mut decision = unix_attempt(&client, attempt, policy, limits).await;
+        let mut decision = unix_attempt(&client, attempt, policy, limits, progress).await;
         decision.attempts = attempt_number;
         let plain_failure = decision.outcome == Outcome::Deny
             && matches!(decision.reason, Reason::Denied | Reason::Timeout);
-        let retry = plain_failure && attempt.credential == Credential::Push;
+        let retry = plain_failure && !matches!(attempt.credential, Credential::Passcode(_));
         last = decision;
         if !retry {
             break;
@@ -621,6 +893,7 @@ async fn unix_attempt(
     attempt: &Attempt,
     policy: &UnixPolicy,
     limits: &Limits,
+    progress: Option<&ProgressSender>,
 ) -> Decision {
     let auth = client.auth();
     let before_auth = |error: ClientError| match classify(&error) {
@@ -631,7 +904,20 @@ async fn unix_attempt(
     if let Err(error) = auth.ping().await {
         return before_auth(error);
     }
-    let preauth = match preauth(client, attempt).await {
+    let request = PreauthRequest {
+        ipaddr: attempt.ipaddr.clone(),
+        text_prompt: true,
+        client_supports_verified_push: progress.is_some(),
+        failmode: Some(
+            match policy.fail_mode {
+                FailMode::Safe => "open",
+                FailMode::Secure => "closed",
+            }
+            .into(),
+        ),
+        ..PreauthRequest::new(subject(attempt))
+    };
+    let preauth = match preauth(client, request).await {
         Ok(preauth) => preauth,
         Err(error) => return before_auth(error),
     };
@@ -645,8 +931,12 @@ async fn unix_attempt(
             );
         }
     }
-    let request = auth_request(attempt, policy.auto_push);
-    match run_auth(client, request, limits).await {
+    let request = match unix_auth_request(attempt, policy, &preauth) {
+        Ok(request) => request,
+        Err(detail) => return Decision::deny(Reason::Error, &preauth.status_msg, detail),
+    };
+    let code = request.txid.as_ref().and(preauth.verification_code.clone());
+    match run_auth(client, request, limits, progress, code).await {
         AuthPhase::Decided(decision) => decision,
         AuthPhase::Failed(error) => match classify(&error) {
             ErrorClass::Fail => Decision::deny(Reason::Denied, "", error.to_string()),

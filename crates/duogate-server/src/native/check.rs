@@ -4,8 +4,28 @@
 //! its UUID). Synchronous by default; with `"async": true` it answers 202 with a `txid` that
 //! `GET check/{txid}` answers (`result: waiting` until decided).
 //!
+//! # Factor and device
+//!
+//! `factor` is `auto`, `push`, `phone`, `sms` or `passcode` (with `passcode`), and `device`
+//! is `auto`, a phone id (`DP` and 18 capitals or digits) or `phone1`…`phone99` (the N-th
+//! phone in Duo's preauth list), as Duo's Auth API and duo_unix's menu name them. Anything else
+//! is 400 naming the field. Without `factor` a `passcode` is a passcode and otherwise the
+//! profile's default applies (a push, or Duo's default factor with `auto_push`); a `device`
+//! alone means factor `auto` on that device. An ONTAP profile runs the choice as duo_unix's
+//! text prompt (`crates/duogate-server/src/engine/mod.rs`); an SMS choice ends in deny with
+//! reason `sms_sent`. A **Vault method keeps Vault's behaviour** (a push to device `auto`, or a
+//! passcode): it refuses `factor` `phone`/`sms` and any `device` but `auto` with 400, before
+//! asking Duo (`auto` and `push` both push).
+//!
+//! # Asynchronous checks, and Verified Duo Push
+//!
 //! Asynchronous checks are kept in the store for 10 minutes, so with PostgreSQL any instance
-//! answers `GET check/{txid}`; the instance that started the check decides it. Every decision is
+//! answers `GET check/{txid}`; the instance that started the check decides it. While it waits,
+//! `GET check/{txid}` shows the latest news from Duo: `{"result": "waiting", "reason":
+//! "waiting", "status": "pushed", "status_msg": …, "txid"}`, plus `verification_code` for a
+//! Verified Duo Push, which an asynchronous check against an ONTAP profile asks for (the
+//! caller shows the code; the user types it into Duo Mobile). Synchronous checks never ask for
+//! Verified Push: nobody could see the code. Every decision is
 //! audited (`mfa.decision`, with the reason, never the passcode). Attempts are rate limited
 //! per user of an integration and per `ipaddr`; a refused attempt is `deny`/`rate_limited`
 //! without asking Duo.
@@ -21,7 +41,9 @@ use duogate_store::tokens::Role;
 
 use super::{ApiError, TenantQuery, acting_tenant, caller, parse_body};
 use crate::access::Caller;
-use crate::engine::{Attempt, Credential, Decision};
+use crate::engine::{
+    Attempt, Credential, Decision, Device, Factor, FactorChoice, Policy, Progress,
+};
 use crate::state::AppState;
 use crate::targets::{self, Enforced, TargetError};
 
@@ -61,19 +83,62 @@ fn decision_json(decision: &Decision, txid: Option<&str>) -> Value {
 }
 
 fn credential(input: &CheckInput) -> Result<Credential, ApiError> {
-    match (input.factor.as_deref(), &input.passcode) {
-        (None | Some("passcode"), Some(code)) if !code.trim().is_empty() => {
+    let device = match input.device.as_deref() {
+        None => None,
+        Some(text) => Some(Device::parse(text).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "device: {text:?} is not auto, a phone id (DP…) or phone1…phone99"
+            ))
+        })?),
+    };
+    let factor = match input.factor.as_deref() {
+        None | Some("passcode") => None,
+        Some(text) => Some(Factor::parse(text).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "factor: {text:?} is not one of auto, push, phone, sms, passcode"
+            ))
+        })?),
+    };
+    let passcode_factor = input.factor.as_deref() == Some("passcode");
+    match (&input.passcode, factor) {
+        (Some(_), Some(_)) => Err(ApiError::invalid("passcode: only with factor \"passcode\"")),
+        (Some(_), None) if device.is_some() => {
+            Err(ApiError::invalid("device: not with a passcode"))
+        }
+        (Some(code), None) if !code.trim().is_empty() => {
             Ok(Credential::Passcode(code.trim().to_string()))
         }
-        (Some("passcode"), _) => Err(ApiError::invalid(
+        (Some(_), None) => Err(ApiError::invalid("passcode: must not be empty")),
+        (None, None) if passcode_factor => Err(ApiError::invalid(
             "passcode: required with factor \"passcode\"",
         )),
-        (None | Some("push") | Some("auto"), None) => Ok(Credential::Push),
-        (Some(other), None) => Err(ApiError::invalid(format!(
-            "factor: {other:?} is not one of push, auto, passcode"
-        ))),
-        (Some(_), Some(_)) => Err(ApiError::invalid("passcode: only with factor \"passcode\"")),
-        (None, Some(_)) => Err(ApiError::invalid("passcode: must not be empty")),
+        (None, None) => Ok(match device {
+            None => Credential::Push,
+            Some(device) => Credential::Choice(FactorChoice {
+                factor: Factor::Auto,
+                device,
+            }),
+        }),
+        (None, Some(factor)) => Ok(Credential::Choice(FactorChoice {
+            factor,
+            device: device.unwrap_or(Device::Auto),
+        })),
+    }
+}
+
+/// A Vault method keeps Vault's behaviour: a push to device `auto`, or a passcode.
+fn vault_allows(credential: &Credential) -> Result<(), ApiError> {
+    match credential {
+        Credential::Choice(FactorChoice {
+            factor: Factor::Phone | Factor::Sms,
+            ..
+        }) => Err(ApiError::invalid(
+            "factor: a Vault method takes push, auto or passcode",
+        )),
+        Credential::Choice(FactorChoice { device, .. }) if *device != Device::Auto => Err(
+            ApiError::invalid("device: a Vault method pushes to device \"auto\" only"),
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -122,11 +187,11 @@ pub(super) async fn check(
     if input.username.trim().is_empty() {
         return Err(ApiError::invalid("username: must not be empty"));
     }
-    if input.device.as_deref().is_some_and(|d| d != "auto") {
-        return Err(ApiError::invalid("device: only \"auto\" is supported"));
-    }
     let credential = credential(&input)?;
     let enforced = resolve(&state, &caller, &query, &input).await?;
+    if enforced.policy == Policy::FailClosed {
+        vault_allows(&credential)?;
+    }
     let attempt = Attempt {
         username: targets::check_username(&enforced, input.username.trim()),
         ipaddr: input.ipaddr.clone(),
@@ -142,7 +207,27 @@ pub(super) async fn check(
     let task_state = state.clone();
     let task_txid = txid.clone();
     tokio::spawn(async move {
-        let decision = enforced.decide(&task_state, &caller, &attempt).await;
+        let (progress, mut news) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+        let recorder = {
+            let state = task_state.clone();
+            let txid = task_txid.clone();
+            tokio::spawn(async move {
+                while let Some(progress) = news.recv().await {
+                    let body = progress_json(&progress, &txid);
+                    if let Err(error) = state.store.record_check_progress(&txid, &body).await {
+                        tracing::error!(%error, "could not record an asynchronous check's progress");
+                    }
+                }
+            })
+        };
+        let decision = enforced
+            .decide_reporting(&task_state, &caller, &attempt, Some(progress))
+            .await;
+        // The channel is closed: the recorder ends once it has written the last news, so the
+        // decision is written after it.
+        if let Err(error) = recorder.await {
+            tracing::error!(%error, "the progress recorder of an asynchronous check failed");
+        }
         let body = decision_json(&decision, Some(&task_txid));
         if let Err(error) = task_state.store.finish_check_job(&task_txid, &body).await {
             tracing::error!(%error, "could not record an asynchronous check's decision");
@@ -155,6 +240,17 @@ fn waiting(txid: &str) -> Value {
     json!({"result": "waiting", "reason": "waiting", "status_msg": "", "txid": txid})
 }
 
+/// A waiting check with Duo's latest news.
+fn progress_json(progress: &Progress, txid: &str) -> Value {
+    let mut body = waiting(txid);
+    body["status"] = json!(progress.status);
+    body["status_msg"] = json!(progress.status_msg);
+    if let Some(code) = &progress.verification_code {
+        body["verification_code"] = json!(code);
+    }
+    body
+}
+
 pub(super) async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -163,6 +259,7 @@ pub(super) async fn status(
     caller(&state, &headers, Role::Mfa).await?;
     match state.store.check_job(&txid).await {
         Ok(CheckJob::Waiting) => Ok(Json(waiting(&txid))),
+        Ok(CheckJob::Progress(body)) => Ok(Json(body)),
         Ok(CheckJob::Decided(body)) => Ok(Json(body)),
         Err(duogate_store::StoreError::NotFound) => {
             Err(ApiError::not_found(format!("no check {txid:?}")))

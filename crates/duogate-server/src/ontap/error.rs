@@ -14,9 +14,9 @@
 //! | 409 | `1` | duplicate entry (a second profile for an owner, a second group with the same name) |
 //! | 500 | `5` | the store failed; the detail goes to the log only |
 //!
-//! The spec publishes codes `2`, `262179`, `4`, `6` and `1`; codes `3` and `5`, and the use of
-//! `6` for 401, are our choices. Messages never carry a secret: bad `secret_key` values are
-//! described, never echoed.
+//! ONTAP publishes codes `2`, `262179`, `4`, `6` and `1` (`docs/ontap-dialect.md` §1.8); codes
+//! `3` and `5`, and the use of `6` for 401, are our choices. Messages never carry a secret: bad
+//! `secret_key` values are described, never echoed.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

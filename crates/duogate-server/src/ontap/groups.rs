@@ -4,7 +4,7 @@
 //! Stored as the owner tenant's integrations of kind `OntapGroup`, named by the group name
 //! (unique per owner: a second group with the same name is 409 `1`).
 //!
-//! Wire choices (where the spec leaves room):
+//! Wire choices (where `docs/ontap-dialect.md` leaves room):
 //! - `name` is required on POST; `owner` defaults as for profiles (see [`super::svms`]). A
 //!   group does not need its owner to have a profile.
 //! - The name in the path is decoded as `netapp-ontap` encodes it (`quote_plus`): `+` is a

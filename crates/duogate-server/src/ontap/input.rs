@@ -2,7 +2,7 @@
 //! and refuses what is left over; the newtypes here are the validated values the handlers and
 //! the stored configuration use.
 //!
-//! Wire choices (where the spec leaves room):
+//! Wire choices (where `docs/ontap-dialect.md` leaves room):
 //! - A POST or PATCH body must be a JSON object. A DELETE body is ignored (`netapp-ontap`
 //!   sends `{}`).
 //! - Unknown fields: 400 `262179` `Unexpected argument "<name>".` (nested ones named

@@ -1,5 +1,5 @@
 //! The ONTAP dialect under `/api/`: Duo profiles and groups as ONTAP 9.14+ serves them
-//! (`ontap-dialect.md` §1–2, §6), well enough for NetApp's `netapp-ontap` client, and the SVMs
+//! (`docs/ontap-dialect.md` §1–2, §6), well enough for NetApp's `netapp-ontap` client, and the SVMs
 //! (tenants) they belong to.
 //!
 //! | route | role | what |

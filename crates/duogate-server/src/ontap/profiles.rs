@@ -5,7 +5,7 @@
 //! sealed by the store; the stored configuration ([`ProfileConfig`]) uses ONTAP's field names
 //! and holds the last `status`.
 //!
-//! Wire choices (where the spec leaves room):
+//! Wire choices (where `docs/ontap-dialect.md` leaves room):
 //! - Defaults on POST: `is_enabled` true, `auto_push` false, `push_info` false, `fail_mode`
 //!   `safe`, `max_prompts` 1; `api_host`, `integration_key` and `secret_key` are required
 //!   (400 `2`, `The field "…" is required.`).

@@ -2,7 +2,7 @@
 //! [`WriteQuery`], and applied to records rendered as JSON (so the same code serves profiles,
 //! groups and SVMs, each described by a [`Catalog`]).
 //!
-//! Wire choices (where the spec leaves room):
+//! Wire choices (where `docs/ontap-dialect.md` leaves room):
 //! - Values are form-decoded: `%XX` and `+` (space). A parameter given twice is refused
 //!   (400, code `2`); `netapp-ontap` never sends one twice.
 //! - `fields`: comma-separated. `*` and `**` give every readable field (we have no

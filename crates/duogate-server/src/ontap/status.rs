@@ -1,6 +1,6 @@
 //! A profile's `status`: whether its Duo answers `/auth/v2/check` with its keys.
 //!
-//! Wire choices (the spec leaves the values open):
+//! Wire choices (`docs/ontap-dialect.md` §1.2 leaves the values open):
 //! - `OK` when Duo answers the check; otherwise the Duo client's error text, e.g.
 //!   `Duo refused the request: 401 40103 Invalid signature in request credentials` for a wrong
 //!   secret key, `cannot reach Duo: …` when nothing answers, `Duo did not answer within 10s`.

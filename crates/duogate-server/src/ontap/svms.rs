@@ -1,6 +1,6 @@
 //! SVMs: duogate's tenants as ONTAP owners, and `GET /api/svm/svms[/{uuid}]`.
 //!
-//! Wire choices (where the spec leaves room):
+//! Wire choices (where `docs/ontap-dialect.md` leaves room):
 //! - An SVM's `uuid` is the tenant's id. Its `name` is the tenant path without the trailing
 //!   slash (`eng/ops/` is `eng/ops`); the root tenant is the cluster (admin SVM) and is named
 //!   `cluster`. A top-level tenant whose path is `cluster/` keeps its slash (`cluster/`) so the

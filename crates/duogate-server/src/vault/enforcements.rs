@@ -1,5 +1,5 @@
 //! `identity/mfa/login-enforcement[/{name}]`: which logins need which methods
-//! (vault-dialect.md §4).
+//! (`docs/vault-dialect.md` §4).
 //!
 //! Stored as `login_enforcement` integrations named by the enforcement name; the config holds
 //! the five lists; the enforcement id is the integration id. Writes are 204 (create or

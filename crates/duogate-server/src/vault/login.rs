@@ -1,4 +1,4 @@
-//! Vault's two-phase login MFA (vault-dialect.md §4–5) over `trusted` auth mounts:
+//! Vault's two-phase login MFA (`docs/vault-dialect.md` §4–5) over `trusted` auth mounts:
 //! `POST auth/{mount}/login`, `POST sys/mfa/validate`, `X-Vault-MFA`, and
 //! `auth/token/lookup-self`.
 //!
@@ -301,7 +301,7 @@ fn parse_mfa_headers(headers: &HeaderMap) -> Result<Vec<(String, Vec<String>)>, 
     Ok(entries)
 }
 
-/// The credential a payload entry gives (vault-dialect.md §5.2).
+/// The credential a payload entry gives (`docs/vault-dialect.md` §5.2).
 fn credential(creds: &[String]) -> Result<Credential, String> {
     let mut passcode = None;
     for cred in creds {

@@ -5,7 +5,7 @@
 //! The integration's unique `name` is the `method_name`, or `unnamed:<uuid>` while it has none.
 //! Method ids are the integrations' ids (lowercase UUIDs).
 //!
-//! Semantics as Vault's (vault-dialect.md §2): create 200 `{method_id}` (an existing
+//! Semantics as Vault's (`docs/vault-dialect.md` §2): create 200 `{method_id}` (an existing
 //! `method_name` is upserted and keeps its id), update 204 as a full replace of the Duo part
 //! (`push_info`/`use_passcode` reset when omitted, `username_format`/`method_name` kept),
 //! update or delete of an unknown id 204, read 404 `[]` when unknown, list 404 `[]` when empty,
@@ -107,7 +107,7 @@ fn unnamed() -> String {
     format!("unnamed:{}", uuid::Uuid::new_v4())
 }
 
-/// The read map (vault-dialect.md §2.4).
+/// The read map (`docs/vault-dialect.md` §2.4).
 fn method_json(method: &Integration, tenant: &Tenant) -> Value {
     let config = &method.config;
     let (namespace_id, namespace_path) = namespace_fields(tenant);

@@ -1,6 +1,6 @@
 //! The Vault dialect under `/v1/`: Vault/OpenBao login MFA for Duo, Vault Enterprise step-up
 //! methods, namespaces and auth mounts, wire-compatible with hvac, the Go `api` package and
-//! terraform-provider-vault (`shared/spec/vault-dialect.md`).
+//! terraform-provider-vault (`docs/vault-dialect.md`).
 //!
 //! | route | verbs | what |
 //! |---|---|---|
@@ -36,7 +36,7 @@
 //! id; clients treat it as opaque).
 //!
 //! Choices where this dialect deliberately differs from Vault/OpenBao (their bugs from
-//! vault-dialect.md §10.15 are not copied):
+//! `docs/vault-dialect.md` §10.15 are not copied):
 //! - `api_hostname` is validated at write time (a hostname, or a loopback `http://` URL when
 //!   the server allows plain-http Duo); Vault accepts any string and fails at login.
 //! - `push_info` must be URL-encoded `key=value` pairs, checked at write time (vault#17583).

@@ -1,4 +1,4 @@
-//! `sys/mfa/method/duo/{name}`: Vault Enterprise step-up methods (vault-dialect.md §3), kept
+//! `sys/mfa/method/duo/{name}`: Vault Enterprise step-up methods (`docs/vault-dialect.md` §3), kept
 //! in the root namespace as `stepup_method` integrations named by the method name.
 //!
 //! POST creates or fully replaces (204); GET reads `api_hostname, id, mount_accessor, name,

@@ -26,12 +26,17 @@ pub struct Duo {
 impl Duo {
     /// Starts an emulator whose unanswered pushes time out after `push_timeout`.
     pub async fn start(push_timeout: Duration) -> Self {
-        let emulator = Emulator::new(EmulatorConfig {
+        Self::start_with(EmulatorConfig {
             push_timeout,
             long_poll: Duration::from_secs(1),
             ..EmulatorConfig::default()
         })
-        .unwrap();
+        .await
+    }
+
+    /// Starts an emulator configured so.
+    pub async fn start_with(config: EmulatorConfig) -> Self {
+        let emulator = Emulator::new(config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(emulator.clone().serve(listener, std::future::pending()));
@@ -63,6 +68,15 @@ impl Duo {
             json!({"username": username, "answer": answer, "passcodes": passcodes}),
         )
         .await;
+    }
+
+    /// The emulator's auth transactions, oldest first.
+    pub async fn transactions(&self) -> Vec<Value> {
+        self.control("GET", "/_emulator/transactions", Value::Null)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// How many requests reached `path`.

@@ -6,8 +6,11 @@
 
 mod actions;
 mod connector;
+mod dev_mode;
 mod emulator;
 mod errors;
 mod serve;
+mod startup;
+mod tls;
 
 pub use emulator::TestEmulator;

@@ -7,18 +7,25 @@ use std::process::{Child, Command, Stdio};
 use predicates::prelude::*;
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    line: Value,
+/// A `duogate serve`/`emulate` process and its JSON line; killed (SIGKILL) when dropped.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) line: Value,
 }
 
 impl Server {
-    fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::start_with_stderr(args, envs, Stdio::null())
+    }
+
+    /// [`Server::start`] with stderr going to `stderr` (a file, to read later).
+    pub(crate) fn start_with_stderr(
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stderr: impl Into<Stdio>,
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_duogate"));
-        command
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        command.args(args).stdout(Stdio::piped()).stderr(stderr);
         for (k, v) in envs {
             command.env(k, v);
         }
@@ -33,36 +40,84 @@ impl Server {
     }
 
     /// One HTTP/1.1 exchange: (status, JSON body).
-    fn request(
+    pub(crate) fn request(
         &self,
         method: &str,
         path: &str,
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
+        let auth = token
+            .map(|t| format!("X-Vault-Token: {t}\r\n"))
+            .unwrap_or_default();
+        self.exchange(method, path, &auth, body)
+    }
+
+    /// [`Server::request`] with HTTP Basic credentials.
+    pub(crate) fn request_basic(
+        &self,
+        method: &str,
+        path: &str,
+        user: &str,
+        password: &str,
+    ) -> (u16, Value) {
+        use base64::Engine as _;
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.exchange(
+            method,
+            path,
+            &format!("Authorization: Basic {credentials}\r\n"),
+            None,
+        )
+    }
+
+    /// Stops the process with SIGTERM (a clean exit) and returns how it ended.
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        self.child.wait().unwrap()
+    }
+
+    fn exchange(&self, method: &str, path: &str, auth: &str, body: Option<Value>) -> (u16, Value) {
         // `serve` names its address in `listen`, `emulate` in `url`.
         let addr = self.line["listen"]
             .as_str()
             .or_else(|| self.line["url"].as_str()?.strip_prefix("http://"))
             .unwrap();
-        let mut stream = TcpStream::connect(addr).unwrap();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let auth = token
-            .map(|t| format!("X-Vault-Token: {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        let (head, rest) = text.split_once("\r\n\r\n").unwrap();
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(rest).unwrap_or(Value::Null))
+        http_exchange(addr, method, path, auth, body)
     }
+}
+
+/// One HTTP/1.1 exchange with `addr` (`host:port`): (status, JSON body). `auth` is a header
+/// line with its CRLF, or empty.
+pub(crate) fn http_exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(rest).unwrap_or(Value::Null))
 }
 
 impl Drop for Server {
@@ -142,7 +197,7 @@ fn serve_dev_runs_the_service_with_a_root_token_and_the_emulator_as_a_connection
     assert_eq!(
         (status, result["status_code"].clone()),
         (200, json!(200)),
-        "the connection points at the new emulator"
+        "the connection still reaches the emulator"
     );
 }
 

@@ -1,0 +1,505 @@
+//! The service's listening socket: plain TCP, or TLS with a certificate that can be reloaded.
+//!
+//! [`Listener`] is what [`crate::run`] (and [`serve`], for any router) serves. A bound
+//! `tokio::net::TcpListener` converts into a plain one; a [`TlsListener`] terminates TLS (rustls
+//! with the aws-lc-rs provider) and offers HTTP/2 and HTTP/1.1 by ALPN (`h2`, `http/1.1`); the
+//! server speaks whichever the client picked.
+//!
+//! # Reloading
+//!
+//! The certificate chain and key live in a [`ReloadableTlsConfig`]: the files' paths and the
+//! `rustls::ServerConfig` built from them, behind a lock. Every handshake takes the current
+//! configuration, so [`ReloadableTlsConfig::reload`] (the binary calls it on SIGHUP) changes what
+//! new connections see while established connections keep theirs. A pair that does not load
+//! (unreadable file, no certificate, no key, a key that does not match the certificate) is
+//! refused and the previous configuration stays in place.
+//!
+//! # Handshakes
+//!
+//! Handshakes run in their own tasks, each bounded by [`HANDSHAKE_TIMEOUT`], so a slow or silent
+//! client never holds up the accept loop; at most [`MAX_CONCURRENT_HANDSHAKES`] run at once (then
+//! accepting waits, and the kernel's backlog holds new clients). Finished handshakes are handed
+//! to the HTTP server through a small queue. A failed handshake (an untrusting client, a plain-HTTP request on the
+//! TLS port) is logged at debug level and the connection is closed.
+//!
+//! # Errors
+//!
+//! [`TlsFilesError`] names the file and the problem, never the file's contents: a key file's
+//! bytes are secret, so problems parsing it are described, not quoted.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
+
+/// How long a client has to finish its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many TLS handshakes may be in progress at once.
+pub const MAX_CONCURRENT_HANDSHAKES: usize = 1024;
+
+/// How many finished handshakes may wait for the HTTP server to take them.
+const HANDSHAKE_QUEUE: usize = 64;
+
+/// What the service listens on.
+#[derive(Debug)]
+pub enum Listener {
+    /// Plain HTTP.
+    Plain(TcpListener),
+    /// HTTPS.
+    Tls(TlsListener),
+}
+
+impl From<TcpListener> for Listener {
+    fn from(listener: TcpListener) -> Self {
+        Self::Plain(listener)
+    }
+}
+
+impl From<TlsListener> for Listener {
+    fn from(listener: TlsListener) -> Self {
+        Self::Tls(listener)
+    }
+}
+
+impl Listener {
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Self::Plain(listener) => listener.local_addr(),
+            Self::Tls(listener) => Ok(listener.local_addr),
+        }
+    }
+
+    /// The URL clients use: `http://ADDR` or `https://ADDR`.
+    pub fn url(&self) -> io::Result<String> {
+        let scheme = match self {
+            Self::Plain(_) => "http",
+            Self::Tls(_) => "https",
+        };
+        Ok(format!("{scheme}://{}", self.local_addr()?))
+    }
+}
+
+/// Why a certificate chain and key could not be loaded. The messages name the file and the
+/// problem; they never contain the files' contents.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsFilesError {
+    /// A file could not be read.
+    #[error("cannot read {what} file {path}: {source}")]
+    Read {
+        /// `certificate` or `key`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The certificate file is not a PEM certificate chain.
+    #[error("certificate file {path}: {problem}")]
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The key file holds no usable private key.
+    #[error("key file {path}: {problem}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// rustls refused the pair (the key does not match the certificate, or its type is not
+    /// supported).
+    #[error("certificate {cert} with key {key}: {problem}")]
+    Pair {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// rustls's reason (it does not include key material).
+        problem: String,
+    },
+}
+
+/// Describes a PEM parsing error without quoting the input (a key file's lines are secret).
+fn pem_problem(error: &rustls::pki_types::pem::Error, none_found: &'static str) -> &'static str {
+    use rustls::pki_types::pem::Error;
+    match error {
+        Error::NoItemsFound => none_found,
+        Error::MissingSectionEnd { .. } => "a PEM section has no END line",
+        Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed",
+        Error::Base64Decode(_) => "a PEM section is not valid base64",
+        _ => "it is not valid PEM",
+    }
+}
+
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsFilesError> {
+    std::fs::read(path).map_err(|source| TlsFilesError::Read {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Loads a PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 RSA or SEC1
+/// EC) into a server configuration with the aws-lc-rs provider, offering `h2` and `http/1.1` by
+/// ALPN. Fails if either file is unusable or the key does not match the leaf certificate.
+pub fn load_server_config(
+    cert_file: &Path,
+    key_file: &Path,
+) -> Result<ServerConfig, TlsFilesError> {
+    let cert_pem = read("certificate", cert_file)?;
+    let certificate_problem = |problem| TlsFilesError::Certificate {
+        path: cert_file.to_path_buf(),
+        problem,
+    };
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| certificate_problem(pem_problem(&e, "no CERTIFICATE section")))?;
+    if chain.is_empty() {
+        return Err(certificate_problem("no CERTIFICATE section"));
+    }
+    let key_pem = zeroize::Zeroizing::new(read("key", key_file)?);
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsFilesError::Key {
+        path: key_file.to_path_buf(),
+        problem: pem_problem(
+            &e,
+            "no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY section",
+        ),
+    })?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsFilesError::Pair {
+            cert: cert_file.to_path_buf(),
+            key: key_file.to_path_buf(),
+            problem: e.to_string(),
+        })?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsFilesError::Pair {
+            cert: cert_file.to_path_buf(),
+            key: key_file.to_path_buf(),
+            problem: e.to_string(),
+        })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// A TLS server configuration loaded from a certificate file and a key file, which
+/// [`reload`](Self::reload) reads again. Clones share the configuration: the binary keeps one to
+/// reload on SIGHUP, the [`TlsListener`] another to handshake with.
+#[derive(Debug, Clone)]
+pub struct ReloadableTlsConfig {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    current: Arc<RwLock<Arc<ServerConfig>>>,
+}
+
+impl ReloadableTlsConfig {
+    /// Loads the pair (see [`load_server_config`]).
+    pub fn load(cert_file: &Path, key_file: &Path) -> Result<Self, TlsFilesError> {
+        let config = load_server_config(cert_file, key_file)?;
+        Ok(Self {
+            cert_file: cert_file.to_path_buf(),
+            key_file: key_file.to_path_buf(),
+            current: Arc::new(RwLock::new(Arc::new(config))),
+        })
+    }
+
+    /// Reads the files again. On success new handshakes use the new pair; on failure nothing
+    /// changes and the error says why.
+    pub fn reload(&self) -> Result<(), TlsFilesError> {
+        let config = Arc::new(load_server_config(&self.cert_file, &self.key_file)?);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = config;
+        Ok(())
+    }
+
+    /// The configuration new handshakes use.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The certificate file.
+    pub fn cert_file(&self) -> &Path {
+        &self.cert_file
+    }
+
+    /// The key file.
+    pub fn key_file(&self) -> &Path {
+        &self.key_file
+    }
+}
+
+/// A TCP listener that completes TLS handshakes before handing connections to the server.
+///
+/// Creating one spawns the accept task (so it needs a tokio runtime); the task ends when the
+/// listener is dropped.
+#[derive(Debug)]
+pub struct TlsListener {
+    handshaken: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local_addr: SocketAddr,
+}
+
+impl TlsListener {
+    /// Accepts on `listener` and handshakes with `tls`'s current configuration.
+    pub fn new(listener: TcpListener, tls: ReloadableTlsConfig) -> io::Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let (sender, handshaken) = mpsc::channel(HANDSHAKE_QUEUE);
+        tokio::spawn(accept_and_handshake(listener, tls, sender));
+        Ok(Self {
+            handshaken,
+            local_addr,
+        })
+    }
+}
+
+async fn accept_and_handshake(
+    listener: TcpListener,
+    tls: ReloadableTlsConfig,
+    sender: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
+    loop {
+        let permit = tokio::select! {
+            permit = handshakes.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return, // never closed
+            },
+            () = sender.closed() => return,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    // Like axum's own loop: out of descriptors and the like; back off briefly.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = sender.closed() => return,
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+            drop(permit);
+            match handshake {
+                Ok(Ok(stream)) => {
+                    let _ = sender.send((stream, peer)).await;
+                }
+                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        });
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.handshaken.recv().await {
+            Some(connection) => connection,
+            // The accept task only ends once this receiver is gone, so this cannot happen;
+            // waiting forever is the honest answer if it did.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(self.local_addr)
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish.
+/// Handlers see the peer address as `ConnectInfo<SocketAddr>`, over plain HTTP and TLS alike.
+pub async fn serve(
+    router: axum::Router,
+    listener: impl Into<Listener>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match listener.into() {
+        Listener::Plain(listener) => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        // axum derives `ConnectInfo<SocketAddr>` from its own listener types only; `tap_io`
+        // wraps ours in one of them (the tap itself does nothing).
+        Listener::Tls(listener) => {
+            axum::serve(listener.tap_io(|_| {}), service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let cert_file = dir.join(format!("{name}.crt"));
+        let key_file = dir.join(format!("{name}.key"));
+        std::fs::write(&cert_file, cert.pem()).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        (cert_file, key_file)
+    }
+
+    #[test]
+    fn a_pem_pair_loads_and_offers_h2_and_http1() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = pair(dir.path(), "localhost");
+        let config = load_server_config(&cert, &key).unwrap();
+        assert_eq!(
+            config.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+    }
+
+    /// One DER element: (tag, contents, what follows).
+    fn der_element(der: &[u8]) -> (u8, &[u8], &[u8]) {
+        let (tag, first) = (der[0], der[1]);
+        let (len, header) = if first < 0x80 {
+            (first as usize, 2)
+        } else {
+            let n = (first & 0x7f) as usize;
+            let len = der[2..2 + n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            (len, 2 + n)
+        };
+        (tag, &der[header..header + len], &der[header + len..])
+    }
+
+    /// The traditional form (PKCS#1 `RSA PRIVATE KEY` or SEC1 `EC PRIVATE KEY`) inside a
+    /// PKCS#8 key: the contents of its privateKey OCTET STRING.
+    fn traditional_pem(pkcs8: &[u8], label: &str) -> String {
+        use base64::Engine as _;
+        let (_, info, _) = der_element(pkcs8);
+        let (_, _, after_version) = der_element(info);
+        let (_, _, after_algorithm) = der_element(after_version);
+        let (tag, inner, _) = der_element(after_algorithm);
+        assert_eq!(tag, 0x04, "privateKey is an OCTET STRING");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(inner);
+        let lines: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(64)
+            .map(|line| std::str::from_utf8(line).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[test]
+    fn pkcs8_rsa_and_sec1_ec_keys_all_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (&rcgen::PKCS_ECDSA_P256_SHA256, None),
+            (&rcgen::PKCS_ECDSA_P256_SHA256, Some("EC PRIVATE KEY")),
+            (&rcgen::PKCS_RSA_SHA256, None),
+            (&rcgen::PKCS_RSA_SHA256, Some("RSA PRIVATE KEY")),
+        ];
+        for (index, (algorithm, traditional)) in cases.into_iter().enumerate() {
+            let key = rcgen::KeyPair::generate_for(algorithm).unwrap();
+            let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            let key_pem = match traditional {
+                Some(label) => traditional_pem(&key.serialize_der(), label),
+                None => key.serialize_pem(),
+            };
+            let cert_file = dir.path().join(format!("{index}.crt"));
+            let key_file = dir.path().join(format!("{index}.key"));
+            std::fs::write(&cert_file, cert.pem()).unwrap();
+            std::fs::write(&key_file, &key_pem).unwrap();
+            load_server_config(&cert_file, &key_file)
+                .unwrap_or_else(|e| panic!("{}: {e}", key_pem.lines().next().unwrap()));
+        }
+    }
+
+    #[test]
+    fn errors_name_the_file_and_never_quote_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = pair(dir.path(), "localhost");
+        let (_, other_key) = pair(dir.path(), "other");
+
+        let missing = dir.path().join("missing.pem");
+        let error = load_server_config(&missing, &key).unwrap_err().to_string();
+        assert!(
+            error.contains("certificate file") && error.contains("missing.pem"),
+            "{error}"
+        );
+
+        let garbage = dir.path().join("garbage.key");
+        let secret_line = "c2VjcmV0IGtleSBtYXRlcmlhbA!!";
+        std::fs::write(
+            &garbage,
+            format!("-----BEGIN PRIVATE KEY-----\n{secret_line}\n-----END PRIVATE KEY-----\n"),
+        )
+        .unwrap();
+        let error = load_server_config(&cert, &garbage).unwrap_err().to_string();
+        assert!(error.contains("garbage.key"), "{error}");
+        assert!(!error.contains(secret_line), "{error}");
+
+        let error = load_server_config(&cert, &cert).unwrap_err().to_string();
+        assert!(error.contains("no PRIVATE KEY"), "{error}");
+        let error = load_server_config(&key, &key).unwrap_err().to_string();
+        assert!(error.contains("no CERTIFICATE"), "{error}");
+
+        let error = load_server_config(&cert, &other_key)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("localhost.crt") && error.contains("other.key"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_failed_reload_keeps_the_previous_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = pair(dir.path(), "localhost");
+        let tls = ReloadableTlsConfig::load(&cert, &key).unwrap();
+        let before = tls.current();
+        std::fs::write(&key, "not a key").unwrap();
+        assert!(tls.reload().is_err());
+        assert!(Arc::ptr_eq(&before, &tls.current()));
+
+        let (new_cert, new_key) = pair(dir.path(), "renewed");
+        std::fs::copy(new_cert, &cert).unwrap();
+        std::fs::copy(new_key, &key).unwrap();
+        tls.reload().unwrap();
+        assert!(!Arc::ptr_eq(&before, &tls.current()));
+    }
+}
