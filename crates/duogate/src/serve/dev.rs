@@ -290,6 +290,12 @@ struct SavedEmulator {
     admin_skey: String,
     auth_ikey: String,
     auth_skey: String,
+    /// The Universal Prompt application's (absent from files written before it existed: a new
+    /// pair is generated).
+    #[serde(default)]
+    oidc_client_id: Option<String>,
+    #[serde(default)]
+    oidc_client_secret: Option<String>,
     state: StateFile,
 }
 
@@ -302,16 +308,25 @@ impl SavedEmulator {
             admin_skey: keys.admin_skey,
             auth_ikey: keys.auth_ikey,
             auth_skey: keys.auth_skey,
+            oidc_client_id: Some(keys.oidc_client_id),
+            oidc_client_secret: Some(keys.oidc_client_secret),
             state: emulator.state(),
         }
     }
 
     fn keys(&self) -> KeySet {
+        let generated = KeySet::generate();
+        let oidc = match (&self.oidc_client_id, &self.oidc_client_secret) {
+            (Some(id), Some(secret)) => (id.clone(), secret.clone()),
+            _ => (generated.oidc_client_id, generated.oidc_client_secret),
+        };
         KeySet {
             admin_ikey: self.admin_ikey.clone(),
             admin_skey: self.admin_skey.clone(),
             auth_ikey: self.auth_ikey.clone(),
             auth_skey: self.auth_skey.clone(),
+            oidc_client_id: oidc.0,
+            oidc_client_secret: oidc.1,
         }
     }
 }
