@@ -55,6 +55,15 @@ const MIGRATIONS: &[Migration] = &[
          expires_at BIGINT NOT NULL)",
         ],
     },
+    // Version 5 (`seal_checks`) belongs to the seal-key work; this build may run without it.
+    Migration {
+        version: 6,
+        statements: &[
+            "CREATE TABLE attempt_counters (scope TEXT NOT NULL, key_hash TEXT NOT NULL, \
+         window_start BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (scope, key_hash, window_start))",
+            "CREATE INDEX attempt_counters_window ON attempt_counters (window_start)",
+        ],
+    },
 ];
 
 fn for_engine(statement: &str, engine: Engine) -> String {
