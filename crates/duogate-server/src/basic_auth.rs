@@ -22,6 +22,10 @@
 //!   apart. A client whose credentials are in the cache keeps working while someone else
 //!   fails logins on its account: the throttle exists to bound argon2 work and guessing, and a
 //!   cache hit does neither.
+//!
+//!   The throttle reads the counts before verifying and counts a failure after, so logins
+//!   already verifying when the limit is reached may still finish: the overshoot is bounded
+//!   by the concurrent logins of that name or address, never by time.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;

@@ -308,7 +308,7 @@ async fn drop_postgres(base: &str, name: &str) {
 }
 
 #[tokio::test]
-async fn two_instances_on_one_postgres_allow_no_more_attempts_per_user_than_one() {
+async fn two_instances_on_one_postgres_allow_no_more_attempts_per_user_or_failed_logins_than_one() {
     let Ok(base) = std::env::var("TEST_POSTGRES_URL") else {
         eprintln!("skipped: TEST_POSTGRES_URL is not set (shared limits need PostgreSQL)");
         return;
@@ -370,6 +370,49 @@ async fn two_instances_on_one_postgres_allow_no_more_attempts_per_user_than_one(
     assert_eq!(admitted, 3, "one budget for both instances: {reasons:?}");
     assert_eq!(duo.requests_to("/auth/v2/preauth").await, 3);
     assert!(instances[0].store.attempt_counter_rows().await.unwrap() >= 1);
+
+    // Failed Basic logins are counted in the database too: five failures spread over both
+    // instances throttle the account on both.
+    instances[0]
+        .store
+        .create_account(
+            "ontap",
+            &SecretString::from(PASSWORD.to_string()),
+            Role::Reader,
+            None,
+        )
+        .await
+        .unwrap();
+    let basic_get = |instance: &AppState, password: &str| {
+        let authorization = basic("ontap", password);
+        let instance = instance.clone();
+        async move {
+            support::send(
+                &instance,
+                "GET",
+                "/v1/duogate/tenants",
+                &[("authorization", authorization.as_str())],
+                None,
+            )
+            .await
+            .0
+        }
+    };
+    for round in 0..5 {
+        assert_eq!(
+            basic_get(&instances[round % 2], "wrong password!").await,
+            401
+        );
+    }
+    for instance in &instances {
+        assert_eq!(
+            basic_get(instance, PASSWORD).await,
+            401,
+            "throttled on every instance"
+        );
+    }
+    let verifications: u64 = instances.iter().map(|i| i.basic_auth.verifications()).sum();
+    assert_eq!(verifications, 5, "the throttled logins ran no argon2");
     for instance in &instances {
         instance.store.close().await;
     }
