@@ -323,7 +323,11 @@ impl AttemptLimiter {
     /// Every [`PURGE_EVERY`] counted attempts, deletes the windows before the current one. A
     /// failure is logged: the rows are deleted next time.
     async fn purge_now_and_then(&self, store: &Store, window: u64) {
-        if self.counted.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY != 0 {
+        if !self
+            .counted
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PURGE_EVERY)
+        {
             return;
         }
         if let Err(error) = store.purge_attempt_windows(self.window_start(window)).await {
