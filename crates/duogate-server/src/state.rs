@@ -9,8 +9,9 @@ use duogate_store::Store;
 pub struct ServiceSettings {
     /// Whether stored Duo endpoints may be plain `http://` (loopback only; tests and `--dev`).
     pub allow_plain_http_duo: bool,
-    /// How often stored ONTAP profiles re-check Duo (`/auth/v2/check`) for their `status`;
-    /// `None`: only on write.
+    /// How often stored ONTAP profiles re-check Duo (`/auth/v2/check`) for their `status`, and
+    /// how often `GET status` probes every stored Duo endpoint in the background; `None`: ONTAP
+    /// statuses only on write, and `GET status` only on an admin's `?refresh=true`.
     pub status_refresh: Option<std::time::Duration>,
 }
 

@@ -145,7 +145,8 @@ struct EnforcementConfig {
     attempts_per_user: usize,
     /// Attempts per source address per minute.
     attempts_per_source: usize,
-    /// How often ONTAP profiles re-check Duo for their `status`; 0 turns the timer off.
+    /// How often ONTAP profiles re-check Duo for their `status` and `GET status` probes every
+    /// stored Duo endpoint; 0 turns the timer off.
     status_refresh_secs: u64,
 }
 
