@@ -38,6 +38,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
+use duogate_server::client_address::{Cidr, ForwardedHeader, ProxyTrust};
 use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
@@ -61,8 +62,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// TOML config file (keys: listen, database_url, seal_key_files (or seal_key_file),
-    /// allow_plain_http_duo, tls_cert_file, tls_key_file, tls_disable, and an
-    /// `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// allow_plain_http_duo, tls_cert_file, tls_key_file, tls_disable, trusted_proxies (CIDRs),
+    /// forwarded_header (x-forwarded-for or forwarded), and an `enforcement` table:
+    /// duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -118,6 +120,33 @@ struct ConfigFile {
     tls_disable: bool,
     #[serde(default)]
     enforcement: EnforcementConfig,
+    /// Peers (CIDRs) whose forwarding header names the client's address.
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    /// `x-forwarded-for` (default) or `forwarded`: the header those proxies append to.
+    forwarded_header: Option<String>,
+}
+
+impl ConfigFile {
+    /// `trusted_proxies` and `forwarded_header`, parsed (the error names the key and entry).
+    fn proxy_trust(&self) -> Result<ProxyTrust, UsageError> {
+        let proxies = self
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                text.parse::<Cidr>()
+                    .map_err(|e| UsageError(format!("--config: trusted_proxies[{i}]: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let header = match &self.forwarded_header {
+            None => ForwardedHeader::default(),
+            Some(text) => text
+                .parse()
+                .map_err(|e| UsageError(format!("--config: forwarded_header: {e}")))?,
+        };
+        Ok(ProxyTrust::new(proxies, header))
+    }
 }
 
 /// `[enforcement]` in `--config`: time bounds and rate limits of the second factor.
@@ -132,7 +161,8 @@ struct EnforcementConfig {
     attempts_per_user: usize,
     /// Attempts per source address per minute.
     attempts_per_source: usize,
-    /// How often ONTAP profiles re-check Duo for their `status`; 0 turns the timer off.
+    /// How often ONTAP profiles re-check Duo for their `status` and `GET status` probes every
+    /// stored Duo endpoint; 0 turns the timer off.
     status_refresh_secs: u64,
 }
 
@@ -311,6 +341,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let file = read_config_file(args.config.as_deref())?;
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
+    let proxy_trust = file.proxy_trust()?;
     let tls = args.tls.choice(
         file.tls_cert_file.clone(),
         file.tls_key_file.clone(),
@@ -344,7 +375,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             status_refresh,
         },
     )
-    .with_engine(limits, rate_limits);
+    .with_engine(limits, rate_limits)
+    .with_proxy_trust(proxy_trust);
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
     let mut line = json!({"listen": local.to_string(), "url": bound.url.clone()});
     if !state.store.has_live_admin_token().await? {

@@ -28,7 +28,8 @@
 //!
 //! # Order of start-up
 //!
-//! 1. Settings: `--config` is read (`listen` and `[enforcement]`, checked like without `--dev`;
+//! 1. Settings: `--config` is read (`listen`, `trusted_proxies`, `forwarded_header` and
+//!    `[enforcement]`, checked like without `--dev`;
 //!    `database_url` and `seal_key_file(s)` are refused with exit 2, as are `--database-url`,
 //!    `--seal-key-file`, `DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY` and
 //!    `DUOGATE_SEAL_KEY_FILE`: dev mode has its own database and key). Without `--config`, ONTAP
@@ -63,6 +64,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use duo_emulator::{Emulator, EmulatorConfig, KeySet, SeedSpec, StateFile, keys_json};
+use duogate_server::client_address::ProxyTrust;
 use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
@@ -179,7 +181,8 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
             status_refresh: settings.status_refresh,
         },
     )
-    .with_engine(settings.limits, settings.rate_limits);
+    .with_engine(settings.limits, settings.rate_limits)
+    .with_proxy_trust(settings.proxy_trust.clone());
     let (stop_emulator, emulator_stopped) = tokio::sync::oneshot::channel::<()>();
     let emulator_task = tokio::spawn(emulator.clone().serve(listeners.emulator, async move {
         let _ = emulator_stopped.await;
@@ -204,6 +207,7 @@ struct DevSettings {
     limits: Limits,
     rate_limits: RateLimits,
     status_refresh: Option<Duration>,
+    proxy_trust: ProxyTrust,
 }
 
 impl DevSettings {
@@ -233,6 +237,7 @@ impl DevSettings {
             )));
         }
         let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
+        let proxy_trust = file.proxy_trust()?;
         Ok(Self {
             listen: args
                 .listen
@@ -251,6 +256,7 @@ impl DevSettings {
             } else {
                 Some(DEV_STATUS_REFRESH)
             },
+            proxy_trust,
         })
     }
 }
