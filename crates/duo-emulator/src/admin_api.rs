@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `GET /admin/v1/users` | paged users; `username` (also an alias), `email`, `username_list`, `user_id_list` filter |
 //! | `POST /admin/v1/users` | creates a user (`username` required) |
+//! | `POST /admin/v1/users/enroll` | creates the user and records the enrollment e-mail (`""`) |
 //! | `GET`, `POST`, `DELETE /admin/v1/users/{user_id}` | one user; update; delete (`""`) |
 //! | `GET`, `POST /admin/v1/users/{user_id}/phones` | the user's phones (paged); associate `phone_id` (`""`) |
 //! | `DELETE /admin/v1/users/{user_id}/phones/{phone_id}` | dissociate (`""`) |
@@ -12,6 +13,8 @@
 //! | `GET /admin/v1/phones/{phone_id}` | one phone with its `users` |
 //! | `GET /admin/v1/admins`, `GET`, `POST /admin/v1/admins/{admin_id}` | paged admins; one; modify |
 //! | `GET /admin/v1/bypass_codes` | paged bypass codes (never the code itself) |
+//! | `GET`, `POST /admin/v1/users/{user_id}/bypass_codes` | the user's bypass codes (paged); generate codes (the list of codes, shown once) |
+//! | `GET`, `DELETE /admin/v1/bypass_codes/{bypass_code_id}` | one bypass code; delete (`""`) |
 //!
 //! Validation follows Duo's documented rules (`docs/duo-wire.md` §4): user `status` is `active`,
 //! `disabled` or `bypass`; `aliases` (URL-encoded pairs, up to `alias8`) excludes
@@ -20,6 +23,24 @@
 //! names, both case-sensitive; `phone` cannot be empty; `password` is ignored (Duo deprecated
 //! it). Every change is validated on a copy first, so a refused request changes nothing.
 //! Filtered lists carry paging metadata over the filtered result.
+//!
+//! **Enrollment** (`POST /admin/v1/users/enroll`): `username` and `email` are required (40002
+//! naming the one missing or invalid; an e-mail needs an `@`), `valid_secs` is a non-negative
+//! integer (default 2592000, 30 days; `0` never expires). Duo creates the user and e-mails an
+//! enrollment link; the emulator creates the user (`active`, not enrolled) and records the
+//! e-mail it would have sent ([`crate::state::EnrollmentEmail`], listed by `GET
+//! /_emulator/emails`). A username or alias already in use is refused with `username already
+//! exists` (Duo documents "user already exists" as a 400). The answer is `""`.
+//!
+//! **Bypass codes** (`POST /admin/v1/users/{user_id}/bypass_codes`): `count` (1 to 10, default
+//! 10) random nine-digit codes, or `codes` (a comma-separated list of at most 10 codes of 1 to
+//! 32 letters or digits; exclusive with `count`); `valid_secs` (default 0: never expires);
+//! `reuse_count` (default 1; 0 means unlimited, shown as `null`); `preserve_existing` (default
+//! false: the user's other codes are deleted first). A user holds at most 100 codes. The answer
+//! is the list of codes; only their metadata is kept (the emulator, like Duo, never shows a
+//! code again, and never logs one). `admin_email` of an API-made code is empty (what Duo
+//! puts there for an Admin API integration is not public). An unknown user is 40401 before
+//! anything else is checked.
 
 use std::sync::Arc;
 
@@ -29,13 +50,13 @@ use serde_json::{Value, json};
 use duo_proto::Params;
 use duo_proto::canon::form_urldecode;
 use duo_proto::envelope::{DuoFail, FailCode};
-use duo_proto::models::User;
+use duo_proto::models::{BypassCode, User};
 
 use crate::config::duo_id;
 use crate::pipeline::{Answer, ApiResult};
 use crate::request_params::{flag, invalid, page_bounds, paging, required};
 use crate::shared::Shared;
-use crate::state::{Data, UserRecord};
+use crate::state::{BypassRecord, Data, EnrollmentEmail, UserRecord};
 
 /// Duo's administrator roles (case-sensitive).
 pub const ADMIN_ROLES: [&str; 9] = [
@@ -81,6 +102,7 @@ pub fn dispatch(
         (["admin", "v1", "users"], &Method::GET) => list_users(shared, params, &path),
         (["admin", "v1", "users"], &Method::POST) => create_user(shared, params),
         (["admin", "v1", "users"], _) => Err(method_not_allowed()),
+        (["admin", "v1", "users", "enroll"], &Method::POST) => enroll_user(shared, params),
         (["admin", "v1", "users", id], &Method::GET) => {
             let data = shared.data();
             let record = data.user(id).ok_or_else(not_found)?;
@@ -116,6 +138,23 @@ pub fn dispatch(
             Ok(Answer::Ok(json!(""), None))
         }
         (["admin", "v1", "users", _, "phones", _], _) => Err(method_not_allowed()),
+        (["admin", "v1", "users", id, "bypass_codes"], &Method::GET) => {
+            let paging = paging(params, &path)?;
+            let data = shared.data();
+            data.user(id).ok_or_else(not_found)?;
+            let codes: Vec<_> = data
+                .bypass_codes
+                .iter()
+                .filter(|c| c.user_id == *id)
+                .collect();
+            Ok(page(&codes, paging, |c| {
+                to_value(&data.full_bypass_code(c))
+            }))
+        }
+        (["admin", "v1", "users", id, "bypass_codes"], &Method::POST) => {
+            generate_bypass_codes(shared, id, params)
+        }
+        (["admin", "v1", "users", _, "bypass_codes"], _) => Err(method_not_allowed()),
         (["admin", "v1", "phones"], &Method::GET) => list_phones(shared, params, &path),
         (["admin", "v1", "phones"], _) => Err(method_not_allowed()),
         (["admin", "v1", "phones", id], &Method::GET) => {
@@ -149,6 +188,25 @@ pub fn dispatch(
             }))
         }
         (["admin", "v1", "bypass_codes"], _) => Err(method_not_allowed()),
+        (["admin", "v1", "bypass_codes", id], &Method::GET) => {
+            let data = shared.data();
+            let code = data
+                .bypass_codes
+                .iter()
+                .find(|c| c.code.bypass_code_id == *id)
+                .ok_or_else(not_found)?;
+            Ok(Answer::Ok(to_value(&data.full_bypass_code(code)), None))
+        }
+        (["admin", "v1", "bypass_codes", id], &Method::DELETE) => {
+            let mut data = shared.data();
+            let before = data.bypass_codes.len();
+            data.bypass_codes.retain(|c| c.code.bypass_code_id != *id);
+            if data.bypass_codes.len() == before {
+                return Err(not_found());
+            }
+            Ok(Answer::Ok(json!(""), None))
+        }
+        (["admin", "v1", "bypass_codes", _], _) => Err(method_not_allowed()),
         _ => Err(not_found()),
     }
 }
@@ -240,6 +298,132 @@ fn create_user(shared: &Arc<Shared>, params: &Params) -> ApiResult {
     data.insert_user(UserRecord::new(user));
     let record = data.user(&user_id).ok_or_else(not_found)?;
     Ok(Answer::Ok(to_value(&data.full_user(record)), None))
+}
+
+/// Default lifetime of an enrollment link: 30 days.
+pub const ENROLL_VALID_SECS: u64 = 2_592_000;
+
+/// A non-negative integer parameter, or `None` when absent.
+fn count_param(params: &Params, name: &str) -> Result<Option<u64>, DuoFail> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| invalid(name)),
+    }
+}
+
+fn enroll_user(shared: &Arc<Shared>, params: &Params) -> ApiResult {
+    let username = required(params, "username")?.to_string();
+    let email = required(params, "email")?.to_string();
+    if !email.contains('@') {
+        return Err(invalid("email"));
+    }
+    let valid_secs = count_param(params, "valid_secs")?.unwrap_or(ENROLL_VALID_SECS);
+    let now = shared.now_secs();
+    let user = User {
+        user_id: duo_id(&mut rand::rng(), "DU"),
+        username: username.clone(),
+        email: email.clone(),
+        status: "active".into(),
+        created: now,
+        ..User::default()
+    };
+    let mut data = shared.data();
+    if data.name_taken(&username, None) {
+        return Err(invalid("username already exists"));
+    }
+    let user_id = user.user_id.clone();
+    data.insert_user(UserRecord::new(user));
+    data.enrollment_emails.push(EnrollmentEmail {
+        user_id,
+        username,
+        email,
+        sent: now,
+        expiration: (valid_secs > 0).then(|| now.saturating_add(valid_secs as i64)),
+    });
+    Ok(Answer::Ok(json!(""), None))
+}
+
+/// Most bypass codes one request makes, and one user holds (Duo's limits).
+pub const BYPASS_CODES_PER_REQUEST: usize = 10;
+/// Most bypass codes one user holds.
+pub const BYPASS_CODES_PER_USER: usize = 100;
+
+fn generate_bypass_codes(shared: &Arc<Shared>, user_id: &str, params: &Params) -> ApiResult {
+    let mut data = shared.data();
+    data.user(user_id).ok_or_else(not_found)?;
+    let count = count_param(params, "count")?;
+    let given = params.get("codes");
+    let codes: Vec<String> = match (count, given) {
+        (Some(_), Some(_)) => {
+            return Err(invalid("codes: cannot be combined with count"));
+        }
+        (_, Some(list)) => {
+            let codes: Vec<String> = list.split(',').map(|c| c.trim().to_string()).collect();
+            let valid = |c: &String| {
+                (1..=32).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_alphanumeric())
+            };
+            if codes.len() > BYPASS_CODES_PER_REQUEST || !codes.iter().all(valid) {
+                return Err(invalid("codes"));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if !codes.iter().all(|c| seen.insert(c.as_str())) {
+                return Err(invalid("codes"));
+            }
+            codes
+        }
+        (count, None) => {
+            let count = count.unwrap_or(BYPASS_CODES_PER_REQUEST as u64) as usize;
+            if !(1..=BYPASS_CODES_PER_REQUEST).contains(&count) {
+                return Err(invalid("count"));
+            }
+            let mut rng = rand::rng();
+            (0..count)
+                .map(|_| {
+                    format!(
+                        "{:09}",
+                        rand::Rng::random_range(&mut rng, 0..1_000_000_000u32)
+                    )
+                })
+                .collect()
+        }
+    };
+    let valid_secs = count_param(params, "valid_secs")?.unwrap_or(0);
+    let reuse_count = count_param(params, "reuse_count")?.unwrap_or(1);
+    let preserve = flag(params, "preserve_existing")?.unwrap_or(false);
+    let kept = if preserve {
+        data.bypass_codes
+            .iter()
+            .filter(|c| c.user_id == user_id)
+            .count()
+    } else {
+        0
+    };
+    if kept + codes.len() > BYPASS_CODES_PER_USER {
+        return Err(invalid("too many bypass codes for this user (at most 100)"));
+    }
+    if !preserve {
+        data.bypass_codes.retain(|c| c.user_id != user_id);
+    }
+    let now = shared.now_secs();
+    let mut rng = rand::rng();
+    for _ in &codes {
+        data.bypass_codes.push(BypassRecord {
+            code: BypassCode {
+                bypass_code_id: duo_id(&mut rng, "DB"),
+                admin_email: String::new(),
+                created: now,
+                expiration: (valid_secs > 0).then(|| now.saturating_add(valid_secs as i64)),
+                reuse_count: (reuse_count > 0).then_some(reuse_count as i64),
+                user: None,
+            },
+            user_id: user_id.to_string(),
+        });
+    }
+    Ok(Answer::Ok(json!(codes), None))
 }
 
 fn update_user(shared: &Arc<Shared>, user_id: &str, params: &Params) -> ApiResult {

@@ -183,6 +183,22 @@ pub struct Enrollment {
     pub activated: bool,
 }
 
+/// An enrollment e-mail Duo would have sent (`POST /admin/v1/users/enroll`), as the emulator
+/// records it instead (`GET /_emulator/emails`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnrollmentEmail {
+    /// The user created for it.
+    pub user_id: String,
+    /// Its username.
+    pub username: String,
+    /// Where it went.
+    pub email: String,
+    /// When, Unix seconds.
+    pub sent: i64,
+    /// When its link expires, Unix seconds (`None`: never, for `valid_secs=0`).
+    pub expiration: Option<i64>,
+}
+
 /// The message Duo shows while a push waits for an answer.
 pub const MSG_PUSHED: &str = "Pushed a login request to your device...";
 
@@ -384,6 +400,8 @@ pub struct Data {
     pub bypass_codes: Vec<BypassRecord>,
     /// user_id → enrollment.
     pub enrollments: HashMap<String, Enrollment>,
+    /// Enrollment e-mails "sent" by `POST /admin/v1/users/enroll`, oldest first.
+    pub enrollment_emails: Vec<EnrollmentEmail>,
     transactions: HashMap<String, Transaction>,
     transaction_order: VecDeque<String>,
     offers: HashMap<String, VerifiedPushOffer>,

@@ -642,3 +642,255 @@ async fn a_hundred_thousand_users_page_from_anywhere() {
     .await;
     assert_eq!(found[0]["user_id"], users[50]["user_id"]);
 }
+
+#[tokio::test]
+async fn enrolling_creates_the_user_and_records_the_email() {
+    let emu = emulator("users=1");
+    let answer = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/users/enroll",
+            json!({"username": "newbie", "email": "newbie@example.com", "valid_secs": "3600"}),
+        ),
+    )
+    .await;
+    assert_eq!(answer, json!(""));
+    let found = ok(
+        &emu,
+        admin("GET", "/admin/v1/users", json!({"username": "newbie"})),
+    )
+    .await;
+    assert_eq!(found[0]["email"], "newbie@example.com");
+    assert_eq!(found[0]["status"], "active");
+    assert_eq!(found[0]["is_enrolled"], false);
+    let emails = crate::support::ok_control(&emu, "GET", "/_emulator/emails").await;
+    let now = crate::support::now().as_second();
+    assert_eq!(
+        emails,
+        json!([{"user_id": found[0]["user_id"], "username": "newbie", "email": "newbie@example.com",
+                "sent": now, "expiration": now + 3600}])
+    );
+}
+
+#[tokio::test]
+async fn a_refused_enrollment_names_the_parameter_and_changes_nothing() {
+    let emu = emulator("users=1");
+    let existing = first_user_id(&emu, 0).await;
+    let taken = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{existing}"), json!({})),
+    )
+    .await["username"]
+        .clone();
+    for (params, detail) in [
+        (json!({"email": "a@example.com"}), "username"),
+        (json!({"username": "x"}), "email"),
+        (json!({"username": "x", "email": "not-an-address"}), "email"),
+        (
+            json!({"username": "x", "email": "a@example.com", "valid_secs": "-5"}),
+            "valid_secs",
+        ),
+        (
+            json!({"username": taken, "email": "a@example.com"}),
+            "username already exists",
+        ),
+    ] {
+        let reply = send(
+            &emu,
+            admin("POST", "/admin/v1/users/enroll", params.clone()),
+        )
+        .await;
+        assert_eq!(
+            (
+                reply.status,
+                reply.body["code"].clone(),
+                reply.body["message_detail"].clone()
+            ),
+            (400, json!(40002), json!(detail)),
+            "{params}"
+        );
+    }
+    let users = send(&emu, admin("GET", "/admin/v1/users", json!({}))).await;
+    assert_eq!(users.body["metadata"]["total_objects"], 1);
+    assert_eq!(
+        crate::support::ok_control(&emu, "GET", "/_emulator/emails").await,
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn generated_bypass_codes_replace_the_users_codes_unless_preserved() {
+    let emu = emulator("users=2,bypass_codes=4");
+    let user = first_user_id(&emu, 0).await;
+    let path = format!("/admin/v1/users/{user}/bypass_codes");
+    let seeded = ok(&emu, admin("GET", &path, json!({}))).await;
+    assert_eq!(
+        seeded.as_array().unwrap().len(),
+        2,
+        "4 codes round-robin over 2 users"
+    );
+
+    let codes = ok(&emu, admin("POST", &path, json!({}))).await;
+    let codes = codes.as_array().unwrap();
+    assert_eq!(codes.len(), 10, "Duo's default count");
+    for code in codes {
+        let code = code.as_str().unwrap();
+        assert!(
+            code.len() == 9 && code.chars().all(|c| c.is_ascii_digit()),
+            "{code}"
+        );
+    }
+    let listed = ok(&emu, admin("GET", &path, json!({}))).await;
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        10,
+        "the seeded codes were replaced"
+    );
+    let one = &listed[0];
+    assert_eq!(one["user"]["user_id"], user.as_str());
+    assert_eq!(one["reuse_count"], 1);
+    assert_eq!(one["expiration"], Value::Null);
+    assert!(one.get("code").is_none() && !listed.to_string().contains(codes[0].as_str().unwrap()));
+
+    let chosen = ok(
+        &emu,
+        admin(
+            "POST",
+            &path,
+            json!({"codes": "1234567,7654321", "valid_secs": "60", "reuse_count": "0", "preserve_existing": true}),
+        ),
+    )
+    .await;
+    assert_eq!(chosen, json!(["1234567", "7654321"]));
+    let page = send(
+        &emu,
+        admin("GET", &path, json!({"limit": "5", "offset": "10"})),
+    )
+    .await;
+    assert_eq!(
+        page.body["metadata"],
+        json!({"next_offset": null, "prev_offset": 5, "total_objects": 12})
+    );
+    let newest = &page.body["response"][1];
+    assert_eq!(newest["reuse_count"], Value::Null, "0 uses means unlimited");
+    assert_eq!(newest["expiration"], crate::support::now().as_second() + 60);
+    let all = ok(&emu, admin("GET", "/admin/v1/bypass_codes", json!({}))).await;
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        14,
+        "the other user's two codes stay"
+    );
+}
+
+#[tokio::test]
+async fn refused_bypass_code_requests_name_the_parameter_and_change_nothing() {
+    let emu = emulator("users=1,bypass_codes=3");
+    let user = first_user_id(&emu, 0).await;
+    let path = format!("/admin/v1/users/{user}/bypass_codes");
+    for (params, detail) in [
+        (json!({"count": "11"}), "count"),
+        (json!({"count": "0"}), "count"),
+        (json!({"count": "two"}), "count"),
+        (
+            json!({"count": "2", "codes": "1,2"}),
+            "codes: cannot be combined with count",
+        ),
+        (json!({"codes": "1,,2"}), "codes"),
+        (json!({"codes": "1,1"}), "codes"),
+        (json!({"codes": "1,2,3,4,5,6,7,8,9,10,11"}), "codes"),
+        (json!({"valid_secs": "-1"}), "valid_secs"),
+        (json!({"reuse_count": "x"}), "reuse_count"),
+        (json!({"preserve_existing": "maybe"}), "preserve_existing"),
+    ] {
+        let reply = send(&emu, admin("POST", &path, params.clone())).await;
+        assert_eq!(
+            (
+                reply.status,
+                reply.body["code"].clone(),
+                reply.body["message_detail"].clone()
+            ),
+            (400, json!(40002), json!(detail)),
+            "{params}"
+        );
+    }
+    assert_eq!(
+        ok(&emu, admin("GET", &path, json!({})))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    for method in ["GET", "POST"] {
+        let unknown = send(
+            &emu,
+            admin(
+                method,
+                "/admin/v1/users/DUNOSUCHUSER00000000/bypass_codes",
+                json!({}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            (unknown.status, unknown.body["code"].clone()),
+            (404, json!(40401))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_a_hundred_bypass_codes() {
+    let emu = emulator("users=1");
+    let user = first_user_id(&emu, 0).await;
+    let path = format!("/admin/v1/users/{user}/bypass_codes");
+    for _ in 0..10 {
+        ok(
+            &emu,
+            admin("POST", &path, json!({"preserve_existing": "true"})),
+        )
+        .await;
+    }
+    let over = send(
+        &emu,
+        admin(
+            "POST",
+            &path,
+            json!({"count": "1", "preserve_existing": "true"}),
+        ),
+    )
+    .await;
+    assert_eq!(over.body["code"], 40002);
+    assert!(
+        over.body["message_detail"]
+            .as_str()
+            .unwrap()
+            .contains("100")
+    );
+    let replaced = ok(&emu, admin("POST", &path, json!({"count": "1"}))).await;
+    assert_eq!(
+        replaced.as_array().unwrap().len(),
+        1,
+        "without preserve_existing the old ones go"
+    );
+}
+
+#[tokio::test]
+async fn bypass_codes_are_read_and_deleted_by_id() {
+    let emu = emulator("users=1,bypass_codes=2");
+    let codes = ok(&emu, admin("GET", "/admin/v1/bypass_codes", json!({}))).await;
+    let id = codes[0]["bypass_code_id"].as_str().unwrap();
+    let path = format!("/admin/v1/bypass_codes/{id}");
+    assert_eq!(ok(&emu, admin("GET", &path, json!({}))).await, codes[0]);
+    assert_eq!(ok(&emu, admin("DELETE", &path, json!({}))).await, json!(""));
+    for method in ["GET", "DELETE"] {
+        let gone = send(&emu, admin(method, &path, json!({}))).await;
+        assert_eq!(
+            (gone.status, gone.body["code"].clone()),
+            (404, json!(40401))
+        );
+    }
+    let left = send(&emu, admin("GET", "/admin/v1/bypass_codes", json!({}))).await;
+    assert_eq!(left.body["metadata"]["total_objects"], 1);
+    assert_eq!(send(&emu, admin("PUT", &path, json!({}))).await.status, 405);
+}
