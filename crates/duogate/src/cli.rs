@@ -39,7 +39,7 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Duo users: list, get, update.
+    /// Duo users: list, get (by id or name), create, update, delete, enroll, aliases.
     #[command(subcommand)]
     Users(UsersCommand),
     /// Phones: list (all, or one user's), associate a phone with a user.
@@ -48,11 +48,11 @@ pub enum Command {
     /// Administrators: list, modify.
     #[command(subcommand)]
     Admins(AdminsCommand),
-    /// Bypass codes' metadata (Duo never returns the codes themselves).
+    /// Bypass codes: generate (shown once), list (metadata only), delete.
     #[command(subcommand, name = "bypass-codes")]
     BypassCodes(BypassCodesCommand),
     /// Run a Swimlane-shaped connector action and print {"status_code","reason","json_body"}.
-    #[command(after_help = connector::ACTIONS_HELP)]
+    #[command(after_help = connector::actions_help(), disable_help_flag = true)]
     Action(ActionArgs),
     /// Run the offline Duo emulator (Admin + Auth API, real signature checks).
     Emulate(emulate::EmulateArgs),
@@ -114,17 +114,70 @@ pub struct PagingArgs {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// List users.
+    /// List users (all, or those with a username/alias or e-mail).
     List {
+        /// Only the user with this username or alias.
+        #[arg(long, conflicts_with = "email")]
+        username: Option<String>,
+        /// Only users with this e-mail address.
+        #[arg(long)]
+        email: Option<String>,
         #[command(flatten)]
         paging: PagingArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
-    /// Show one user.
+    /// Show one user, by id (DU…) or by username or alias.
     Get {
-        /// The user's id (DU…).
-        user_id: String,
+        /// The user's id (DU…), username or alias.
+        user: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create a user.
+    Create {
+        /// The new user's username.
+        username: String,
+        #[command(flatten)]
+        fields: ProfileFields,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Delete a user, by id (DU…) or by username or alias.
+    Delete {
+        /// The user's id (DU…), username or alias.
+        user: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create a user and have Duo e-mail them an enrollment link.
+    Enroll {
+        /// The new user's username.
+        username: String,
+        /// Where the enrollment e-mail goes.
+        #[arg(long)]
+        email: String,
+        /// Seconds the link stays valid (Duo's default: 30 days; 0: never expires).
+        #[arg(long, value_name = "SECS")]
+        valid_secs: Option<u64>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Give a user one more alias (the first free of alias1..alias8).
+    AddAlias {
+        /// The user's id (DU…), username or alias.
+        user: String,
+        /// The alias.
+        alias: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Remove one of a user's aliases.
+    RemoveAlias {
+        /// The user's id (DU…), username or alias.
+        user: String,
+        /// The alias.
+        alias: String,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -145,6 +198,13 @@ pub struct UserFields {
     /// New username.
     #[arg(long)]
     pub username: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileFields,
+}
+
+/// Fields `users create` and `users update` set.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileFields {
     /// Full name.
     #[arg(long)]
     pub realname: Option<String>,
@@ -241,10 +301,43 @@ pub enum AdminsCommand {
 /// `duogate bypass-codes …`
 #[derive(Debug, Subcommand)]
 pub enum BypassCodesCommand {
-    /// List bypass codes' metadata.
+    /// List bypass codes' metadata (all, or one user's); Duo never returns the codes.
     List {
+        /// Only this user's codes (DU…).
+        #[arg(long = "user", value_name = "USER_ID")]
+        user_id: Option<String>,
         #[command(flatten)]
         paging: PagingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Generate bypass codes for a user. The codes are printed once, on stdout only; by
+    /// default they replace the user's other codes.
+    Generate {
+        /// The user's id (DU…).
+        user_id: String,
+        /// How many random codes (1 to 10; Duo's default 10).
+        #[arg(long, conflicts_with = "codes")]
+        count: Option<u32>,
+        /// Codes of your choosing, comma-separated (at most 10).
+        #[arg(long, value_name = "CODE,CODE")]
+        codes: Option<String>,
+        /// Seconds until the codes expire (default 0: never).
+        #[arg(long, value_name = "SECS")]
+        valid_secs: Option<u64>,
+        /// Uses per code (default 1; 0: unlimited).
+        #[arg(long, value_name = "N")]
+        reuse_count: Option<u64>,
+        /// Keep the user's existing codes.
+        #[arg(long)]
+        preserve_existing: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Delete one bypass code.
+    Delete {
+        /// The bypass code's id (DB…).
+        bypass_code_id: String,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -254,7 +347,10 @@ pub enum BypassCodesCommand {
 #[derive(Debug, Args)]
 pub struct ActionArgs {
     /// The action's name (see below).
-    pub name: String,
+    pub name: Option<String>,
+    /// Print help: with an action's name, that action's inputs.
+    #[arg(long, short = 'h')]
+    pub help: bool,
     /// Inputs as a JSON object: inline, @FILE, or - for stdin.
     #[arg(long, short = 'i', default_value = "{}", value_name = "JSON|@FILE|-")]
     pub input: String,

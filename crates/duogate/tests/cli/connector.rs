@@ -231,3 +231,217 @@ fn v2_signatures_work_too() {
     let log = emu.request_log();
     assert_eq!(log.last().unwrap()["sig_version"], json!(2));
 }
+
+#[test]
+fn users_get_finds_by_id_username_or_alias() {
+    let emu = TestEmulator::start("users=3");
+    let users = emu.json(&["users", "list", "-o", "json"]);
+    let (id, name) = (
+        users[1]["user_id"].as_str().unwrap(),
+        users[1]["username"].as_str().unwrap(),
+    );
+    emu.json(&["users", "update", id, "--alias1", "jo-alias", "-o", "json"]);
+    for key in [id, name, "jo-alias"] {
+        let user = emu.json(&["users", "get", key, "-o", "json"]);
+        assert_eq!(user["user_id"], id, "{key}");
+    }
+    emu.duogate()
+        .args(["users", "get", "nobody-here"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("40401"))
+        .stderr(predicates::str::contains("nobody-here"));
+}
+
+#[test]
+fn users_list_filters_by_username_and_email() {
+    let emu = TestEmulator::start("users=5");
+    let users = emu.json(&["users", "list", "-o", "json"]);
+    let by_name = emu.json(&[
+        "users",
+        "list",
+        "--username",
+        users[3]["username"].as_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(by_name.as_array().unwrap().len(), 1);
+    assert_eq!(by_name[0]["user_id"], users[3]["user_id"]);
+    let by_email = emu.json(&[
+        "users",
+        "list",
+        "--email",
+        users[2]["email"].as_str().unwrap(),
+        "--all",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(by_email[0]["user_id"], users[2]["user_id"]);
+    let none = emu.json(&["users", "list", "--username", "ghost", "-o", "json"]);
+    assert_eq!(none, json!([]));
+}
+
+#[test]
+fn users_create_alias_and_delete_round_trip() {
+    let emu = TestEmulator::start("users=1");
+    let created = emu.json(&[
+        "users",
+        "create",
+        "nadia",
+        "--realname",
+        "Nadia P",
+        "--email",
+        "n@example.com",
+        "-o",
+        "json",
+    ]);
+    let id = created["user_id"].as_str().unwrap().to_string();
+    assert_eq!(created["realname"], "Nadia P");
+    let aliased = emu.json(&["users", "add-alias", "nadia", "np", "-o", "json"]);
+    assert_eq!(aliased["aliases"], json!({"alias1": "np"}));
+    let second = emu.json(&["users", "add-alias", &id, "nadia.p", "-o", "json"]);
+    assert_eq!(
+        second["aliases"],
+        json!({"alias1": "np", "alias2": "nadia.p"})
+    );
+    let removed = emu.json(&["users", "remove-alias", "np", "np", "-o", "json"]);
+    assert_eq!(removed["aliases"], json!({"alias2": "nadia.p"}));
+    let before = emu.requests_logged();
+    emu.duogate()
+        .args(["users", "remove-alias", &id, "never"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no alias"));
+    assert_eq!(
+        emu.request_log()[before..]
+            .iter()
+            .filter(|r| r["method"] == "POST")
+            .count(),
+        0,
+        "nothing was changed"
+    );
+    let deleted = emu.json(&["users", "delete", "nadia.p", "-o", "json"]);
+    assert_eq!(
+        deleted,
+        json!({"deleted": true, "user_id": id, "username": "nadia"})
+    );
+    emu.duogate().args(["users", "get", &id]).assert().code(1);
+    emu.duogate()
+        .args(["users", "create", "x", "--status", "asleep"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("status"));
+}
+
+#[test]
+fn users_enroll_creates_the_user_and_duo_sends_the_email() {
+    let emu = TestEmulator::start("users=1");
+    let answer = emu.json(&[
+        "users",
+        "enroll",
+        "newbie",
+        "--email",
+        "newbie@example.com",
+        "--valid-secs",
+        "600",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        answer,
+        json!({"enrolled": true, "username": "newbie", "email": "newbie@example.com"})
+    );
+    let (_, emails) = emu.control("GET", "/_emulator/emails", None);
+    assert_eq!(emails[0]["email"], "newbie@example.com");
+    assert_eq!(emails[0]["username"], "newbie");
+    let before = emu.requests_logged();
+    emu.duogate()
+        .args(["users", "enroll", "other", "--email", "no-at-sign"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("email"));
+    assert_eq!(emu.requests_logged(), before, "refused before sending");
+    emu.duogate()
+        .args(["users", "enroll", "newbie", "--email", "n@example.com"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("username already exists"));
+}
+
+#[test]
+fn generated_bypass_codes_go_to_stdout_once_and_never_to_logs() {
+    let emu = TestEmulator::start("users=2");
+    let user = first_id(&emu, "users", "user_id");
+    let output = emu
+        .duogate()
+        .args([
+            "-vv",
+            "bypass-codes",
+            "generate",
+            &user,
+            "--count",
+            "4",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let generated = stdout_json(&output);
+    let codes: Vec<String> = generated["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 4);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("duo call"), "-vv logs the calls: {stderr}");
+    for code in &codes {
+        assert!(
+            !stderr.contains(code.as_str()),
+            "a code reached stderr: {stderr}"
+        );
+    }
+    let listed = emu.json(&["bypass-codes", "list", "--user", &user, "-o", "json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 4);
+    for code in &codes {
+        assert!(!listed.to_string().contains(code.as_str()));
+    }
+    let table = emu
+        .duogate()
+        .args([
+            "bypass-codes",
+            "generate",
+            &user,
+            "--codes",
+            "12345678,87654321",
+            "--preserve-existing",
+            "-o",
+            "table",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&table.stdout),
+        "12345678\n87654321\n"
+    );
+    let id = listed[0]["bypass_code_id"].as_str().unwrap();
+    let deleted = emu.json(&["bypass-codes", "delete", id, "-o", "json"]);
+    assert_eq!(deleted, json!({"deleted": true, "bypass_code_id": id}));
+    let left = emu.json(&["bypass-codes", "list", "--user", &user, "-o", "json"]);
+    assert_eq!(
+        left.as_array().unwrap().len(),
+        5,
+        "4 + 2 preserved - 1 deleted"
+    );
+    emu.duogate()
+        .args(["bypass-codes", "generate", &user, "--count", "11"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("count"));
+}
