@@ -16,6 +16,10 @@
 //! | `GET`, `POST /admin/v1/users/{user_id}/bypass_codes` | the user's bypass codes (paged); generate codes (the list of codes, shown once) |
 //! | `GET`, `DELETE /admin/v1/bypass_codes/{bypass_code_id}` | one bypass code; delete (`""`) |
 //!
+//! The log endpoints (`/admin/v2/logs/authentication`, `/admin/v1/logs/administrator`,
+//! `/admin/v2/logs/telephony`, `/admin/v2/logs/activity`) are in [`crate::logs`]; every change
+//! made here that succeeds is recorded there.
+//!
 //! Validation follows Duo's documented rules (`docs/duo-wire.md` §4): user `status` is `active`,
 //! `disabled` or `bypass`; `aliases` (URL-encoded pairs, up to `alias8`) excludes
 //! `alias1`..`alias4`, and an empty value clears an alias; usernames and aliases stay unique
@@ -53,6 +57,7 @@ use duo_proto::envelope::{DuoFail, FailCode};
 use duo_proto::models::{BypassCode, User};
 
 use crate::config::duo_id;
+use crate::logs;
 use crate::pipeline::{Answer, ApiResult};
 use crate::request_params::{flag, invalid, page_bounds, paging, required};
 use crate::shared::Shared;
@@ -90,13 +95,129 @@ fn page<T>(items: &[T], (limit, offset): (usize, usize), show: impl Fn(&T) -> Va
     Answer::Ok(Value::Array(shown), Some(metadata))
 }
 
-/// Routes `/admin/...`.
+/// Routes `/admin/...`; a change that succeeds is recorded in the administrator and
+/// activity logs ([`crate::logs`]).
 pub fn dispatch(
     shared: &Arc<Shared>,
     method: &Method,
     segments: &[&str],
     params: &Params,
 ) -> ApiResult {
+    match (segments, method) {
+        (["admin", "v2", "logs", "authentication"], &Method::GET) => {
+            return logs::authentication(shared, params);
+        }
+        (["admin", "v1", "logs", "administrator"], &Method::GET) => {
+            return logs::administrator(shared, params);
+        }
+        (["admin", "v2", "logs", "telephony"], &Method::GET) => {
+            return logs::items(shared, params, true);
+        }
+        (["admin", "v2", "logs", "activity"], &Method::GET) => {
+            return logs::items(shared, params, false);
+        }
+        (["admin", _, "logs", _], _) => return Err(method_not_allowed()),
+        _ => {}
+    }
+    let result = route(shared, method, segments, params);
+    if *method != Method::GET
+        && let Ok(Answer::Ok(answer, _)) = &result
+    {
+        record_change(shared, method, segments, params, answer);
+    }
+    result
+}
+
+/// The parameters of a change as the log describes them: never a password or a code.
+fn described(params: &Params) -> Value {
+    let mut object = serde_json::Map::new();
+    for (key, value) in params.iter() {
+        if !matches!(key, "password" | "codes") {
+            object.insert(key.to_string(), json!(value));
+        }
+    }
+    Value::Object(object)
+}
+
+/// Records a successful Admin API change in the administrator and activity logs.
+fn record_change(
+    shared: &Arc<Shared>,
+    method: &Method,
+    segments: &[&str],
+    params: &Params,
+    answer: &Value,
+) {
+    let mut data = shared.data();
+    let username_of = |data: &Data, id: &str| {
+        data.user(id)
+            .map(|r| r.user.username.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let (action, object, kind, description) = match (segments, method) {
+        (["admin", "v1", "users"], &Method::POST) => (
+            "user_create",
+            params.get("username").unwrap_or_default().to_string(),
+            "user",
+            described(params),
+        ),
+        (["admin", "v1", "users", "enroll"], &Method::POST) => (
+            "user_create",
+            params.get("username").unwrap_or_default().to_string(),
+            "user",
+            json!({"email": params.get("email"), "enrollment_email": true}),
+        ),
+        (["admin", "v1", "users", id], &Method::POST) => (
+            "user_update",
+            username_of(&data, id),
+            "user",
+            described(params),
+        ),
+        (["admin", "v1", "users", id], &Method::DELETE) => (
+            "user_delete",
+            id.to_string(),
+            "user",
+            json!({"user_id": id}),
+        ),
+        (["admin", "v1", "users", id, "phones"], &Method::POST) => (
+            "user_update",
+            username_of(&data, id),
+            "user",
+            json!({"phone_added": params.get("phone_id")}),
+        ),
+        (["admin", "v1", "users", id, "phones", phone_id], &Method::DELETE) => (
+            "user_update",
+            username_of(&data, id),
+            "user",
+            json!({"phone_removed": phone_id}),
+        ),
+        (["admin", "v1", "users", id, "bypass_codes"], &Method::POST) => {
+            let mut description = described(params);
+            description["count"] = json!(answer.as_array().map_or(0, Vec::len));
+            ("bypass_create", username_of(&data, id), "user", description)
+        }
+        (["admin", "v1", "bypass_codes", id], &Method::DELETE) => (
+            "bypass_delete",
+            id.to_string(),
+            "bypass_code",
+            json!({"bypass_code_id": id}),
+        ),
+        (["admin", "v1", "admins", id], &Method::POST) => {
+            let name = data
+                .admins
+                .iter()
+                .find(|a| a.admin_id == *id)
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| id.to_string());
+            ("admin_update", name, "admin", described(params))
+        }
+        _ => return,
+    };
+    let now = (shared.config.clock)().as_millisecond();
+    data.logs
+        .record_admin_change(now, action, &object, kind, &description);
+}
+
+fn route(shared: &Arc<Shared>, method: &Method, segments: &[&str], params: &Params) -> ApiResult {
     let path = format!("/{}", segments.join("/"));
     match (segments, method) {
         (["admin", "v1", "users"], &Method::GET) => list_users(shared, params, &path),

@@ -6,6 +6,7 @@
 //! | `POST /_emulator/phones`, `/admins`, `/bypass_codes` | create one object |
 //! | `POST /_emulator/enrollments/activate` | finish an enrollment (`{"user_id"}`) |
 //! | `GET /_emulator/emails` | enrollment e-mails `POST /admin/v1/users/enroll` would have sent |
+//! | `POST /_emulator/logs/authentication` | records an authentication log entry at a chosen time (`{"username", "timestamp_ms", "result"?, "factor"?, "reason"?}`) |
 //! | `GET`, `POST`, `DELETE /_emulator/faults` | list, add, clear faults |
 //! | `GET`, `DELETE /_emulator/requests` | the request log |
 //! | `GET /_emulator/transactions` | auth transactions (with pushinfo, factor, menu choice, device, failmode, verification code…) |
@@ -65,6 +66,10 @@ pub fn router() -> axum::Router<Arc<Shared>> {
         .route("/_emulator/bypass_codes", post(create_bypass_code))
         .route("/_emulator/enrollments/activate", post(activate_enrollment))
         .route("/_emulator/emails", get(list_emails))
+        .route(
+            "/_emulator/logs/authentication",
+            post(crate::logs::inject_authentication),
+        )
         .route(
             "/_emulator/faults",
             get(list_faults).post(add_fault).delete(clear_faults),

@@ -35,6 +35,8 @@
 //! - [`pipeline`]: one API request end to end: faults, signature, integration type,
 //!   parameters, endpoint, request log.
 //! - [`admin_api`], [`auth_api`]: the endpoints.
+//! - [`logs`]: the authentication, administrator, telephony and activity logs (recorded as
+//!   requests are served, two minutes held back) and their endpoints.
 //! - [`request_params`]: parameter reading with Duo's 40002 answers; paging.
 //! - [`faults`]: injected faults.
 //! - [`control`]: the `/_emulator/` control API.
@@ -50,6 +52,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod faults;
+pub mod logs;
 pub mod pipeline;
 pub mod request_params;
 pub mod server;

@@ -402,6 +402,8 @@ pub struct Data {
     pub enrollments: HashMap<String, Enrollment>,
     /// Enrollment e-mails "sent" by `POST /admin/v1/users/enroll`, oldest first.
     pub enrollment_emails: Vec<EnrollmentEmail>,
+    /// The authentication, administrator, telephony and activity logs.
+    pub logs: crate::logs::LogBook,
     transactions: HashMap<String, Transaction>,
     transaction_order: VecDeque<String>,
     offers: HashMap<String, VerifiedPushOffer>,
