@@ -7,6 +7,7 @@
 //! | `POST /_emulator/enrollments/activate` | finish an enrollment (`{"user_id"}`) |
 //! | `GET /_emulator/emails` | enrollment e-mails `POST /admin/v1/users/enroll` would have sent |
 //! | `POST /_emulator/logs/authentication` | records an authentication log entry at a chosen time (`{"username", "timestamp_ms", "result"?, "factor"?, "reason"?}`) |
+//! | `POST /_emulator/logs/administrator` | records an administrator log entry at a chosen time (`{"action", "object", "timestamp_ms", "description"?}`) |
 //! | `GET`, `POST`, `DELETE /_emulator/faults` | list, add, clear faults |
 //! | `GET`, `DELETE /_emulator/requests` | the request log |
 //! | `GET /_emulator/transactions` | auth transactions (with pushinfo, factor, menu choice, device, failmode, verification code…) |
@@ -69,6 +70,10 @@ pub fn router() -> axum::Router<Arc<Shared>> {
         .route(
             "/_emulator/logs/authentication",
             post(crate::logs::inject_authentication),
+        )
+        .route(
+            "/_emulator/logs/administrator",
+            post(crate::logs::inject_administrator),
         )
         .route(
             "/_emulator/faults",

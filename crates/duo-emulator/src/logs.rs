@@ -467,6 +467,42 @@ pub async fn inject_authentication(
     (StatusCode::CREATED, Json(entry)).into_response()
 }
 
+/// `POST /_emulator/logs/administrator` (control API): records an administrator (and activity)
+/// entry as given. Body: `{"action", "object", "timestamp_ms", "description"?}`.
+pub async fn inject_administrator(
+    State(shared): State<Arc<Shared>>,
+    body: axum::body::Bytes,
+) -> Response {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Injected {
+        action: String,
+        object: String,
+        timestamp_ms: i64,
+        #[serde(default)]
+        description: Option<Value>,
+    }
+    let input: Injected = match serde_json::from_slice(&body) {
+        Ok(input) => input,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("invalid body: {e}")})),
+            )
+                .into_response();
+        }
+    };
+    let mut data = shared.data();
+    data.logs.record_admin_change(
+        input.timestamp_ms,
+        &input.action,
+        &input.object,
+        "user",
+        &input.description.unwrap_or_else(|| json!({})),
+    );
+    StatusCode::CREATED.into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
