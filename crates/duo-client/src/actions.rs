@@ -15,7 +15,9 @@
 //!
 //! Beyond the nine actions of the connector this mirrors, the catalogue has
 //! `retrieve_user_by_username` (Duo's answer: a list of 0 or 1 users), `create_user`,
-//! `delete_user`, `enroll_user`, `generate_bypass_codes` (whose `json_body` holds the codes,
+//! `delete_user`, `enroll_user`, `retrieve_authentication_logs` (one page; `next_offset` is the
+//! previous page's two-value cursor, sent as repeated keys as Duo wants), `retrieve_administrator_logs`,
+//! `generate_bypass_codes` (whose `json_body` holds the codes,
 //! shown this once), `retrieve_bypass_codes_by_user_id` and `delete_bypass_code`. Values Duo
 //! would refuse are refused here first when the rule is documented: user `status` is one of
 //! `active`, `disabled`, `bypass`; an e-mail has an `@`; `count` of bypass codes is 1 to 10 and
@@ -47,6 +49,8 @@ pub enum InputKind {
     Between(u64, u64),
     /// Bypass codes: a list of strings or one comma-separated string; at most 10.
     Codes,
+    /// A list of strings, or one comma-separated string; sent as repeated keys.
+    List,
 }
 
 impl InputKind {
@@ -62,6 +66,7 @@ impl InputKind {
             Self::Email => "e-mail address".into(),
             Self::Between(low, high) => format!("integer {low} to {high}"),
             Self::Codes => "list of codes, or \"c1,c2\" (at most 10)".into(),
+            Self::List => "list of strings, or \"a,b\"".into(),
         }
     }
 }
@@ -203,11 +208,34 @@ pub const ACTIONS: &[Action] = &[
         ],
     },
     Action {
+        name: "retrieve_administrator_logs",
+        summary: "Administrator log entries from mintime (Unix seconds) on, oldest first, at most 1000",
+        method: "GET",
+        path: "/admin/v1/logs/administrator",
+        inputs: &[input("mintime", InputKind::Count, false)],
+    },
+    Action {
         name: "retrieve_administrators",
         summary: "List administrators (one page)",
         method: "GET",
         path: "/admin/v1/admins",
         inputs: &PAGING,
+    },
+    Action {
+        name: "retrieve_authentication_logs",
+        summary: "One page of the authentication log (v2) between mintime and maxtime (Unix ms)",
+        method: "GET",
+        path: "/admin/v2/logs/authentication",
+        inputs: &[
+            input("mintime", InputKind::Count, true),
+            input("maxtime", InputKind::Count, true),
+            input("limit", InputKind::Between(1, 1000), false),
+            input("sort", InputKind::OneOf(&["ts:asc", "ts:desc"]), false),
+            input("next_offset", InputKind::List, false),
+            input("users", InputKind::List, false),
+            input("applications", InputKind::List, false),
+            input("results", InputKind::List, false),
+        ],
     },
     Action {
         name: "retrieve_bypass_codes",
@@ -515,6 +543,31 @@ fn coerce(spec: &Input, value: &Value) -> Result<Value, ActionInputError> {
             }
             Ok(json!(codes.join(",")))
         }
+        (InputKind::List, Value::String(s)) => Ok(json!(
+            s.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .collect::<Vec<_>>()
+        )),
+        (InputKind::List, Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(json!(s)),
+                Value::Number(n) => Ok(json!(n.to_string())),
+                other => Err(invalid(
+                    spec.name,
+                    format!("must hold strings, got {}", type_name(other)),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        (InputKind::List, other) => Err(invalid(
+            spec.name,
+            format!(
+                "must be a list of strings or a comma-separated string, got {}",
+                type_name(other)
+            ),
+        )),
         (InputKind::Aliases, other) => Err(invalid(
             spec.name,
             format!(
@@ -607,6 +660,28 @@ pub fn plan(name: &str, input: &Value) -> Result<ActionCall, ActionInputError> {
         return Err(invalid(
             "aliases",
             "cannot be combined with alias1..alias4 (Duo treats them as exclusive)".into(),
+        ));
+    }
+    let number = |key: &str| {
+        params
+            .get(key)
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    if let (Some(min), Some(max)) = (number("mintime"), number("maxtime"))
+        && max < min
+    {
+        return Err(invalid(
+            "maxtime",
+            format!("must not be before mintime ({max} < {min})"),
+        ));
+    }
+    if let Some(next) = params.get("next_offset").and_then(Value::as_array)
+        && next.len() != 2
+    {
+        return Err(invalid(
+            "next_offset",
+            "must be the two values of the previous page's metadata.next_offset".into(),
         ));
     }
     if params.contains_key("count") && params.contains_key("codes") {
@@ -747,7 +822,7 @@ mod tests {
 
     #[test]
     fn catalogue_is_sorted_and_path_inputs_fill_the_path() {
-        assert_eq!(ACTIONS.len(), 16);
+        assert_eq!(ACTIONS.len(), 18);
         assert!(ACTIONS.windows(2).all(|w| w[0].name < w[1].name));
         for action in ACTIONS {
             for spec in action.inputs.iter().filter(|i| i.in_path) {
@@ -970,5 +1045,35 @@ mod tests {
             }
         }
         assert!(action_help(find("create_user").unwrap()).contains("username*"));
+    }
+
+    #[test]
+    fn log_actions_send_lists_as_repeated_values_and_check_the_window() {
+        let call = plan(
+            "retrieve_authentication_logs",
+            &json!({"mintime": 1000, "maxtime": "2000", "next_offset": ["1500", "tx-1"], "results": "denied,fraud"}),
+        )
+        .unwrap();
+        assert_eq!(call.params["next_offset"], json!(["1500", "tx-1"]));
+        assert_eq!(call.params["results"], json!(["denied", "fraud"]));
+        for (input, field) in [
+            (json!({"maxtime": 5}), "mintime"),
+            (json!({"mintime": 5, "maxtime": 4}), "maxtime"),
+            (json!({"mintime": 1, "maxtime": 2, "limit": 1001}), "limit"),
+            (json!({"mintime": 1, "maxtime": 2, "sort": "asc"}), "sort"),
+            (
+                json!({"mintime": 1, "maxtime": 2, "next_offset": "x"}),
+                "next_offset",
+            ),
+        ] {
+            let err = plan("retrieve_authentication_logs", &input).unwrap_err();
+            assert!(err.to_string().contains(field), "{input}: {err}");
+        }
+        let admin = plan(
+            "retrieve_administrator_logs",
+            &json!({"mintime": "1700000000"}),
+        )
+        .unwrap();
+        assert_eq!(admin.params["mintime"], json!("1700000000"));
     }
 }
