@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::connection::ConnectionArgs;
 use crate::output::OutputFormat;
-use crate::{admin_commands, connector, emulate, serve};
+use crate::{admin_commands, connector, emulate, logs, serve};
 
 const AFTER_HELP: &str = "\
 Connection: --api-host/--ikey/--skey, or DUO_API_HOST, DUO_IKEY, DUO_SKEY (or DUO_SKEY_FILE),
@@ -51,6 +51,8 @@ pub enum Command {
     /// Bypass codes: generate (shown once), list (metadata only), delete.
     #[command(subcommand, name = "bypass-codes")]
     BypassCodes(BypassCodesCommand),
+    /// Duo's logs (auth, admin, telephony, activity) as JSON lines; --follow, --checkpoint.
+    Logs(logs::LogsArgs),
     /// Run a Swimlane-shaped connector action and print {"status_code","reason","json_body"}.
     #[command(after_help = connector::actions_help(), disable_help_flag = true)]
     Action(ActionArgs),
@@ -366,6 +368,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admins(command) => connector::admins(command).await,
         Command::BypassCodes(command) => connector::bypass_codes(command).await,
         Command::Action(args) => connector::action(args).await,
+        Command::Logs(args) => logs::logs(args).await,
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Token(command) => admin_commands::token(command).await,

@@ -376,3 +376,41 @@ fn the_readme_lists_exactly_the_catalogue() {
         "the README's action table is stale; paste this between the markers:\n{rendered}"
     );
 }
+
+#[test]
+fn log_actions_return_duos_log_answers() {
+    let emu = TestEmulator::start("users=1");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (status, _) = emu.control(
+        "POST",
+        "/_emulator/logs/authentication",
+        Some(&json!({"username": "alice", "timestamp_ms": now - 600_000})),
+    );
+    assert_eq!(status, 201);
+    let page = run(
+        &emu,
+        "retrieve_authentication_logs",
+        json!({"mintime": now - 3_600_000, "maxtime": now, "limit": 10, "sort": "ts:asc"}),
+    );
+    assert_eq!(page["authlogs"][0]["user"]["name"], "alice");
+    assert_eq!(page["metadata"]["total_objects"], 1);
+    let admin = run(
+        &emu,
+        "retrieve_administrator_logs",
+        json!({"mintime": now / 1000 - 600}),
+    );
+    assert!(admin.is_array());
+    emu.duogate()
+        .args([
+            "action",
+            "retrieve_authentication_logs",
+            "--input",
+            &json!({"mintime": now, "maxtime": now - 1}).to_string(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("maxtime"));
+}
