@@ -92,6 +92,16 @@ pub struct CommonArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Only these fields, in every format (tables and CSV in this order; dotted paths reach
+    /// inside: user.username).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "FIELD,…",
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    pub fields: Vec<String>,
 }
 
 /// Paging options of a list command.

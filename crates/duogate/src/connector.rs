@@ -60,7 +60,13 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<ExitCode> {
             let client = common.connection.client()?;
             let found = find_user(&client, &user).await?;
             let format = OutputFormat::resolve(common.output);
-            write_object(std::io::stdout().lock(), format, &USERS, &found)?;
+            write_object(
+                std::io::stdout().lock(),
+                format,
+                &USERS,
+                &common.fields,
+                &found,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         UsersCommand::Create {
@@ -121,6 +127,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<ExitCode> {
                 std::io::stdout().lock(),
                 format,
                 &USERS,
+                &common.fields,
                 &serde_json::to_value(updated)?,
             )?;
             Ok(ExitCode::SUCCESS)
@@ -145,6 +152,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<ExitCode> {
                 std::io::stdout().lock(),
                 format,
                 &USERS,
+                &common.fields,
                 &serde_json::to_value(updated)?,
             )?;
             Ok(ExitCode::SUCCESS)
@@ -452,7 +460,13 @@ async fn planned(
     let client = common.connection.client()?;
     let answer = client.call(call.method, &call.path, &call.params).await?;
     let format = OutputFormat::resolve(common.output);
-    write_object(std::io::stdout().lock(), format, resource, &answer.response)?;
+    write_object(
+        std::io::stdout().lock(),
+        format,
+        resource,
+        &common.fields,
+        &answer.response,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -467,7 +481,7 @@ async fn list(
     let client = common.connection.client()?;
     let format = OutputFormat::resolve(common.output);
     let stdout = std::io::stdout();
-    let mut writer = ListWriter::new(stdout.lock(), format, resource);
+    let mut writer = ListWriter::new(stdout.lock(), format, resource, &common.fields);
     if paging.all {
         stream_all(
             &client,

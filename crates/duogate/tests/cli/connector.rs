@@ -445,3 +445,59 @@ fn generated_bypass_codes_go_to_stdout_once_and_never_to_logs() {
         .code(2)
         .stderr(predicates::str::contains("count"));
 }
+
+#[test]
+fn fields_choose_what_every_output_format_shows() {
+    let emu = TestEmulator::start("users=3,bypass_codes=2");
+    let csv = emu
+        .duogate()
+        .args(["users", "list", "--fields", "username,user_id", "-o", "csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(csv.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("username,user_id"));
+    assert!(lines.next().unwrap().contains(",DU"));
+    let json = emu.json(&[
+        "users",
+        "list",
+        "--fields",
+        "username,email",
+        "--all",
+        "-o",
+        "json",
+    ]);
+    let keys: Vec<&String> = json[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["email", "username"]);
+    let table = emu
+        .duogate()
+        .args([
+            "bypass-codes",
+            "list",
+            "--fields",
+            "bypass_code_id,user.username",
+            "-o",
+            "table",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.starts_with("BYPASS_CODE_ID"), "{text}");
+    assert!(text.lines().next().unwrap().contains("USER.USERNAME"));
+    assert_eq!(text.lines().count(), 3);
+    let id = json[0]["username"].as_str().unwrap();
+    let one = emu.json(&[
+        "users",
+        "get",
+        id,
+        "--fields",
+        "username,phones",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(one.as_object().unwrap().len(), 2);
+    emu.duogate()
+        .args(["users", "list", "--fields", "username,,email"])
+        .assert()
+        .code(2);
+}
