@@ -10,7 +10,9 @@
 //! | `GET`, `POST /admin/v1/users/{user_id}/phones` | the user's phones (paged); associate `phone_id` (`""`) |
 //! | `DELETE /admin/v1/users/{user_id}/phones/{phone_id}` | dissociate (`""`) |
 //! | `GET /admin/v1/phones` | paged phones with their `users`; `number` / `extension` filter |
-//! | `GET /admin/v1/phones/{phone_id}` | one phone with its `users` |
+//! | `POST /admin/v1/phones` | creates a phone (every parameter optional) |
+//! | `GET`, `POST`, `DELETE /admin/v1/phones/{phone_id}` | one phone with its `users`; modify; delete (`""`, and gone from its users) |
+//! | `POST /admin/v1/phones/{phone_id}/activation_url` | a Duo Mobile activation link (`valid_secs`, default 86400; `install=1` adds `installation_url`) |
 //! | `GET /admin/v1/admins`, `GET`, `POST /admin/v1/admins/{admin_id}` | paged admins; one; modify |
 //! | `GET /admin/v1/bypass_codes` | paged bypass codes (never the code itself) |
 //! | `GET`, `POST /admin/v1/users/{user_id}/bypass_codes` | the user's bypass codes (paged); generate codes (the list of codes, shown once) |
@@ -36,6 +38,15 @@
 //! /_emulator/emails`). A username or alias already in use is refused with `username already
 //! exists` (Duo documents "user already exists" as a 400). The answer is `""`.
 //!
+//! **Phones**: `number` is read as Duo does for administrators (dashes and spaces dropped; no
+//! leading `+` means US `+1`; at least 2 digits); `type` is `mobile`, `landline` or `unknown` and
+//! `platform` one of Duo's platform names (`google android`, `apple ios`, `windows phone`,
+//! `rim blackberry`, `java j2me`, `palm webos`, `symbian os`, `windows mobile`, `generic
+//! smartphone`, `unknown`), case-insensitive, answered in Duo's display spelling (`Mobile`,
+//! `Apple iOS`); `predelay`/`postdelay` are non-negative integers. A new phone is not activated;
+//! it can take calls (and SMS when `Mobile`). An activation link needs a smartphone platform
+//! (40002 `platform` otherwise); `install` is `0` or `1`.
+//!
 //! **Bypass codes** (`POST /admin/v1/users/{user_id}/bypass_codes`): `count` (1 to 10, default
 //! 10) random nine-digit codes, or `codes` (a comma-separated list of at most 10 codes of 1 to
 //! 32 letters or digits; exclusive with `count`); `valid_secs` (default 0: never expires);
@@ -54,7 +65,7 @@ use serde_json::{Value, json};
 use duo_proto::Params;
 use duo_proto::canon::form_urldecode;
 use duo_proto::envelope::{DuoFail, FailCode};
-use duo_proto::models::{BypassCode, User};
+use duo_proto::models::{BypassCode, Phone, User};
 
 use crate::config::duo_id;
 use crate::logs;
@@ -201,6 +212,21 @@ fn record_change(
             "bypass_code",
             json!({"bypass_code_id": id}),
         ),
+        (["admin", "v1", "phones"], &Method::POST) => (
+            "phone_create",
+            answer["phone_id"].as_str().unwrap_or_default().to_string(),
+            "phone",
+            described(params),
+        ),
+        (["admin", "v1", "phones", id], &Method::POST) => {
+            ("phone_update", id.to_string(), "phone", described(params))
+        }
+        (["admin", "v1", "phones", id], &Method::DELETE) => (
+            "phone_delete",
+            id.to_string(),
+            "phone",
+            json!({"phone_id": id}),
+        ),
         (["admin", "v1", "admins", id], &Method::POST) => {
             let name = data
                 .admins
@@ -277,7 +303,36 @@ fn route(shared: &Arc<Shared>, method: &Method, segments: &[&str], params: &Para
         }
         (["admin", "v1", "users", _, "bypass_codes"], _) => Err(method_not_allowed()),
         (["admin", "v1", "phones"], &Method::GET) => list_phones(shared, params, &path),
+        (["admin", "v1", "phones"], &Method::POST) => {
+            let mut phone = Phone {
+                phone_id: duo_id(&mut rand::rng(), "DP"),
+                kind: "Unknown".into(),
+                platform: "Unknown".into(),
+                ..Phone::default()
+            };
+            apply_phone_fields(&mut phone, params)?;
+            let mut data = shared.data();
+            data.insert_phone(phone.clone());
+            Ok(Answer::Ok(to_value(&data.full_phone(&phone)), None))
+        }
         (["admin", "v1", "phones"], _) => Err(method_not_allowed()),
+        (["admin", "v1", "phones", id], &Method::POST) => {
+            let mut data = shared.data();
+            let mut phone = data.phone(id).ok_or_else(not_found)?.clone();
+            apply_phone_fields(&mut phone, params)?;
+            data.insert_phone(phone.clone());
+            Ok(Answer::Ok(to_value(&data.full_phone(&phone)), None))
+        }
+        (["admin", "v1", "phones", id], &Method::DELETE) => {
+            if !shared.data().remove_phone(id) {
+                return Err(not_found());
+            }
+            Ok(Answer::Ok(json!(""), None))
+        }
+        (["admin", "v1", "phones", id, "activation_url"], &Method::POST) => {
+            activation_url(shared, id, params)
+        }
+        (["admin", "v1", "phones", _, "activation_url"], _) => Err(method_not_allowed()),
         (["admin", "v1", "phones", id], &Method::GET) => {
             let data = shared.data();
             let phone = data.phone(id).ok_or_else(not_found)?;
@@ -419,6 +474,121 @@ fn create_user(shared: &Arc<Shared>, params: &Params) -> ApiResult {
     data.insert_user(UserRecord::new(user));
     let record = data.user(&user_id).ok_or_else(not_found)?;
     Ok(Answer::Ok(to_value(&data.full_user(record)), None))
+}
+
+/// Duo's phone platforms: what a request says (lower-case) and how Duo shows it.
+pub const PHONE_PLATFORMS: [(&str, &str); 10] = [
+    ("google android", "Google Android"),
+    ("apple ios", "Apple iOS"),
+    ("windows phone", "Windows Phone"),
+    ("rim blackberry", "RIM BlackBerry"),
+    ("java j2me", "Java J2ME"),
+    ("palm webos", "Palm WebOS"),
+    ("symbian os", "Symbian OS"),
+    ("windows mobile", "Windows Mobile"),
+    ("generic smartphone", "Generic Smartphone"),
+    ("unknown", "Unknown"),
+];
+
+/// A phone number as Duo stores it (see the module documentation), or `None` when invalid.
+fn e164(number: &str) -> Option<String> {
+    let digits: String = number.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
+    let bare = digits.strip_prefix('+').unwrap_or(&digits);
+    if bare.len() < 2 || !bare.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(if digits.starts_with('+') {
+        digits
+    } else {
+        format!("+1{digits}")
+    })
+}
+
+/// Applies phone parameters to a copy; refuses (naming the parameter) before any change.
+fn apply_phone_fields(phone: &mut Phone, params: &Params) -> Result<(), DuoFail> {
+    if let Some(number) = params.get("number") {
+        phone.number = if number.is_empty() {
+            String::new()
+        } else {
+            e164(number).ok_or_else(|| invalid("number"))?
+        };
+    }
+    if let Some(extension) = params.get("extension") {
+        if !extension.chars().all(|c| c.is_ascii_digit()) {
+            return Err(invalid("extension"));
+        }
+        phone.extension = extension.to_string();
+    }
+    if let Some(name) = params.get("name") {
+        phone.name = name.to_string();
+    }
+    if let Some(kind) = params.get("type") {
+        phone.kind = match kind.to_ascii_lowercase().as_str() {
+            "mobile" => "Mobile",
+            "landline" => "Landline",
+            "unknown" => "Unknown",
+            _ => return Err(invalid("type")),
+        }
+        .to_string();
+    }
+    if let Some(platform) = params.get("platform") {
+        let wanted = platform.to_ascii_lowercase();
+        phone.platform = PHONE_PLATFORMS
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, shown)| (*shown).to_string())
+            .ok_or_else(|| invalid("platform"))?;
+    }
+    for (name, field) in [
+        ("predelay", &mut phone.predelay),
+        ("postdelay", &mut phone.postdelay),
+    ] {
+        if let Some(value) = params.get(name) {
+            value.parse::<u32>().map_err(|_| invalid(name))?;
+            *field = Some(value.to_string());
+        }
+    }
+    if !phone.activated {
+        phone.capabilities = if phone.kind == "Mobile" {
+            vec!["phone".into(), "sms".into()]
+        } else {
+            vec!["phone".into()]
+        };
+    }
+    Ok(())
+}
+
+/// Default lifetime of an activation link: one day.
+pub const ACTIVATION_VALID_SECS: u64 = 86_400;
+
+fn activation_url(shared: &Arc<Shared>, phone_id: &str, params: &Params) -> ApiResult {
+    let data = shared.data();
+    let phone = data.phone(phone_id).ok_or_else(not_found)?;
+    let valid_secs = count_param(params, "valid_secs")?.unwrap_or(ACTIVATION_VALID_SECS);
+    let install = match params.get("install") {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(_) => return Err(invalid("install")),
+    };
+    if matches!(phone.platform.as_str(), "Unknown" | "") || phone.kind == "Landline" {
+        return Err(invalid("platform"));
+    }
+    let code = crate::config::random_token(
+        &mut rand::rng(),
+        "",
+        20,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    );
+    let url = shared.public_url();
+    let mut answer = json!({
+        "activation_barcode": format!("{url}/frame/qr?value=duo%3A%2F%2F{code}"),
+        "activation_url": format!("{url}/activate/{code}"),
+        "valid_secs": valid_secs,
+    });
+    if install {
+        answer["installation_url"] = json!(format!("{url}/install/{phone_id}"));
+    }
+    Ok(Answer::Ok(answer, None))
 }
 
 /// Default lifetime of an enrollment link: 30 days.

@@ -812,6 +812,26 @@ impl Data {
         }
     }
 
+    /// Removes a phone and its associations with users. Returns whether it existed.
+    pub fn remove_phone(&mut self, phone_id: &str) -> bool {
+        let Some(index) = self.phone_index.get(phone_id).copied() else {
+            return false;
+        };
+        for user_id in self.phone_users.remove(phone_id).unwrap_or_default() {
+            if let Some(&i) = self.user_index.get(&user_id) {
+                self.users[i].phone_ids.retain(|p| p != phone_id);
+            }
+        }
+        self.phones.remove(index);
+        self.phone_index = self
+            .phones
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.phone_id.clone(), i))
+            .collect();
+        true
+    }
+
     /// Phones in creation (paging) order.
     pub fn phones(&self) -> &[Phone] {
         &self.phones

@@ -894,3 +894,161 @@ async fn bypass_codes_are_read_and_deleted_by_id() {
     assert_eq!(left.body["metadata"]["total_objects"], 1);
     assert_eq!(send(&emu, admin("PUT", &path, json!({}))).await.status, 405);
 }
+
+#[tokio::test]
+async fn phones_are_created_modified_and_deleted_with_duos_spellings() {
+    let emu = emulator("users=1,phones=1");
+    let created = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/phones",
+            json!({"number": "734-555-1212", "name": "desk", "type": "MOBILE", "platform": "apple ios", "predelay": "2"}),
+        ),
+    )
+    .await;
+    let id = created["phone_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("DP") && id.len() == 20);
+    assert_eq!(created["number"], "+17345551212");
+    assert_eq!(created["type"], "Mobile");
+    assert_eq!(created["platform"], "Apple iOS");
+    assert_eq!(created["predelay"], "2");
+    assert_eq!(created["activated"], false);
+    assert_eq!(created["capabilities"], json!(["phone", "sms"]));
+    assert_eq!(created["users"], json!([]));
+    let path = format!("/admin/v1/phones/{id}");
+    let changed = ok(
+        &emu,
+        admin("POST", &path, json!({"name": "cell", "extension": "12"})),
+    )
+    .await;
+    assert_eq!(
+        (changed["name"].clone(), changed["extension"].clone()),
+        (json!("cell"), json!("12"))
+    );
+    let before = ok(&emu, admin("GET", &path, json!({}))).await;
+    for (params, detail) in [
+        (json!({"name": "x", "type": "pager"}), "type"),
+        (json!({"name": "x", "platform": "nokia"}), "platform"),
+        (json!({"name": "x", "number": "call me"}), "number"),
+        (json!({"name": "x", "predelay": "-1"}), "predelay"),
+        (json!({"name": "x", "extension": "12a"}), "extension"),
+    ] {
+        let reply = send(&emu, admin("POST", &path, params.clone())).await;
+        assert_eq!(
+            (
+                reply.status,
+                reply.body["code"].clone(),
+                reply.body["message_detail"].clone()
+            ),
+            (400, json!(40002), json!(detail)),
+            "{params}"
+        );
+    }
+    assert_eq!(ok(&emu, admin("GET", &path, json!({}))).await, before);
+
+    let user = first_user_id(&emu, 0).await;
+    ok(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/users/{user}/phones"),
+            json!({"phone_id": id}),
+        ),
+    )
+    .await;
+    assert_eq!(ok(&emu, admin("DELETE", &path, json!({}))).await, json!(""));
+    let phones = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{user}/phones"), json!({})),
+    )
+    .await;
+    assert_eq!(
+        phones.as_array().unwrap().len(),
+        1,
+        "the deleted phone left its user"
+    );
+    for method in ["GET", "POST", "DELETE"] {
+        assert_eq!(
+            send(&emu, admin(method, &path, json!({}))).await.status,
+            404,
+            "{method}"
+        );
+    }
+    let all = send(&emu, admin("GET", "/admin/v1/phones", json!({}))).await;
+    assert_eq!(all.body["metadata"]["total_objects"], 1);
+}
+
+#[tokio::test]
+async fn activation_links_need_a_smartphone() {
+    let emu = emulator("phones=1");
+    let seeded = ok(&emu, admin("GET", "/admin/v1/phones", json!({}))).await[0]["phone_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = ok(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/phones/{seeded}/activation_url"),
+            json!({"valid_secs": "3600", "install": "1"}),
+        ),
+    )
+    .await;
+    assert_eq!(link["valid_secs"], 3600);
+    assert!(
+        link["activation_url"]
+            .as_str()
+            .unwrap()
+            .contains("/activate/")
+    );
+    assert!(
+        link["activation_barcode"]
+            .as_str()
+            .unwrap()
+            .contains("duo%3A%2F%2F")
+    );
+    assert!(link.get("installation_url").is_some());
+    let landline = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/phones",
+            json!({"number": "+15551234567", "type": "landline"}),
+        ),
+    )
+    .await["phone_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = send(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/phones/{landline}/activation_url"),
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(refused.body["message_detail"], "platform");
+    let bad = send(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/phones/{seeded}/activation_url"),
+            json!({"install": "yes"}),
+        ),
+    )
+    .await;
+    assert_eq!(bad.body["message_detail"], "install");
+    let missing = send(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/phones/DPNOSUCHPHONE0000000/activation_url",
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(missing.body["code"], 40401);
+}
