@@ -17,6 +17,8 @@
 //! `retrieve_user_by_username` (Duo's answer: a list of 0 or 1 users), `create_user`,
 //! `delete_user`, `enroll_user`, `retrieve_authentication_logs` (one page; `next_offset` is the
 //! previous page's two-value cursor, sent as repeated keys as Duo wants), `retrieve_administrator_logs`,
+//! the phone actions (`create_phone`, `modify_phone`, `delete_phone`,
+//! `dissociate_phone_from_user`, `create_activation_url`),
 //! `generate_bypass_codes` (whose `json_body` holds the codes,
 //! shown this once), `retrieve_bypass_codes_by_user_id` and `delete_bypass_code`. Values Duo
 //! would refuse are refused here first when the rule is documented: user `status` is one of
@@ -51,6 +53,8 @@ pub enum InputKind {
     Codes,
     /// A list of strings, or one comma-separated string; sent as repeated keys.
     List,
+    /// `true`/`false` (also `1`/`0`, as numbers or strings), sent as `"1"`/`"0"`.
+    Binary,
 }
 
 impl InputKind {
@@ -67,6 +71,7 @@ impl InputKind {
             Self::Between(low, high) => format!("integer {low} to {high}"),
             Self::Codes => "list of codes, or \"c1,c2\" (at most 10)".into(),
             Self::List => "list of strings, or \"a,b\"".into(),
+            Self::Binary => "true or false (sent as 1 or 0)".into(),
         }
     }
 }
@@ -135,6 +140,32 @@ pub const ACTIONS: &[Action] = &[
         inputs: &[path_id("user_id"), input("phone_id", InputKind::Id, true)],
     },
     Action {
+        name: "create_activation_url",
+        summary: "A Duo Mobile activation link for a smartphone",
+        method: "POST",
+        path: "/admin/v1/phones/{phone_id}/activation_url",
+        inputs: &[
+            path_id("phone_id"),
+            input("valid_secs", InputKind::Count, false),
+            input("install", InputKind::Binary, false),
+        ],
+    },
+    Action {
+        name: "create_phone",
+        summary: "Create a phone",
+        method: "POST",
+        path: "/admin/v1/phones",
+        inputs: &[
+            input("number", InputKind::Text, false),
+            input("extension", InputKind::Text, false),
+            input("name", InputKind::Text, false),
+            input("type", InputKind::Text, false),
+            input("platform", InputKind::Text, false),
+            input("predelay", InputKind::Count, false),
+            input("postdelay", InputKind::Count, false),
+        ],
+    },
+    Action {
         name: "create_user",
         summary: "Create a user",
         method: "POST",
@@ -162,11 +193,25 @@ pub const ACTIONS: &[Action] = &[
         inputs: &[path_id("bypass_code_id")],
     },
     Action {
+        name: "delete_phone",
+        summary: "Delete a phone (it leaves its users)",
+        method: "DELETE",
+        path: "/admin/v1/phones/{phone_id}",
+        inputs: &[path_id("phone_id")],
+    },
+    Action {
         name: "delete_user",
         summary: "Delete a user",
         method: "DELETE",
         path: "/admin/v1/users/{user_id}",
         inputs: &[path_id("user_id")],
+    },
+    Action {
+        name: "dissociate_phone_from_user",
+        summary: "Remove a phone from a user (the phone stays)",
+        method: "DELETE",
+        path: "/admin/v1/users/{user_id}/phones/{phone_id}",
+        inputs: &[path_id("user_id"), path_id("phone_id")],
     },
     Action {
         name: "enroll_user",
@@ -205,6 +250,22 @@ pub const ACTIONS: &[Action] = &[
             input("password", InputKind::Text, false),
             input("password_change_required", InputKind::Flag, false),
             input("status", InputKind::Text, false),
+        ],
+    },
+    Action {
+        name: "modify_phone",
+        summary: "Change a phone's number, name, type, platform or delays",
+        method: "POST",
+        path: "/admin/v1/phones/{phone_id}",
+        inputs: &[
+            path_id("phone_id"),
+            input("number", InputKind::Text, false),
+            input("extension", InputKind::Text, false),
+            input("name", InputKind::Text, false),
+            input("type", InputKind::Text, false),
+            input("platform", InputKind::Text, false),
+            input("predelay", InputKind::Count, false),
+            input("postdelay", InputKind::Count, false),
         ],
     },
     Action {
@@ -543,6 +604,29 @@ fn coerce(spec: &Input, value: &Value) -> Result<Value, ActionInputError> {
             }
             Ok(json!(codes.join(",")))
         }
+        (InputKind::Binary, value) => {
+            let on = match value {
+                Value::Bool(b) => Some(*b),
+                Value::Number(n) => match n.as_u64() {
+                    Some(1) => Some(true),
+                    Some(0) => Some(false),
+                    _ => None,
+                },
+                Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" => Some(true),
+                    "false" | "0" => Some(false),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match on {
+                Some(on) => Ok(json!(if on { "1" } else { "0" })),
+                None => Err(invalid(
+                    spec.name,
+                    format!("must be true or false, got {value}"),
+                )),
+            }
+        }
         (InputKind::List, Value::String(s)) => Ok(json!(
             s.split(',')
                 .map(str::trim)
@@ -822,7 +906,7 @@ mod tests {
 
     #[test]
     fn catalogue_is_sorted_and_path_inputs_fill_the_path() {
-        assert_eq!(ACTIONS.len(), 18);
+        assert_eq!(ACTIONS.len(), 23);
         assert!(ACTIONS.windows(2).all(|w| w[0].name < w[1].name));
         for action in ACTIONS {
             for spec in action.inputs.iter().filter(|i| i.in_path) {
@@ -1075,5 +1159,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(admin.params["mintime"], json!("1700000000"));
+    }
+
+    #[test]
+    fn phone_actions_fill_both_ids_and_send_install_as_one_or_zero() {
+        let call = plan(
+            "dissociate_phone_from_user",
+            &json!({"user_id": "DU1", "phone_id": "DP/2"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (call.method, call.path.as_str()),
+            ("DELETE", "/admin/v1/users/DU1/phones/DP%2F2")
+        );
+        let link = plan(
+            "create_activation_url",
+            &json!({"phone_id": "DP1", "install": true, "valid_secs": 60}),
+        )
+        .unwrap();
+        assert_eq!(link.params["install"], json!("1"));
+        assert!(
+            plan(
+                "create_activation_url",
+                &json!({"phone_id": "DP1", "install": "maybe"})
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("install")
+        );
+        assert!(
+            plan("create_phone", &json!({"predelay": "soon"}))
+                .unwrap_err()
+                .to_string()
+                .contains("predelay")
+        );
     }
 }

@@ -94,6 +94,45 @@ impl std::fmt::Debug for GeneratedBypassCodes {
     }
 }
 
+/// Fields of a phone to create or modify; `None` fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneFields {
+    /// Number (E.164 advised; without `+`, US `+1` is assumed).
+    pub number: Option<String>,
+    /// Extension.
+    pub extension: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// `mobile`, `landline` or `unknown`.
+    pub kind: Option<String>,
+    /// `apple ios`, `google android`, `generic smartphone`, …
+    pub platform: Option<String>,
+    /// Seconds to wait after the call is answered before dialing the extension.
+    pub predelay: Option<u32>,
+    /// Seconds to wait after dialing the extension before the prompt.
+    pub postdelay: Option<u32>,
+}
+
+fn phone_params(fields: &PhoneFields) -> Map<String, Value> {
+    let mut params = Map::new();
+    put(&mut params, "number", &fields.number);
+    put(&mut params, "extension", &fields.extension);
+    put(&mut params, "name", &fields.name);
+    put(&mut params, "type", &fields.kind);
+    put(&mut params, "platform", &fields.platform);
+    put(
+        &mut params,
+        "predelay",
+        &fields.predelay.map(|v| v.to_string()),
+    );
+    put(
+        &mut params,
+        "postdelay",
+        &fields.postdelay.map(|v| v.to_string()),
+    );
+    params
+}
+
 /// A query of a v2 log (authentication, telephony, activity): a window in Unix milliseconds,
 /// and where the previous page ended.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -576,5 +615,62 @@ impl<'a> AdminApi<'a> {
                 .await?
                 .response,
         )
+    }
+
+    /// Removes a phone from a user (the phone stays).
+    pub async fn dissociate_phone(&self, user_id: &str, phone_id: &str) -> Result<(), ClientError> {
+        let path = format!(
+            "/admin/v1/users/{}/phones/{}",
+            path_segment(user_id),
+            path_segment(phone_id)
+        );
+        self.client
+            .call("DELETE", &path, &Map::new())
+            .await
+            .map(|_| ())
+    }
+
+    /// Creates a phone; returns it.
+    pub async fn create_phone(&self, fields: &PhoneFields) -> Result<Phone, ClientError> {
+        self.post("/admin/v1/phones", phone_params(fields)).await
+    }
+
+    /// Changes a phone; returns it.
+    pub async fn modify_phone(
+        &self,
+        phone_id: &str,
+        fields: &PhoneFields,
+    ) -> Result<Phone, ClientError> {
+        let path = format!("/admin/v1/phones/{}", path_segment(phone_id));
+        self.post(&path, phone_params(fields)).await
+    }
+
+    /// Deletes a phone (and its associations).
+    pub async fn delete_phone(&self, phone_id: &str) -> Result<(), ClientError> {
+        let path = format!("/admin/v1/phones/{}", path_segment(phone_id));
+        self.client
+            .call("DELETE", &path, &Map::new())
+            .await
+            .map(|_| ())
+    }
+
+    /// A Duo Mobile activation link for a smartphone, valid `valid_secs` (Duo's default: one
+    /// day); `install` also asks for an installation link. Duo's answer as it came
+    /// (`activation_url`, `activation_barcode`, `valid_secs`, `installation_url`).
+    pub async fn activation_url(
+        &self,
+        phone_id: &str,
+        valid_secs: Option<u64>,
+        install: bool,
+    ) -> Result<Value, ClientError> {
+        let mut params = Map::new();
+        if let Some(secs) = valid_secs {
+            params.insert("valid_secs".into(), json!(secs.to_string()));
+        }
+        if install {
+            params.insert("install".into(), json!("1"));
+        }
+        let path = format!("/admin/v1/phones/{}/activation_url", path_segment(phone_id));
+        Ok(self.client.call("POST", &path, &params).await?.response)
     }
 }

@@ -435,3 +435,55 @@ async fn bypass_codes_are_generated_listed_and_deleted() {
         assert!(refused.to_string().contains("count"), "{refused}");
     }
 }
+
+#[tokio::test]
+async fn phones_are_created_modified_dissociated_deleted_and_activated() {
+    use duo_client::admin::PhoneFields;
+    let (url, emulator) = start("users=1").await;
+    for version in [SigVersion::V5, SigVersion::V2] {
+        let client = admin_client(&url, &emulator, version);
+        let admin = client.admin();
+        let phone = admin
+            .create_phone(&PhoneFields {
+                number: Some("+4420 7946 0000".into()),
+                kind: Some("mobile".into()),
+                platform: Some("generic smartphone".into()),
+                predelay: Some(1),
+                ..PhoneFields::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(phone.number, "+442079460000");
+        assert_eq!(phone.platform, "Generic Smartphone");
+        let renamed = admin
+            .modify_phone(
+                &phone.phone_id,
+                &PhoneFields {
+                    name: Some("spare".into()),
+                    ..PhoneFields::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(renamed.name, "spare");
+        let link = admin
+            .activation_url(&phone.phone_id, Some(120), true)
+            .await
+            .unwrap();
+        assert_eq!(link["valid_secs"], 120);
+        let (users, _) = admin.list_users(None, None).await.unwrap();
+        let user = &users[0].user_id;
+        admin.associate_phone(user, &phone.phone_id).await.unwrap();
+        admin.dissociate_phone(user, &phone.phone_id).await.unwrap();
+        assert!(admin.user_phones(user).await.unwrap().is_empty());
+        admin.delete_phone(&phone.phone_id).await.unwrap();
+        assert_eq!(
+            admin
+                .delete_phone(&phone.phone_id)
+                .await
+                .unwrap_err()
+                .duo_code(),
+            Some(40401)
+        );
+    }
+}
