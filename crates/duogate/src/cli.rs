@@ -42,7 +42,8 @@ pub enum Command {
     /// Duo users: list, get (by id or name), create, update, delete, enroll, aliases.
     #[command(subcommand)]
     Users(UsersCommand),
-    /// Phones: list (all, or one user's), associate a phone with a user.
+    /// Phones: list, create, modify, delete, associate with and dissociate from users,
+    /// activation links.
     #[command(subcommand)]
     Phones(PhonesCommand),
     /// Administrators: list, modify.
@@ -274,6 +275,77 @@ pub enum PhonesCommand {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Remove a phone from a user (the phone itself stays).
+    Dissociate {
+        /// The user's id (DU…).
+        user_id: String,
+        /// The phone's id (DP…).
+        phone_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create a phone.
+    Create {
+        #[command(flatten)]
+        fields: PhoneArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Change a phone. Only the fields given are sent.
+    Modify {
+        /// The phone's id (DP…).
+        phone_id: String,
+        #[command(flatten)]
+        fields: PhoneArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Delete a phone (it leaves every user it belonged to).
+    Delete {
+        /// The phone's id (DP…).
+        phone_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Print a Duo Mobile activation link for a smartphone.
+    ActivationUrl {
+        /// The phone's id (DP…).
+        phone_id: String,
+        /// Seconds the link stays valid (Duo's default: one day).
+        #[arg(long, value_name = "SECS")]
+        valid_secs: Option<u64>,
+        /// Also print a link to install Duo Mobile.
+        #[arg(long)]
+        install: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// Fields `phones create` and `phones modify` set.
+#[derive(Debug, Clone, Args)]
+pub struct PhoneArgs {
+    /// Number (E.164 advised; without +, US +1 is assumed).
+    #[arg(long)]
+    pub number: Option<String>,
+    /// Extension.
+    #[arg(long)]
+    pub extension: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// mobile, landline or unknown.
+    #[arg(long = "type", value_parser = ["mobile", "landline", "unknown"])]
+    pub kind: Option<String>,
+    /// Platform: apple ios, google android, generic smartphone, windows phone, unknown, …
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Seconds to wait after the call is answered before dialing the extension.
+    #[arg(long, value_name = "SECS")]
+    pub predelay: Option<u32>,
+    /// Seconds to wait after dialing the extension before the prompt.
+    #[arg(long, value_name = "SECS")]
+    pub postdelay: Option<u32>,
 }
 
 /// `duogate admins …`

@@ -20,12 +20,12 @@ use duo_client::DuoClient;
 use duo_client::actions::{self, ActionResult};
 
 use crate::cli::{
-    ActionArgs, AdminsCommand, BypassCodesCommand, CommonArgs, PagingArgs, PhonesCommand,
-    ProfileFields, UsersCommand,
+    ActionArgs, AdminsCommand, BypassCodesCommand, CommonArgs, PagingArgs, PhoneArgs,
+    PhonesCommand, ProfileFields, UsersCommand,
 };
 use crate::failure::{EXIT_DUO, usage};
 use crate::output::{ListWriter, OutputFormat, progress, set_total, write_object};
-use crate::resources::{ADMINS, BYPASS_CODES, PHONES, Resource, USERS};
+use crate::resources::{ACTIVATION_LINKS, ADMINS, BYPASS_CODES, PHONES, Resource, USERS};
 
 /// `after_help` of `duogate action`: the catalogue, rendered from `duo_client::actions`.
 pub fn actions_help() -> String {
@@ -290,7 +290,92 @@ pub async fn phones(command: PhonesCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        PhonesCommand::Dissociate {
+            user_id,
+            phone_id,
+            common,
+        } => {
+            let input = json!({"user_id": user_id, "phone_id": phone_id});
+            let call = actions::plan("dissociate_phone_from_user", &input)?;
+            let client = common.connection.client()?;
+            client.call(call.method, &call.path, &call.params).await?;
+            done(
+                common.output,
+                json!({"dissociated": true, "user_id": user_id, "phone_id": phone_id}),
+                &format!("phone {phone_id} is no longer associated with user {user_id}"),
+            )
+        }
+        PhonesCommand::Create { fields, common } => {
+            planned(
+                &common,
+                "create_phone",
+                Value::Object(phone_fields(fields)),
+                &PHONES,
+            )
+            .await
+        }
+        PhonesCommand::Modify {
+            phone_id,
+            fields,
+            common,
+        } => {
+            let mut input = phone_fields(fields);
+            if input.is_empty() {
+                return usage(
+                    "nothing to modify: give at least one of --number, --extension, --name, \
+                     --type, --platform, --predelay, --postdelay",
+                );
+            }
+            input.insert("phone_id".into(), json!(phone_id));
+            planned(&common, "modify_phone", Value::Object(input), &PHONES).await
+        }
+        PhonesCommand::Delete { phone_id, common } => {
+            let call = actions::plan("delete_phone", &json!({"phone_id": phone_id}))?;
+            let client = common.connection.client()?;
+            client.call(call.method, &call.path, &call.params).await?;
+            done(
+                common.output,
+                json!({"deleted": true, "phone_id": phone_id}),
+                &format!("phone {phone_id} is deleted"),
+            )
+        }
+        PhonesCommand::ActivationUrl {
+            phone_id,
+            valid_secs,
+            install,
+            common,
+        } => {
+            let mut input = json!({"phone_id": phone_id, "install": install});
+            if let Some(secs) = valid_secs {
+                input["valid_secs"] = json!(secs);
+            }
+            planned(&common, "create_activation_url", input, &ACTIVATION_LINKS).await
+        }
     }
+}
+
+fn phone_fields(fields: PhoneArgs) -> Map<String, Value> {
+    let PhoneArgs {
+        number,
+        extension,
+        name,
+        kind,
+        platform,
+        predelay,
+        postdelay,
+    } = fields;
+    [
+        ("number", number.map(Value::from)),
+        ("extension", extension.map(Value::from)),
+        ("name", name.map(Value::from)),
+        ("type", kind.map(Value::from)),
+        ("platform", platform.map(Value::from)),
+        ("predelay", predelay.map(Value::from)),
+        ("postdelay", postdelay.map(Value::from)),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+    .collect()
 }
 
 /// `duogate admins …`

@@ -151,6 +151,22 @@ pub const BYPASS_CODES: Resource = Resource {
     ],
 };
 
+/// A Duo Mobile activation link.
+pub const ACTIVATION_LINKS: Resource = Resource {
+    plural: "activation links",
+    table: &[
+        ("ACTIVATION_URL", Cell::Field("activation_url")),
+        ("VALID_SECS", Cell::Field("valid_secs")),
+        ("INSTALLATION_URL", Cell::Field("installation_url")),
+    ],
+    csv: &[
+        ("activation_url", Cell::Field("activation_url")),
+        ("activation_barcode", Cell::Field("activation_barcode")),
+        ("valid_secs", Cell::Field("valid_secs")),
+        ("installation_url", Cell::Field("installation_url")),
+    ],
+};
+
 fn text(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),

@@ -414,3 +414,46 @@ fn log_actions_return_duos_log_answers() {
         .code(2)
         .stderr(predicates::str::contains("maxtime"));
 }
+
+#[test]
+fn phone_actions_run_against_the_emulator() {
+    let emu = TestEmulator::start("users=1");
+    let users = run(&emu, "retrieve_users", json!({}));
+    let user_id = users[0]["user_id"].as_str().unwrap();
+    let phone = run(
+        &emu,
+        "create_phone",
+        json!({"number": "5551230000", "type": "mobile", "platform": "google android"}),
+    );
+    let phone_id = phone["phone_id"].as_str().unwrap();
+    assert_eq!(phone["number"], "+15551230000");
+    let changed = run(
+        &emu,
+        "modify_phone",
+        json!({"phone_id": phone_id, "postdelay": 3}),
+    );
+    assert_eq!(changed["postdelay"], "3");
+    run(
+        &emu,
+        "associate_phone_with_user",
+        json!({"user_id": user_id, "phone_id": phone_id}),
+    );
+    let link = run(
+        &emu,
+        "create_activation_url",
+        json!({"phone_id": phone_id, "install": 0}),
+    );
+    assert!(link.get("installation_url").is_none());
+    assert_eq!(
+        run(
+            &emu,
+            "dissociate_phone_from_user",
+            json!({"user_id": user_id, "phone_id": phone_id})
+        ),
+        json!("")
+    );
+    assert_eq!(
+        run(&emu, "delete_phone", json!({"phone_id": phone_id})),
+        json!("")
+    );
+}

@@ -501,3 +501,66 @@ fn fields_choose_what_every_output_format_shows() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn phones_are_created_modified_dissociated_and_deleted() {
+    let emu = TestEmulator::start("users=1,phones=1");
+    let user = first_id(&emu, "users", "user_id");
+    let created = emu.json(&[
+        "phones",
+        "create",
+        "--number",
+        "+15557654321",
+        "--type",
+        "mobile",
+        "--platform",
+        "apple ios",
+        "--name",
+        "work",
+        "-o",
+        "json",
+    ]);
+    let phone = created["phone_id"].as_str().unwrap().to_string();
+    assert_eq!(created["platform"], "Apple iOS");
+    let modified = emu.json(&[
+        "phones", "modify", &phone, "--name", "personal", "-o", "json",
+    ]);
+    assert_eq!(modified["name"], "personal");
+    emu.duogate()
+        .args(["phones", "associate", &user, &phone])
+        .assert()
+        .success();
+    let link = emu.json(&[
+        "phones",
+        "activation-url",
+        &phone,
+        "--install",
+        "--valid-secs",
+        "600",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(link["valid_secs"], 600);
+    assert!(link["installation_url"].is_string());
+    let gone = emu.json(&["phones", "dissociate", &user, &phone, "-o", "json"]);
+    assert_eq!(gone["dissociated"], true);
+    let listed = emu.json(&["phones", "list", "--user", &user, "-o", "json"]);
+    assert!(!listed.to_string().contains(&phone));
+    let deleted = emu.json(&["phones", "delete", &phone, "-o", "json"]);
+    assert_eq!(deleted, json!({"deleted": true, "phone_id": phone}));
+    let before = emu.requests_logged();
+    emu.duogate()
+        .args(["phones", "modify", &phone])
+        .assert()
+        .code(2);
+    emu.duogate()
+        .args(["phones", "create", "--type", "pager"])
+        .assert()
+        .code(2);
+    assert_eq!(emu.requests_logged(), before);
+    emu.duogate()
+        .args(["phones", "create", "--platform", "nokia"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("(platform)"));
+}
