@@ -80,6 +80,14 @@ pub struct LogsArgs {
     /// Authentication log: only these results (success, denied, fraud, …; repeatable).
     #[arg(long = "result", value_name = "RESULT")]
     pub results: Vec<String>,
+    /// Only these fields of each entry (dotted paths reach inside: user.name).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "FIELD,…",
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    pub fields: Vec<String>,
     /// Milliseconds between two requests (Duo allows 2 a minute per log).
     #[arg(long, hide = true, default_value_t = 30_000)]
     pub poll_interval_ms: u64,
@@ -189,9 +197,13 @@ impl Pacer {
     }
 }
 
-fn write_line(entry: &Value) -> anyhow::Result<()> {
+fn write_line(entry: &Value, fields: &[String]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, entry)?;
+    if fields.is_empty() {
+        serde_json::to_writer(&mut out, entry)?;
+    } else {
+        serde_json::to_writer(&mut out, &crate::output::project(entry, fields))?;
+    }
     writeln!(out)?;
     out.flush()?;
     Ok(())
@@ -292,7 +304,7 @@ async fn follow_v2(
                     _ => admin.activity_log(&query).await?,
                 };
                 for entry in &page.entries {
-                    write_line(entry)?;
+                    write_line(entry, &args.fields)?;
                     if let Some(at) = cursor(kind, entry) {
                         next_offset = Some(at);
                     }
@@ -353,7 +365,7 @@ async fn follow_admin(
                 if ts > last_second {
                     break;
                 }
-                write_line(&entry)?;
+                write_line(&entry, &args.fields)?;
                 wrote += 1;
                 if ts == mintime {
                     skip += 1;

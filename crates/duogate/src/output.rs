@@ -82,8 +82,8 @@ fn path_text(object: &Value, path: &str) -> String {
     }
 }
 
-/// An object cut down to `fields`, in their order (missing ones are `null`).
-fn project(object: &Value, fields: &[String]) -> Value {
+/// An object cut down to `fields` (missing ones are `null`).
+pub fn project(object: &Value, fields: &[String]) -> Value {
     let mut projected = serde_json::Map::new();
     for field in fields {
         projected.insert(

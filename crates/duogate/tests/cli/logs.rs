@@ -74,6 +74,22 @@ fn logs_auth_prints_settled_entries_of_the_window_as_json_lines() {
     let got = lines(&String::from_utf8(denied.stdout).unwrap());
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["user"]["name"], "bob");
+    let chosen = emu
+        .duogate()
+        .args([
+            "logs",
+            "auth",
+            "--since",
+            "1h",
+            "--fields",
+            "txid,user.name",
+            "--poll-interval-ms",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let got = lines(&String::from_utf8(chosen.stdout).unwrap());
+    assert_eq!(got[1], json!({"txid": b, "user.name": "bob"}));
 }
 
 #[test]
