@@ -15,6 +15,10 @@
 //! | `POST /admin/v1/phones/{phone_id}/activation_url` | a Duo Mobile activation link (`valid_secs`, default 86400; `install=1` adds `installation_url`) |
 //! | `GET /admin/v1/admins`, `GET`, `POST /admin/v1/admins/{admin_id}` | paged admins; one; modify |
 //! | `GET /admin/v1/bypass_codes` | paged bypass codes (never the code itself) |
+//! | `GET`, `POST /admin/v1/groups` | paged groups; create (`name` required, unique) |
+//! | `GET /admin/v1/groups/{group_id}`, `GET /admin/v2/groups/{group_id}`, `POST`, `DELETE /admin/v1/groups/{group_id}` | one group; modify; delete (`""`) |
+//! | `GET /admin/v2/groups/{group_id}/users` | the members (paged; `user_id`, `username`) |
+//! | `GET`, `POST /admin/v1/users/{user_id}/groups`, `DELETE …/groups/{group_id}` | a user's groups (paged); add to a group (`group_id`; `""`); remove (`""`) |
 //! | `GET`, `POST /admin/v1/users/{user_id}/bypass_codes` | the user's bypass codes (paged); generate codes (the list of codes, shown once) |
 //! | `GET`, `DELETE /admin/v1/bypass_codes/{bypass_code_id}` | one bypass code; delete (`""`) |
 //!
@@ -47,6 +51,12 @@
 //! it can take calls (and SMS when `Mobile`). An activation link needs a smartphone platform
 //! (40002 `platform` otherwise); `install` is `0` or `1`.
 //!
+//! **Groups**: `status` is `active`, `bypass` or `disabled` in requests and `Active`, `Bypass`,
+//! `Disabled` in answers; `push_enabled`, `sms_enabled`, `voice_enabled`, `mobile_otp_enabled`
+//! are flags (`1`/`0`, `true`/`false`; deprecated by Duo, kept on v1 objects); names are
+//! unique (`name already exists`). Adding a user to a group twice changes nothing. A user's
+//! `groups` lists the groups it belongs to.
+//!
 //! **Bypass codes** (`POST /admin/v1/users/{user_id}/bypass_codes`): `count` (1 to 10, default
 //! 10) random nine-digit codes, or `codes` (a comma-separated list of at most 10 codes of 1 to
 //! 32 letters or digits; exclusive with `count`); `valid_secs` (default 0: never expires);
@@ -65,7 +75,7 @@ use serde_json::{Value, json};
 use duo_proto::Params;
 use duo_proto::canon::form_urldecode;
 use duo_proto::envelope::{DuoFail, FailCode};
-use duo_proto::models::{BypassCode, Phone, User};
+use duo_proto::models::{BypassCode, Group, Phone, User};
 
 use crate::config::duo_id;
 use crate::logs;
@@ -211,6 +221,33 @@ fn record_change(
             id.to_string(),
             "bypass_code",
             json!({"bypass_code_id": id}),
+        ),
+        (["admin", "v1", "groups"], &Method::POST) => (
+            "group_create",
+            params.get("name").unwrap_or_default().to_string(),
+            "group",
+            described(params),
+        ),
+        (["admin", "v1", "groups", id], &Method::POST) => {
+            ("group_update", id.to_string(), "group", described(params))
+        }
+        (["admin", "v1", "groups", id], &Method::DELETE) => (
+            "group_delete",
+            id.to_string(),
+            "group",
+            json!({"group_id": id}),
+        ),
+        (["admin", "v1", "users", id, "groups"], &Method::POST) => (
+            "user_update",
+            username_of(&data, id),
+            "user",
+            json!({"group_added": params.get("group_id")}),
+        ),
+        (["admin", "v1", "users", id, "groups", group_id], &Method::DELETE) => (
+            "user_update",
+            username_of(&data, id),
+            "user",
+            json!({"group_removed": group_id}),
         ),
         (["admin", "v1", "phones"], &Method::POST) => (
             "phone_create",
@@ -364,6 +401,120 @@ fn route(shared: &Arc<Shared>, method: &Method, segments: &[&str], params: &Para
             }))
         }
         (["admin", "v1", "bypass_codes"], _) => Err(method_not_allowed()),
+        (["admin", "v1", "groups"], &Method::GET) => {
+            let paging = paging(params, &path)?;
+            let data = shared.data();
+            Ok(page(&data.groups, paging, to_value))
+        }
+        (["admin", "v1", "groups"], &Method::POST) => {
+            let name = required(params, "name")?;
+            let mut group = Group {
+                group_id: duo_id(&mut rand::rng(), "DG"),
+                name: name.to_string(),
+                status: "Active".into(),
+                push_enabled: true,
+                sms_enabled: true,
+                voice_enabled: true,
+                mobile_otp_enabled: true,
+                ..Group::default()
+            };
+            apply_group_fields(&mut group, params)?;
+            let mut data = shared.data();
+            if data.groups.iter().any(|g| g.name == group.name) {
+                return Err(invalid("name already exists"));
+            }
+            data.groups.push(group.clone());
+            Ok(Answer::Ok(to_value(&group), None))
+        }
+        (["admin", "v1", "groups"], _) => Err(method_not_allowed()),
+        (["admin", "v1" | "v2", "groups", id], &Method::GET) => {
+            let data = shared.data();
+            let group = data
+                .groups
+                .iter()
+                .find(|g| g.group_id == *id)
+                .ok_or_else(not_found)?;
+            Ok(Answer::Ok(to_value(group), None))
+        }
+        (["admin", "v1", "groups", id], &Method::POST) => {
+            let mut data = shared.data();
+            let index = data
+                .groups
+                .iter()
+                .position(|g| g.group_id == *id)
+                .ok_or_else(not_found)?;
+            let mut group = data.groups[index].clone();
+            apply_group_fields(&mut group, params)?;
+            if data
+                .groups
+                .iter()
+                .any(|g| g.name == group.name && g.group_id != group.group_id)
+            {
+                return Err(invalid("name already exists"));
+            }
+            data.groups[index] = group.clone();
+            Ok(Answer::Ok(to_value(&group), None))
+        }
+        (["admin", "v1", "groups", id], &Method::DELETE) => {
+            let mut data = shared.data();
+            let before = data.groups.len();
+            data.groups.retain(|g| g.group_id != *id);
+            if data.groups.len() == before {
+                return Err(not_found());
+            }
+            data.group_members.remove(*id);
+            Ok(Answer::Ok(json!(""), None))
+        }
+        (["admin", _, "groups", _], _) => Err(method_not_allowed()),
+        (["admin", "v2", "groups", id, "users"], &Method::GET) => {
+            let paging = paging(params, &path)?;
+            let data = shared.data();
+            if !data.groups.iter().any(|g| g.group_id == *id) {
+                return Err(not_found());
+            }
+            let members: Vec<&UserRecord> = data
+                .group_members
+                .get(*id)
+                .map(|ids| ids.iter().filter_map(|u| data.user(u)).collect())
+                .unwrap_or_default();
+            Ok(page(
+                &members,
+                paging,
+                |r| json!({"user_id": r.user.user_id, "username": r.user.username}),
+            ))
+        }
+        (["admin", "v1", "users", id, "groups"], &Method::GET) => {
+            let paging = paging(params, &path)?;
+            let data = shared.data();
+            data.user(id).ok_or_else(not_found)?;
+            Ok(page(&data.groups_of(id), paging, to_value))
+        }
+        (["admin", "v1", "users", id, "groups"], &Method::POST) => {
+            let group_id = required(params, "group_id")?;
+            let mut data = shared.data();
+            data.user(id).ok_or_else(not_found)?;
+            if !data.groups.iter().any(|g| g.group_id == group_id) {
+                return Err(not_found());
+            }
+            let members = data.group_members.entry(group_id.to_string()).or_default();
+            if !members.iter().any(|m| m == id) {
+                members.push(id.to_string());
+            }
+            Ok(Answer::Ok(json!(""), None))
+        }
+        (["admin", "v1", "users", _, "groups"], _) => Err(method_not_allowed()),
+        (["admin", "v1", "users", id, "groups", group_id], &Method::DELETE) => {
+            let mut data = shared.data();
+            data.user(id).ok_or_else(not_found)?;
+            if !data.groups.iter().any(|g| g.group_id == *group_id) {
+                return Err(not_found());
+            }
+            if let Some(members) = data.group_members.get_mut(*group_id) {
+                members.retain(|m| m != id);
+            }
+            Ok(Answer::Ok(json!(""), None))
+        }
+        (["admin", "v1", "users", _, "groups", _], _) => Err(method_not_allowed()),
         (["admin", "v1", "bypass_codes", id], &Method::GET) => {
             let data = shared.data();
             let code = data
@@ -554,6 +705,39 @@ fn apply_phone_fields(phone: &mut Phone, params: &Params) -> Result<(), DuoFail>
         } else {
             vec!["phone".into()]
         };
+    }
+    Ok(())
+}
+
+/// Applies group parameters to a copy; refuses (naming the parameter) before any change.
+fn apply_group_fields(group: &mut Group, params: &Params) -> Result<(), DuoFail> {
+    if let Some(name) = params.get("name") {
+        if name.is_empty() {
+            return Err(invalid("name"));
+        }
+        group.name = name.to_string();
+    }
+    if let Some(desc) = params.get("desc") {
+        group.desc = desc.to_string();
+    }
+    if let Some(status) = params.get("status") {
+        group.status = match status {
+            "active" => "Active",
+            "bypass" => "Bypass",
+            "disabled" => "Disabled",
+            _ => return Err(invalid("status")),
+        }
+        .to_string();
+    }
+    for (name, field) in [
+        ("push_enabled", &mut group.push_enabled),
+        ("sms_enabled", &mut group.sms_enabled),
+        ("voice_enabled", &mut group.voice_enabled),
+        ("mobile_otp_enabled", &mut group.mobile_otp_enabled),
+    ] {
+        if let Some(on) = flag(params, name)? {
+            *field = on;
+        }
     }
     Ok(())
 }

@@ -30,7 +30,7 @@ use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use duo_proto::models::{Admin, BypassCode, Phone, User};
+use duo_proto::models::{Admin, BypassCode, Group, Phone, User};
 
 use crate::config::{SeedSpec, duo_id};
 
@@ -404,6 +404,10 @@ pub struct Data {
     pub enrollment_emails: Vec<EnrollmentEmail>,
     /// The authentication, administrator, telephony and activity logs.
     pub logs: crate::logs::LogBook,
+    /// Groups, in creation (paging) order.
+    pub groups: Vec<Group>,
+    /// group_id → its members' user ids, in the order they were added.
+    pub group_members: HashMap<String, Vec<String>>,
     transactions: HashMap<String, Transaction>,
     transaction_order: VecDeque<String>,
     offers: HashMap<String, VerifiedPushOffer>,
@@ -796,6 +800,9 @@ impl Data {
         self.users.remove(index);
         self.bypass_codes.retain(|c| c.user_id != user_id);
         self.enrollments.remove(user_id);
+        for members in self.group_members.values_mut() {
+            members.retain(|m| m != user_id);
+        }
         self.reindex_users();
         true
     }
@@ -918,11 +925,24 @@ impl Data {
         unlinked(&record.user)
     }
 
+    /// The groups a user belongs to, in group order.
+    pub fn groups_of(&self, user_id: &str) -> Vec<Group> {
+        self.groups
+            .iter()
+            .filter(|g| {
+                self.group_members
+                    .get(&g.group_id)
+                    .is_some_and(|members| members.iter().any(|m| m == user_id))
+            })
+            .cloned()
+            .collect()
+    }
+
     /// A user as the users endpoints return it.
     pub fn full_user(&self, record: &UserRecord) -> User {
         let phones = self.phones_of(record).map(Self::bare_phone).collect();
         User {
-            groups: Some(Vec::new()),
+            groups: Some(self.groups_of(&record.user.user_id)),
             phones: Some(phones),
             tokens: Some(Vec::new()),
             u2ftokens: Some(Vec::new()),

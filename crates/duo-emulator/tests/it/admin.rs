@@ -1052,3 +1052,149 @@ async fn activation_links_need_a_smartphone() {
     .await;
     assert_eq!(missing.body["code"], 40401);
 }
+
+#[tokio::test]
+async fn groups_are_created_modified_joined_left_and_deleted() {
+    let emu = emulator("users=2");
+    let group = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/groups",
+            json!({"name": "Contractors", "desc": "outside staff", "status": "bypass", "sms_enabled": "0"}),
+        ),
+    )
+    .await;
+    let id = group["group_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("DG") && id.len() == 20);
+    assert_eq!(group["status"], "Bypass");
+    assert_eq!(group["sms_enabled"], false);
+    assert_eq!(group["push_enabled"], true);
+    let v2 = ok(
+        &emu,
+        admin("GET", &format!("/admin/v2/groups/{id}"), json!({})),
+    )
+    .await;
+    assert_eq!(v2, group);
+    let path = format!("/admin/v1/groups/{id}");
+    for (params, detail) in [
+        (json!({"desc": "x", "status": "Active"}), "status"),
+        (json!({"desc": "x", "name": ""}), "name"),
+        (
+            json!({"desc": "x", "push_enabled": "maybe"}),
+            "push_enabled",
+        ),
+    ] {
+        let reply = send(&emu, admin("POST", &path, params.clone())).await;
+        assert_eq!(reply.body["message_detail"], detail, "{params}");
+    }
+    let dup = send(
+        &emu,
+        admin("POST", "/admin/v1/groups", json!({"name": "Contractors"})),
+    )
+    .await;
+    assert_eq!(dup.body["message_detail"], "name already exists");
+    let renamed = ok(&emu, admin("POST", &path, json!({"name": "Vendors"}))).await;
+    assert_eq!(
+        (renamed["name"].clone(), renamed["desc"].clone()),
+        (json!("Vendors"), json!("outside staff"))
+    );
+
+    let (a, b) = (first_user_id(&emu, 0).await, first_user_id(&emu, 1).await);
+    for user in [&a, &b, &a] {
+        let joined = ok(
+            &emu,
+            admin(
+                "POST",
+                &format!("/admin/v1/users/{user}/groups"),
+                json!({"group_id": id}),
+            ),
+        )
+        .await;
+        assert_eq!(joined, json!(""));
+    }
+    let members = send(
+        &emu,
+        admin(
+            "GET",
+            &format!("/admin/v2/groups/{id}/users"),
+            json!({"limit": "1"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        members.body["response"],
+        json!([{"user_id": a, "username": members.body["response"][0]["username"]}])
+    );
+    assert_eq!(
+        members.body["metadata"]["total_objects"], 2,
+        "joining twice changes nothing"
+    );
+    let user = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{a}"), json!({})),
+    )
+    .await;
+    assert_eq!(user["groups"][0]["name"], "Vendors");
+    let groups_of_b = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{b}/groups"), json!({})),
+    )
+    .await;
+    assert_eq!(groups_of_b[0]["group_id"], id.as_str());
+    assert_eq!(
+        ok(
+            &emu,
+            admin(
+                "DELETE",
+                &format!("/admin/v1/users/{b}/groups/{id}"),
+                json!({})
+            )
+        )
+        .await,
+        json!("")
+    );
+    assert_eq!(
+        ok(
+            &emu,
+            admin("GET", &format!("/admin/v1/users/{b}/groups"), json!({}))
+        )
+        .await,
+        json!([])
+    );
+    let unknown = send(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/users/{a}/groups"),
+            json!({"group_id": "DGNOSUCHGROUP0000000"}),
+        ),
+    )
+    .await;
+    assert_eq!(unknown.body["code"], 40401);
+    let missing = send(
+        &emu,
+        admin("POST", &format!("/admin/v1/users/{a}/groups"), json!({})),
+    )
+    .await;
+    assert_eq!(missing.body["message_detail"], "group_id");
+
+    assert_eq!(ok(&emu, admin("DELETE", &path, json!({}))).await, json!(""));
+    let user = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{a}"), json!({})),
+    )
+    .await;
+    assert_eq!(user["groups"], json!([]));
+    assert_eq!(
+        send(
+            &emu,
+            admin("GET", &format!("/admin/v2/groups/{id}/users"), json!({}))
+        )
+        .await
+        .status,
+        404
+    );
+    let listed = send(&emu, admin("GET", "/admin/v1/groups", json!({}))).await;
+    assert_eq!(listed.body["metadata"]["total_objects"], 0);
+}
