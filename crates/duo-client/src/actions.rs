@@ -18,7 +18,9 @@
 //! `delete_user`, `enroll_user`, `retrieve_authentication_logs` (one page; `next_offset` is the
 //! previous page's two-value cursor, sent as repeated keys as Duo wants), `retrieve_administrator_logs`,
 //! the phone actions (`create_phone`, `modify_phone`, `delete_phone`,
-//! `dissociate_phone_from_user`, `create_activation_url`),
+//! `dissociate_phone_from_user`, `create_activation_url`), the group actions
+//! (`retrieve_groups`, `create_group`, `modify_group`, `delete_group`, `retrieve_group_users`,
+//! `add_user_to_group`, `remove_user_from_group`),
 //! `generate_bypass_codes` (whose `json_body` holds the codes,
 //! shown this once), `retrieve_bypass_codes_by_user_id` and `delete_bypass_code`. Values Duo
 //! would refuse are refused here first when the rule is documented: user `status` is one of
@@ -133,6 +135,13 @@ const PAGING: [Input; 2] = [
 /// bypass-code actions SOAR playbooks need besides.
 pub const ACTIONS: &[Action] = &[
     Action {
+        name: "add_user_to_group",
+        summary: "Add a user to a group",
+        method: "POST",
+        path: "/admin/v1/users/{user_id}/groups",
+        inputs: &[path_id("user_id"), input("group_id", InputKind::Id, true)],
+    },
+    Action {
         name: "associate_phone_with_user",
         summary: "Associate a phone with a user",
         method: "POST",
@@ -148,6 +157,17 @@ pub const ACTIONS: &[Action] = &[
             path_id("phone_id"),
             input("valid_secs", InputKind::Count, false),
             input("install", InputKind::Binary, false),
+        ],
+    },
+    Action {
+        name: "create_group",
+        summary: "Create a group",
+        method: "POST",
+        path: "/admin/v1/groups",
+        inputs: &[
+            input("name", InputKind::Id, true),
+            input("desc", InputKind::Text, false),
+            input("status", USER_STATUS, false),
         ],
     },
     Action {
@@ -191,6 +211,13 @@ pub const ACTIONS: &[Action] = &[
         method: "DELETE",
         path: "/admin/v1/bypass_codes/{bypass_code_id}",
         inputs: &[path_id("bypass_code_id")],
+    },
+    Action {
+        name: "delete_group",
+        summary: "Delete a group",
+        method: "DELETE",
+        path: "/admin/v1/groups/{group_id}",
+        inputs: &[path_id("group_id")],
     },
     Action {
         name: "delete_phone",
@@ -253,6 +280,18 @@ pub const ACTIONS: &[Action] = &[
         ],
     },
     Action {
+        name: "modify_group",
+        summary: "Change a group's name, description or status",
+        method: "POST",
+        path: "/admin/v1/groups/{group_id}",
+        inputs: &[
+            path_id("group_id"),
+            input("name", InputKind::Id, false),
+            input("desc", InputKind::Text, false),
+            input("status", USER_STATUS, false),
+        ],
+    },
+    Action {
         name: "modify_phone",
         summary: "Change a phone's number, name, type, platform or delays",
         method: "POST",
@@ -267,6 +306,13 @@ pub const ACTIONS: &[Action] = &[
             input("predelay", InputKind::Count, false),
             input("postdelay", InputKind::Count, false),
         ],
+    },
+    Action {
+        name: "remove_user_from_group",
+        summary: "Remove a user from a group",
+        method: "DELETE",
+        path: "/admin/v1/users/{user_id}/groups/{group_id}",
+        inputs: &[path_id("user_id"), path_id("group_id")],
     },
     Action {
         name: "retrieve_administrator_logs",
@@ -315,6 +361,24 @@ pub const ACTIONS: &[Action] = &[
             input("limit", InputKind::Count, false),
             input("offset", InputKind::Count, false),
         ],
+    },
+    Action {
+        name: "retrieve_group_users",
+        summary: "List a group's members (one page)",
+        method: "GET",
+        path: "/admin/v2/groups/{group_id}/users",
+        inputs: &[
+            path_id("group_id"),
+            input("limit", InputKind::Count, false),
+            input("offset", InputKind::Count, false),
+        ],
+    },
+    Action {
+        name: "retrieve_groups",
+        summary: "List groups (one page)",
+        method: "GET",
+        path: "/admin/v1/groups",
+        inputs: &PAGING,
     },
     Action {
         name: "retrieve_phones",
@@ -906,7 +970,7 @@ mod tests {
 
     #[test]
     fn catalogue_is_sorted_and_path_inputs_fill_the_path() {
-        assert_eq!(ACTIONS.len(), 23);
+        assert_eq!(ACTIONS.len(), 30);
         assert!(ACTIONS.windows(2).all(|w| w[0].name < w[1].name));
         for action in ACTIONS {
             for spec in action.inputs.iter().filter(|i| i.in_path) {

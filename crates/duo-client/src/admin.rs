@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use duo_proto::canon::path_segment;
-use duo_proto::models::{Admin, BypassCode, Phone, User};
+use duo_proto::models::{Admin, BypassCode, Group, Phone, User};
 use duo_proto::paging::PagingMetadata;
 
 use crate::client::DuoClient;
@@ -130,6 +130,25 @@ fn phone_params(fields: &PhoneFields) -> Map<String, Value> {
         "postdelay",
         &fields.postdelay.map(|v| v.to_string()),
     );
+    params
+}
+
+/// Fields of a group to create or modify; `None` fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFields {
+    /// Name (unique).
+    pub name: Option<String>,
+    /// Description.
+    pub desc: Option<String>,
+    /// `active`, `bypass` or `disabled`.
+    pub status: Option<String>,
+}
+
+fn group_params(fields: &GroupFields) -> Map<String, Value> {
+    let mut params = Map::new();
+    put(&mut params, "name", &fields.name);
+    put(&mut params, "desc", &fields.desc);
+    put(&mut params, "status", &fields.status);
     params
 }
 
@@ -672,5 +691,85 @@ impl<'a> AdminApi<'a> {
         }
         let path = format!("/admin/v1/phones/{}/activation_url", path_segment(phone_id));
         Ok(self.client.call("POST", &path, &params).await?.response)
+    }
+
+    /// Every group.
+    pub fn groups(&self) -> impl Stream<Item = Result<Group, ClientError>> + 'a {
+        self.stream("/admin/v1/groups")
+    }
+
+    /// Creates a group; returns it.
+    pub async fn create_group(&self, fields: &GroupFields) -> Result<Group, ClientError> {
+        self.post("/admin/v1/groups", group_params(fields)).await
+    }
+
+    /// Changes a group; returns it.
+    pub async fn modify_group(
+        &self,
+        group_id: &str,
+        fields: &GroupFields,
+    ) -> Result<Group, ClientError> {
+        let path = format!("/admin/v1/groups/{}", path_segment(group_id));
+        self.post(&path, group_params(fields)).await
+    }
+
+    /// Deletes a group (its members stay, outside it).
+    pub async fn delete_group(&self, group_id: &str) -> Result<(), ClientError> {
+        let path = format!("/admin/v1/groups/{}", path_segment(group_id));
+        self.client
+            .call("DELETE", &path, &Map::new())
+            .await
+            .map(|_| ())
+    }
+
+    /// A group's members (`user_id`, `username`).
+    pub async fn group_users(&self, group_id: &str) -> Result<Vec<Value>, ClientError> {
+        let path = format!("/admin/v2/groups/{}/users", path_segment(group_id));
+        self.client
+            .items(&path, Map::new(), None)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// The groups a user belongs to.
+    pub async fn user_groups(&self, user_id: &str) -> Result<Vec<Group>, ClientError> {
+        let path = format!("/admin/v1/users/{}/groups", path_segment(user_id));
+        let items: Vec<Result<Value, ClientError>> =
+            self.client.items(&path, Map::new(), None).collect().await;
+        items
+            .into_iter()
+            .map(|item| item.and_then(decode))
+            .collect()
+    }
+
+    /// Adds a user to a group (already a member: nothing changes).
+    pub async fn add_user_to_group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+    ) -> Result<(), ClientError> {
+        let mut params = Map::new();
+        params.insert("group_id".into(), json!(group_id));
+        let path = format!("/admin/v1/users/{}/groups", path_segment(user_id));
+        self.client.call("POST", &path, &params).await.map(|_| ())
+    }
+
+    /// Removes a user from a group.
+    pub async fn remove_user_from_group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+    ) -> Result<(), ClientError> {
+        let path = format!(
+            "/admin/v1/users/{}/groups/{}",
+            path_segment(user_id),
+            path_segment(group_id)
+        );
+        self.client
+            .call("DELETE", &path, &Map::new())
+            .await
+            .map(|_| ())
     }
 }

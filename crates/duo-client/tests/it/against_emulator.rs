@@ -487,3 +487,49 @@ async fn phones_are_created_modified_dissociated_deleted_and_activated() {
         );
     }
 }
+
+#[tokio::test]
+async fn groups_are_created_modified_joined_and_deleted() {
+    use duo_client::admin::GroupFields;
+    let (url, emulator) = start("users=1").await;
+    for (version, name) in [(SigVersion::V5, "five"), (SigVersion::V2, "two")] {
+        let client = admin_client(&url, &emulator, version);
+        let admin = client.admin();
+        let group = admin
+            .create_group(&GroupFields {
+                name: Some(name.into()),
+                status: Some("disabled".into()),
+                ..GroupFields::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(group.status, "Disabled");
+        let changed = admin
+            .modify_group(
+                &group.group_id,
+                &GroupFields {
+                    desc: Some("d".into()),
+                    ..GroupFields::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.desc, "d");
+        let (users, _) = admin.list_users(None, None).await.unwrap();
+        let user = &users[0].user_id;
+        admin
+            .add_user_to_group(user, &group.group_id)
+            .await
+            .unwrap();
+        assert_eq!(admin.group_users(&group.group_id).await.unwrap().len(), 1);
+        assert_eq!(admin.user_groups(user).await.unwrap()[0].name, name);
+        admin
+            .remove_user_from_group(user, &group.group_id)
+            .await
+            .unwrap();
+        assert!(admin.user_groups(user).await.unwrap().is_empty());
+        admin.delete_group(&group.group_id).await.unwrap();
+        let all: Vec<_> = admin.groups().collect().await;
+        assert!(all.is_empty(), "{version:?}");
+    }
+}
