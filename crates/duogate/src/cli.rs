@@ -46,6 +46,9 @@ pub enum Command {
     /// activation links.
     #[command(subcommand)]
     Phones(PhonesCommand),
+    /// Groups: list, create, modify, delete, members, add-user, remove-user.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
     /// Administrators: list, modify.
     #[command(subcommand)]
     Admins(AdminsCommand),
@@ -348,6 +351,81 @@ pub struct PhoneArgs {
     pub postdelay: Option<u32>,
 }
 
+/// `duogate groups …`
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// List groups.
+    List {
+        #[command(flatten)]
+        paging: PagingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create a group.
+    Create {
+        /// The group's name (unique).
+        name: String,
+        /// Description.
+        #[arg(long)]
+        desc: Option<String>,
+        /// active, bypass or disabled.
+        #[arg(long, value_parser = ["active", "bypass", "disabled"])]
+        status: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Change a group. Only the fields given are sent.
+    Modify {
+        /// The group's id (DG…).
+        group_id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Description.
+        #[arg(long)]
+        desc: Option<String>,
+        /// active, bypass or disabled.
+        #[arg(long, value_parser = ["active", "bypass", "disabled"])]
+        status: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Delete a group (its members stay).
+    Delete {
+        /// The group's id (DG…).
+        group_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// List a group's members.
+    Members {
+        /// The group's id (DG…).
+        group_id: String,
+        #[command(flatten)]
+        paging: PagingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Add a user to a group.
+    AddUser {
+        /// The user's id (DU…).
+        user_id: String,
+        /// The group's id (DG…).
+        group_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Remove a user from a group.
+    RemoveUser {
+        /// The user's id (DU…).
+        user_id: String,
+        /// The group's id (DG…).
+        group_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
 /// `duogate admins …`
 #[derive(Debug, Subcommand)]
 pub enum AdminsCommand {
@@ -448,6 +526,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users(command) => connector::users(command).await,
         Command::Phones(command) => connector::phones(command).await,
         Command::Admins(command) => connector::admins(command).await,
+        Command::Groups(command) => connector::groups(command).await,
         Command::BypassCodes(command) => connector::bypass_codes(command).await,
         Command::Action(args) => connector::action(args).await,
         Command::Logs(args) => logs::logs(args).await,

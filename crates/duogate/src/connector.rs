@@ -20,12 +20,14 @@ use duo_client::DuoClient;
 use duo_client::actions::{self, ActionResult};
 
 use crate::cli::{
-    ActionArgs, AdminsCommand, BypassCodesCommand, CommonArgs, PagingArgs, PhoneArgs,
-    PhonesCommand, ProfileFields, UsersCommand,
+    ActionArgs, AdminsCommand, BypassCodesCommand, CommonArgs, GroupsCommand, PagingArgs,
+    PhoneArgs, PhonesCommand, ProfileFields, UsersCommand,
 };
 use crate::failure::{EXIT_DUO, usage};
 use crate::output::{ListWriter, OutputFormat, progress, set_total, write_object};
-use crate::resources::{ACTIVATION_LINKS, ADMINS, BYPASS_CODES, PHONES, Resource, USERS};
+use crate::resources::{
+    ACTIVATION_LINKS, ADMINS, BYPASS_CODES, GROUP_MEMBERS, GROUPS, PHONES, Resource, USERS,
+};
 
 /// `after_help` of `duogate action`: the catalogue, rendered from `duo_client::actions`.
 pub fn actions_help() -> String {
@@ -378,6 +380,95 @@ fn phone_fields(fields: PhoneArgs) -> Map<String, Value> {
     .collect()
 }
 
+/// `duogate groups …`
+pub async fn groups(command: GroupsCommand) -> anyhow::Result<ExitCode> {
+    let fields = |name: Option<String>, desc: Option<String>, status: Option<String>| {
+        [("name", name), ("desc", desc), ("status", status)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), json!(v))))
+            .collect::<Map<String, Value>>()
+    };
+    match command {
+        GroupsCommand::List { paging, common } => {
+            list(&common, &paging, "/admin/v1/groups", Map::new(), &GROUPS).await
+        }
+        GroupsCommand::Create {
+            name,
+            desc,
+            status,
+            common,
+        } => {
+            let input = fields(Some(name), desc, status);
+            planned(&common, "create_group", Value::Object(input), &GROUPS).await
+        }
+        GroupsCommand::Modify {
+            group_id,
+            name,
+            desc,
+            status,
+            common,
+        } => {
+            let mut input = fields(name, desc, status);
+            if input.is_empty() {
+                return usage("nothing to modify: give at least one of --name, --desc, --status");
+            }
+            input.insert("group_id".into(), json!(group_id));
+            planned(&common, "modify_group", Value::Object(input), &GROUPS).await
+        }
+        GroupsCommand::Delete { group_id, common } => {
+            let call = actions::plan("delete_group", &json!({"group_id": group_id}))?;
+            let client = common.connection.client()?;
+            client.call(call.method, &call.path, &call.params).await?;
+            done(
+                common.output,
+                json!({"deleted": true, "group_id": group_id}),
+                &format!("group {group_id} is deleted"),
+            )
+        }
+        GroupsCommand::Members {
+            group_id,
+            paging,
+            common,
+        } => {
+            let path = format!(
+                "/admin/v2/groups/{}/users",
+                duo_proto::canon::path_segment(&group_id)
+            );
+            list(&common, &paging, &path, Map::new(), &GROUP_MEMBERS).await
+        }
+        GroupsCommand::AddUser {
+            user_id,
+            group_id,
+            common,
+        } => {
+            let input = json!({"user_id": user_id, "group_id": group_id});
+            let call = actions::plan("add_user_to_group", &input)?;
+            let client = common.connection.client()?;
+            client.call(call.method, &call.path, &call.params).await?;
+            done(
+                common.output,
+                json!({"added": true, "user_id": user_id, "group_id": group_id}),
+                &format!("user {user_id} is in group {group_id}"),
+            )
+        }
+        GroupsCommand::RemoveUser {
+            user_id,
+            group_id,
+            common,
+        } => {
+            let input = json!({"user_id": user_id, "group_id": group_id});
+            let call = actions::plan("remove_user_from_group", &input)?;
+            let client = common.connection.client()?;
+            client.call(call.method, &call.path, &call.params).await?;
+            done(
+                common.output,
+                json!({"removed": true, "user_id": user_id, "group_id": group_id}),
+                &format!("user {user_id} is no longer in group {group_id}"),
+            )
+        }
+    }
+}
+
 /// `duogate admins …`
 pub async fn admins(command: AdminsCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -644,6 +735,7 @@ fn resource_noun(path: &str) -> &'static str {
         Some("phones") => "phones",
         Some("admins") => "administrators",
         Some("bypass_codes") => "bypass codes",
+        Some("groups") => "groups",
         _ => "objects",
     }
 }

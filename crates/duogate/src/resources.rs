@@ -151,6 +151,40 @@ pub const BYPASS_CODES: Resource = Resource {
     ],
 };
 
+/// Groups.
+pub const GROUPS: Resource = Resource {
+    plural: "groups",
+    table: &[
+        ("GROUP_ID", Cell::Field("group_id")),
+        ("NAME", Cell::Field("name")),
+        ("STATUS", Cell::Field("status")),
+        ("DESC", Cell::Field("desc")),
+    ],
+    csv: &[
+        ("group_id", Cell::Field("group_id")),
+        ("name", Cell::Field("name")),
+        ("status", Cell::Field("status")),
+        ("desc", Cell::Field("desc")),
+        ("push_enabled", Cell::Field("push_enabled")),
+        ("sms_enabled", Cell::Field("sms_enabled")),
+        ("voice_enabled", Cell::Field("voice_enabled")),
+        ("mobile_otp_enabled", Cell::Field("mobile_otp_enabled")),
+    ],
+};
+
+/// A group's members.
+pub const GROUP_MEMBERS: Resource = Resource {
+    plural: "members",
+    table: &[
+        ("USER_ID", Cell::Field("user_id")),
+        ("USERNAME", Cell::Field("username")),
+    ],
+    csv: &[
+        ("user_id", Cell::Field("user_id")),
+        ("username", Cell::Field("username")),
+    ],
+};
+
 /// A Duo Mobile activation link.
 pub const ACTIVATION_LINKS: Resource = Resource {
     plural: "activation links",

@@ -457,3 +457,57 @@ fn phone_actions_run_against_the_emulator() {
         json!("")
     );
 }
+
+#[test]
+fn group_actions_run_against_the_emulator() {
+    let emu = TestEmulator::start("users=1");
+    let users = run(&emu, "retrieve_users", json!({}));
+    let user_id = users[0]["user_id"].as_str().unwrap();
+    let group = run(
+        &emu,
+        "create_group",
+        json!({"name": "SOAR", "status": "active"}),
+    );
+    let group_id = group["group_id"].as_str().unwrap();
+    assert_eq!(
+        run(
+            &emu,
+            "modify_group",
+            json!({"group_id": group_id, "desc": "playbooks"})
+        )["desc"],
+        "playbooks"
+    );
+    assert_eq!(
+        run(&emu, "retrieve_groups", json!({"limit": 5}))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    run(
+        &emu,
+        "add_user_to_group",
+        json!({"user_id": user_id, "group_id": group_id}),
+    );
+    let members = run(&emu, "retrieve_group_users", json!({"group_id": group_id}));
+    assert_eq!(members[0]["user_id"], user_id);
+    run(
+        &emu,
+        "remove_user_from_group",
+        json!({"user_id": user_id, "group_id": group_id}),
+    );
+    assert_eq!(
+        run(&emu, "delete_group", json!({"group_id": group_id})),
+        json!("")
+    );
+    emu.duogate()
+        .args([
+            "action",
+            "create_group",
+            "--input",
+            r#"{"name":"x","status":"on"}"#,
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("status"));
+}

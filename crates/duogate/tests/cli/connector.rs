@@ -564,3 +564,52 @@ fn phones_are_created_modified_dissociated_and_deleted() {
         .code(1)
         .stderr(predicates::str::contains("(platform)"));
 }
+
+#[test]
+fn groups_are_created_joined_listed_and_deleted() {
+    let emu = TestEmulator::start("users=2");
+    let user = first_id(&emu, "users", "user_id");
+    let group = emu.json(&[
+        "groups",
+        "create",
+        "Contractors",
+        "--status",
+        "bypass",
+        "-o",
+        "json",
+    ]);
+    let id = group["group_id"].as_str().unwrap().to_string();
+    assert_eq!(group["status"], "Bypass");
+    let renamed = emu.json(&["groups", "modify", &id, "--desc", "outside", "-o", "json"]);
+    assert_eq!(renamed["desc"], "outside");
+    emu.json(&["groups", "add-user", &user, &id, "-o", "json"]);
+    let members = emu.json(&["groups", "members", &id, "-o", "json"]);
+    assert_eq!(members[0]["user_id"], user.as_str());
+    let shown = emu.json(&["users", "get", &user, "-o", "json"]);
+    assert_eq!(shown["groups"][0]["name"], "Contractors");
+    let csv = emu
+        .duogate()
+        .args(["groups", "list", "-o", "csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(text.starts_with("group_id,name,status"), "{text}");
+    assert!(text.contains("Contractors"));
+    emu.json(&["groups", "remove-user", &user, &id, "-o", "json"]);
+    assert_eq!(
+        emu.json(&["groups", "members", &id, "-o", "json"]),
+        json!([])
+    );
+    assert_eq!(
+        emu.json(&["groups", "delete", &id, "-o", "json"]),
+        json!({"deleted": true, "group_id": id})
+    );
+    emu.duogate()
+        .args(["groups", "modify", &id])
+        .assert()
+        .code(2);
+    emu.duogate()
+        .args(["groups", "create", "x", "--status", "Active"])
+        .assert()
+        .code(2);
+}
