@@ -55,6 +55,9 @@ pub enum Command {
     /// Bypass codes: generate (shown once), list (metadata only), delete.
     #[command(subcommand, name = "bypass-codes")]
     BypassCodes(BypassCodesCommand),
+    /// Ask a user to approve with Duo Push and wait for the answer (Auth API keys).
+    #[command(name = "request-approval")]
+    RequestApproval(RequestApprovalArgs),
     /// Duo's logs (auth, admin, telephony, activity) as JSON lines; --follow, --checkpoint.
     Logs(logs::LogsArgs),
     /// Run a Swimlane-shaped connector action and print {"status_code","reason","json_body"}.
@@ -505,6 +508,30 @@ pub enum BypassCodesCommand {
     },
 }
 
+/// `duogate request-approval USER …`: the connection must be an Auth API integration.
+#[derive(Debug, Args)]
+pub struct RequestApprovalArgs {
+    /// The user: a username or alias, or an id (DU…).
+    pub user: String,
+    /// The device (DP…), or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// What the push shows, as URL-encoded pairs: "from=playbook&ticket=INC-42".
+    #[arg(long)]
+    pub pushinfo: Option<String>,
+    /// The label Duo Mobile shows (Duo's `type`).
+    #[arg(long = "type", value_name = "LABEL")]
+    pub kind: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    pub wait: u64,
+    /// Output format. Default: table on a terminal, JSON otherwise.
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<OutputFormat>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
 /// `duogate action NAME --input …`
 #[derive(Debug, Args)]
 pub struct ActionArgs {
@@ -530,6 +557,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BypassCodes(command) => connector::bypass_codes(command).await,
         Command::Action(args) => connector::action(args).await,
         Command::Logs(args) => logs::logs(args).await,
+        Command::RequestApproval(args) => connector::request_approval(args).await,
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Token(command) => admin_commands::token(command).await,

@@ -1,4 +1,5 @@
-//! The connector commands: `users`, `phones`, `admins`, `bypass-codes` and `action`.
+//! The connector commands: `users`, `phones`, `groups`, `admins`, `bypass-codes`,
+//! `request-approval` and `action` (`logs` is in `crate::logs`).
 //!
 //! Writes go through `duo_client::actions::plan`, the same validation the Swimlane-shaped
 //! `action` command and the HTTP service use, so a bad input is refused with the field's name
@@ -21,12 +22,13 @@ use duo_client::actions::{self, ActionResult};
 
 use crate::cli::{
     ActionArgs, AdminsCommand, BypassCodesCommand, CommonArgs, GroupsCommand, PagingArgs,
-    PhoneArgs, PhonesCommand, ProfileFields, UsersCommand,
+    PhoneArgs, PhonesCommand, ProfileFields, RequestApprovalArgs, UsersCommand,
 };
 use crate::failure::{EXIT_DUO, usage};
 use crate::output::{ListWriter, OutputFormat, progress, set_total, write_object};
 use crate::resources::{
-    ACTIVATION_LINKS, ADMINS, BYPASS_CODES, GROUP_MEMBERS, GROUPS, PHONES, Resource, USERS,
+    ACTIVATION_LINKS, ADMINS, APPROVALS, BYPASS_CODES, GROUP_MEMBERS, GROUPS, PHONES, Resource,
+    USERS,
 };
 
 /// `after_help` of `duogate action`: the catalogue, rendered from `duo_client::actions`.
@@ -737,6 +739,51 @@ fn resource_noun(path: &str) -> &'static str {
         Some("bypass_codes") => "bypass codes",
         Some("groups") => "groups",
         _ => "objects",
+    }
+}
+
+/// `duogate request-approval USER`: an asynchronous push, polled until decided. Prints
+/// `{"txid", "result", "status", "status_msg"}`; exit 0 when allowed, 1 when not.
+pub async fn request_approval(args: RequestApprovalArgs) -> anyhow::Result<ExitCode> {
+    use duo_client::auth::{AuthRequest, Subject};
+    if args.user.is_empty() {
+        return usage("the user must not be empty");
+    }
+    if args.wait == 0 {
+        return usage("--wait must be at least 1 second");
+    }
+    let subject = if duo_client::admin::is_user_id(&args.user) {
+        Subject::UserId(args.user.clone())
+    } else {
+        Subject::Username(args.user.clone())
+    };
+    let request = AuthRequest {
+        device: Some(args.device.clone()),
+        pushinfo: args.pushinfo.clone(),
+        kind: args.kind.clone(),
+        ..AuthRequest::push(subject)
+    };
+    let client = args.connection.client()?;
+    let (txid, decision) = client
+        .auth()
+        .request_approval(&request, std::time::Duration::from_secs(args.wait))
+        .await?;
+    let answer = json!({
+        "txid": txid,
+        "result": decision.result,
+        "status": decision.status,
+        "status_msg": decision.status_msg,
+    });
+    let format = OutputFormat::resolve(args.output);
+    write_object(std::io::stdout().lock(), format, &APPROVALS, &[], &answer)?;
+    if decision.result == "allow" {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "error: not approved: {} ({})",
+            decision.status, decision.status_msg
+        );
+        Ok(ExitCode::from(EXIT_DUO))
     }
 }
 

@@ -1,7 +1,7 @@
 //! `duogate`: one binary for Duo Security.
 //!
-//! It runs the Duo Admin API connector actions (`users`, `phones`, `admins`, `bypass-codes`,
-//! and the Swimlane-shaped `action`), the offline Duo emulator (`emulate`), and the
+//! It runs the Duo Admin API connector actions (`users`, `phones`, `groups`, `admins`,
+//! `bypass-codes`, `logs`, `request-approval`, and the Swimlane-shaped `action`), the offline Duo emulator (`emulate`), and the
 //! configuration service (`serve`: the Vault, ONTAP and native dialects and the enforcement
 //! engine).
 //!

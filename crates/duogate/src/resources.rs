@@ -185,6 +185,23 @@ pub const GROUP_MEMBERS: Resource = Resource {
     ],
 };
 
+/// The outcome of `request-approval`.
+pub const APPROVALS: Resource = Resource {
+    plural: "approvals",
+    table: &[
+        ("TXID", Cell::Field("txid")),
+        ("RESULT", Cell::Field("result")),
+        ("STATUS", Cell::Field("status")),
+        ("STATUS_MSG", Cell::Field("status_msg")),
+    ],
+    csv: &[
+        ("txid", Cell::Field("txid")),
+        ("result", Cell::Field("result")),
+        ("status", Cell::Field("status")),
+        ("status_msg", Cell::Field("status_msg")),
+    ],
+};
+
 /// A Duo Mobile activation link.
 pub const ACTIVATION_LINKS: Resource = Resource {
     plural: "activation links",

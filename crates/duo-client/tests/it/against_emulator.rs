@@ -533,3 +533,52 @@ async fn groups_are_created_modified_joined_and_deleted() {
         assert!(all.is_empty(), "{version:?}");
     }
 }
+
+#[tokio::test]
+async fn request_approval_polls_until_decided_or_gives_up() {
+    let (url, emulator) = start("").await;
+    let control = reqwest::Client::new();
+    for (name, answer) in [
+        ("yes", "approve"),
+        ("fraud", "fraud"),
+        ("silent", "timeout"),
+    ] {
+        control
+            .post(format!("{url}/_emulator/users"))
+            .json(&json!({"username": name, "answer": answer, "phones": 1}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let client = auth_client(&url, &emulator);
+    let auth = client.auth();
+    let wait = std::time::Duration::from_secs(30);
+    let (txid, allowed) = auth
+        .request_approval(&AuthRequest::push(Subject::Username("yes".into())), wait)
+        .await
+        .unwrap();
+    assert!(!txid.is_empty());
+    assert_eq!(
+        (allowed.result.as_str(), allowed.status.as_str()),
+        ("allow", "allow")
+    );
+    let (_, fraud) = auth
+        .request_approval(&AuthRequest::push(Subject::Username("fraud".into())), wait)
+        .await
+        .unwrap();
+    assert_eq!(
+        (fraud.result.as_str(), fraud.status.as_str()),
+        ("deny", "fraud")
+    );
+    let gave_up = auth
+        .request_approval(
+            &AuthRequest::push(Subject::Username("silent".into())),
+            std::time::Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(gave_up, ClientError::Timeout { .. }),
+        "{gave_up:?}"
+    );
+}

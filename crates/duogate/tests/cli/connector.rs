@@ -613,3 +613,58 @@ fn groups_are_created_joined_listed_and_deleted() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn request_approval_pushes_and_waits_for_the_users_answer() {
+    let emu = TestEmulator::start("users=1");
+    for (name, answer) in [("approver", "approve"), ("denier", "deny")] {
+        let (status, body) = emu.control(
+            "POST",
+            "/_emulator/users",
+            Some(&json!({"username": name, "answer": answer, "phones": 1})),
+        );
+        assert!(status < 300, "{body}");
+    }
+    let auth = |user: &str| {
+        emu.duogate()
+            .env("DUO_IKEY", emu.keys["auth_ikey"].as_str().unwrap())
+            .env("DUO_SKEY", emu.keys["auth_skey"].as_str().unwrap())
+            .args([
+                "request-approval",
+                user,
+                "--pushinfo",
+                "ticket=INC-42",
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap()
+    };
+    let allowed = auth("approver");
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let answer = stdout_json(&allowed);
+    assert_eq!(
+        (answer["result"].clone(), answer["status"].clone()),
+        (json!("allow"), json!("allow"))
+    );
+    let (_, transactions) = emu.control("GET", "/_emulator/transactions", None);
+    let tx = transactions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["txid"] == answer["txid"])
+        .expect("the push was recorded");
+    assert_eq!(tx["async"], true);
+    assert_eq!(tx["pushinfo"], "ticket=INC-42");
+    let denied = auth("denier");
+    assert_eq!(denied.status.code(), Some(1));
+    assert_eq!(stdout_json(&denied)["result"], "deny");
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("not approved"));
+    let unknown = auth("nobody");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("40002"));
+}
