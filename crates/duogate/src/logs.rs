@@ -2,9 +2,10 @@
 //! followed, resumable from a checkpoint file.
 //!
 //! **Windows.** Duo holds back the last two minutes of its logs (an entry can appear up to two
-//! minutes after its timestamp), so every read asks for a window ending two minutes ago (or at
-//! `--until`/`--maxtime`), oldest first, and the next window starts just after it: no entry is
-//! read twice and none arriving late is skipped.
+//! minutes after its timestamp), so every read asks for a window ending that long ago plus a
+//! minute's margin for the difference between this machine's clock and Duo's (three minutes in
+//! all; `--hold-back-ms`, hidden, for tests), or at `--until`/`--maxtime`, oldest first, and the
+//! next window starts just after it: no entry is read twice and none arriving late is skipped.
 //!
 //! **Rate.** Duo allows two log requests a minute per log type; requests are spaced by
 //! `--poll-interval-ms` (hidden; default 30 000) whether following or paging through a backlog.
@@ -35,6 +36,9 @@ use crate::failure::{UsageError, usage};
 
 /// How long Duo holds back its newest log entries.
 pub const HOLD_BACK_MS: i64 = 120_000;
+/// What a window's end stays behind this machine's clock by default: Duo's hold-back and a
+/// minute for clock skew.
+pub const SETTLED_AFTER_MS: i64 = HOLD_BACK_MS + 60_000;
 
 /// Which log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -91,6 +95,9 @@ pub struct LogsArgs {
     /// Milliseconds between two requests (Duo allows 2 a minute per log).
     #[arg(long, hide = true, default_value_t = 30_000)]
     pub poll_interval_ms: u64,
+    /// How far behind this machine's clock a window ends, in ms (at least Duo's 120 000).
+    #[arg(long, hide = true, default_value_t = SETTLED_AFTER_MS)]
+    pub hold_back_ms: i64,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -237,6 +244,9 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     if args.poll_interval_ms == 0 {
         return usage("--poll-interval-ms must be at least 1");
     }
+    if args.hold_back_ms < HOLD_BACK_MS {
+        return usage("--hold-back-ms must be at least 120000 (Duo's hold-back)");
+    }
     let saved = match &args.checkpoint {
         Some(path) => Checkpoint::load(path)?,
         None => None,
@@ -283,7 +293,7 @@ async fn follow_v2(
 ) -> anyhow::Result<()> {
     let admin = client.admin();
     loop {
-        let settled = now_ms() - HOLD_BACK_MS;
+        let settled = now_ms() - args.hold_back_ms;
         let maxtime = end.map_or(settled, |end| end.min(settled));
         if maxtime >= mintime {
             loop {
@@ -350,7 +360,7 @@ async fn follow_admin(
 ) -> anyhow::Result<()> {
     let admin = client.admin();
     loop {
-        let settled = (now_ms() - HOLD_BACK_MS).div_euclid(1000);
+        let settled = (now_ms() - args.hold_back_ms).div_euclid(1000);
         let last_second = end.map_or(settled, |end| end.min(settled));
         loop {
             pacer.wait().await;

@@ -140,6 +140,10 @@ fn logs_refuse_bad_options_before_sending() {
             "authentication log only",
         ),
         (vec!["logs", "auth", "--follow", "--until", "1h"], "--until"),
+        (
+            vec!["logs", "auth", "--hold-back-ms", "1000"],
+            "Duo's hold-back",
+        ),
     ] {
         emu.duogate()
             .args(&args)
@@ -166,6 +170,9 @@ fn follow(emu: &TestEmulator, checkpoint: &std::path::Path, out: &std::path::Pat
             "1h",
             "--poll-interval-ms",
             "100",
+            // Emulator and test share this machine's clock: no margin for skew is needed.
+            "--hold-back-ms",
+            "120000",
         ])
         .arg("--checkpoint")
         .arg(checkpoint)
