@@ -62,8 +62,8 @@
 //! 32 letters or digits; exclusive with `count`); `valid_secs` (default 0: never expires);
 //! `reuse_count` (default 1; 0 means unlimited, shown as `null`); `preserve_existing` (default
 //! false: the user's other codes are deleted first). A user holds at most 100 codes. The answer
-//! is the list of codes; only their metadata is kept (the emulator, like Duo, never shows a
-//! code again, and never logs one). `admin_email` of an API-made code is empty (what Duo
+//! is the list of codes; the emulator, like Duo, never shows a code again and never logs one,
+//! and the Auth API accepts it as a passcode of its user (see [`crate::auth_api`]). `admin_email` of an API-made code is empty (what Duo
 //! puts there for an Admin API integration is not public). An unknown user is 40401 before
 //! anything else is checked.
 
@@ -885,10 +885,12 @@ fn generate_bypass_codes(shared: &Arc<Shared>, user_id: &str, params: &Params) -
     }
     let now = shared.now_secs();
     let mut rng = rand::rng();
-    for _ in &codes {
+    for code in &codes {
+        let bypass_code_id = duo_id(&mut rng, "DB");
+        data.keep_bypass_secret(&bypass_code_id, code);
         data.bypass_codes.push(BypassRecord {
             code: BypassCode {
-                bypass_code_id: duo_id(&mut rng, "DB"),
+                bypass_code_id,
                 admin_email: String::new(),
                 created: now,
                 expiration: (valid_secs > 0).then(|| now.saturating_add(valid_secs as i64)),

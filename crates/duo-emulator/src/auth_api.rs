@@ -21,7 +21,9 @@
 //! shows `factor`, the menu `choice`, `device`, `pushinfo`, `ipaddr`, `hostname`, `failmode`
 //! and `verification_code`, never a passcode). The request log (`GET /_emulator/requests`)
 //! shows the same parameters for every Auth API call, preauth included ([`logged_params`]).
-//! `passcode` allows exactly the user's scripted passcodes. `push`, `phone`, `sms` and `auto`
+//! `passcode` allows exactly the user's scripted passcodes and the bypass codes generated for
+//! them through the Admin API (each use counts against `reuse_count`; an expired or used-up
+//! code is refused like a wrong passcode). `push`, `phone`, `sms` and `auto`
 //! need a `device` (an id or `auto`: the user's first device with that capability; for `auto`,
 //! push or else phone), else 40002 `device` or `no capable device`. With `async=1` auth answers
 //! `{"txid"}` at once; otherwise it waits for the decision.
@@ -700,7 +702,9 @@ async fn auth(shared: &Arc<Shared>, params: &Params) -> ApiResult {
             Asked::Passcode(passcode) => {
                 if record.user.status == "disabled" {
                     immediately(("deny", "deny", MSG_DISABLED))
-                } else if record.passcodes.iter().any(|p| p == passcode) {
+                } else if record.passcodes.iter().any(|p| p == passcode)
+                    || data.use_bypass_code(&record.user.user_id, passcode, shared.now_secs())
+                {
                     immediately(("allow", "allow", MSG_ALLOW))
                 } else {
                     immediately(("deny", "deny", MSG_BAD_PASSCODE))

@@ -1198,3 +1198,50 @@ async fn groups_are_created_modified_joined_left_and_deleted() {
     let listed = send(&emu, admin("GET", "/admin/v1/groups", json!({}))).await;
     assert_eq!(listed.body["metadata"]["total_objects"], 0);
 }
+
+#[tokio::test]
+async fn generated_bypass_codes_log_in_until_their_uses_run_out() {
+    let emu = emulator("users=1,phones=1");
+    let users = ok(&emu, admin("GET", "/admin/v1/users", json!({}))).await;
+    let (id, name) = (
+        users[0]["user_id"].as_str().unwrap(),
+        users[0]["username"].as_str().unwrap(),
+    );
+    let codes = ok(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/users/{id}/bypass_codes"),
+            json!({"codes": "13579246,24681357", "reuse_count": "2"}),
+        ),
+    )
+    .await;
+    assert_eq!(codes, json!(["13579246", "24681357"]));
+    let login = |code: &str| {
+        crate::support::auth(
+            "POST",
+            "/auth/v2/auth",
+            json!({"username": name, "factor": "passcode", "passcode": code}),
+        )
+    };
+    for expected in ["allow", "allow", "deny"] {
+        let answer = ok(&emu, login("13579246")).await;
+        assert_eq!(answer["result"], expected);
+    }
+    let left = ok(
+        &emu,
+        admin(
+            "GET",
+            &format!("/admin/v1/users/{id}/bypass_codes"),
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        left.as_array().unwrap().len(),
+        1,
+        "the used-up code is gone"
+    );
+    assert_eq!(left[0]["reuse_count"], 2);
+    assert_eq!(ok(&emu, login("99999999")).await["result"], "deny");
+}
