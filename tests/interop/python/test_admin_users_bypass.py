@@ -76,3 +76,13 @@ def test_bypass_codes_are_generated_listed_and_deleted(admin, sig_version):
     assert error_of(lambda: admin.add_user_bypass_codes("DUNOSUCHUSER00000000", count=1))[:2] \
         == (404, 40401)
     assert len(admin.get_user_bypass_codes(user_id)) == 1, "a refused request changes nothing"
+
+
+def test_a_generated_bypass_code_logs_in_through_the_auth_api(emulator, admin, sig_version):
+    name = f"bypass-login-v{sig_version}"
+    user = admin.add_user(name)
+    (code,) = admin.add_user_bypass_codes(user["user_id"], count=1, remaining_uses=1)
+    auth = emulator.auth(sig_version)
+    assert auth.auth("passcode", username=name, passcode=code)["result"] == "allow"
+    assert auth.auth("passcode", username=name, passcode=code)["result"] == "deny", \
+        "a code with one use works once"
