@@ -1,4 +1,4 @@
-//! Swimlane-shaped connector actions: the nine Duo Admin API actions by name.
+//! Swimlane-shaped connector actions: Duo Admin API actions by name.
 //!
 //! A SOAR playbook names an action and passes a flat JSON object of inputs; it gets back
 //! `{"status_code": 200, "reason": "OK", "json_body": …}` where `json_body` is Duo's `response`
@@ -12,6 +12,21 @@
 //! keys the action takes, because a typo silently ignored would change nothing in Duo while the
 //! playbook believes it did. `password` on `modify_administrator` is accepted (old playbooks send
 //! it) but never sent: Duo deprecated it; the plan carries a warning instead.
+//!
+//! Beyond the nine actions of the connector this mirrors, the catalogue has
+//! `retrieve_user_by_username` (Duo's answer: a list of 0 or 1 users), `create_user`,
+//! `delete_user`, `enroll_user`, `retrieve_authentication_logs` (one page; `next_offset` is the
+//! previous page's two-value cursor, sent as repeated keys as Duo wants), `retrieve_administrator_logs`,
+//! the phone actions (`create_phone`, `modify_phone`, `delete_phone`,
+//! `dissociate_phone_from_user`, `create_activation_url`), the group actions
+//! (`retrieve_groups`, `create_group`, `modify_group`, `delete_group`, `retrieve_group_users`,
+//! `add_user_to_group`, `remove_user_from_group`),
+//! `generate_bypass_codes` (whose `json_body` holds the codes,
+//! shown this once), `retrieve_bypass_codes_by_user_id` and `delete_bypass_code`. Values Duo
+//! would refuse are refused here first when the rule is documented: user `status` is one of
+//! `active`, `disabled`, `bypass`; an e-mail has an `@`; `count` of bypass codes is 1 to 10 and
+//! excludes `codes` (at most 10). [`catalogue_help`] and [`catalogue_markdown`] render the
+//! catalogue for `duogate action --help` and the README.
 
 use serde_json::{Map, Value, json};
 
@@ -30,7 +45,40 @@ pub enum InputKind {
     Flag,
     /// Aliases: a URL-encoded string (`alias1=a&alias2=b`) or an object `{"alias1": "a"}`.
     Aliases,
+    /// A string that is one of these values (case-sensitive, as Duo wants it).
+    OneOf(&'static [&'static str]),
+    /// An e-mail address: a string with an `@`.
+    Email,
+    /// An integer between the two bounds (inclusive), as a JSON number or a string of digits.
+    Between(u64, u64),
+    /// Bypass codes: a list of strings or one comma-separated string; at most 10.
+    Codes,
+    /// A list of strings, or one comma-separated string; sent as repeated keys.
+    List,
+    /// `true`/`false` (also `1`/`0`, as numbers or strings), sent as `"1"`/`"0"`.
+    Binary,
 }
+
+impl InputKind {
+    /// How the kind is described in help: `string`, `integer`, `one of: a, b`, …
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Id => "string (non-empty)".into(),
+            Self::Text => "string".into(),
+            Self::Count => "integer ≥ 0".into(),
+            Self::Flag => "true or false".into(),
+            Self::Aliases => "\"alias1=a&alias2=b\" or {\"alias1\": \"a\"}".into(),
+            Self::OneOf(values) => format!("one of {}", values.join(", ")),
+            Self::Email => "e-mail address".into(),
+            Self::Between(low, high) => format!("integer {low} to {high}"),
+            Self::Codes => "list of codes, or \"c1,c2\" (at most 10)".into(),
+            Self::List => "list of strings, or \"a,b\"".into(),
+            Self::Binary => "true or false (sent as 1 or 0)".into(),
+        }
+    }
+}
+
+const USER_STATUS: InputKind = InputKind::OneOf(&["active", "disabled", "bypass"]);
 
 /// One input of an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,14 +131,139 @@ const PAGING: [Input; 2] = [
     input("offset", InputKind::Count, false),
 ];
 
-/// The nine actions, as in the connector this mirrors.
+/// Every action, sorted by name: the nine of the connector this mirrors, and the user and
+/// bypass-code actions SOAR playbooks need besides.
 pub const ACTIONS: &[Action] = &[
+    Action {
+        name: "add_user_to_group",
+        summary: "Add a user to a group",
+        method: "POST",
+        path: "/admin/v1/users/{user_id}/groups",
+        inputs: &[path_id("user_id"), input("group_id", InputKind::Id, true)],
+    },
     Action {
         name: "associate_phone_with_user",
         summary: "Associate a phone with a user",
         method: "POST",
         path: "/admin/v1/users/{user_id}/phones",
         inputs: &[path_id("user_id"), input("phone_id", InputKind::Id, true)],
+    },
+    Action {
+        name: "create_activation_url",
+        summary: "A Duo Mobile activation link for a smartphone",
+        method: "POST",
+        path: "/admin/v1/phones/{phone_id}/activation_url",
+        inputs: &[
+            path_id("phone_id"),
+            input("valid_secs", InputKind::Count, false),
+            input("install", InputKind::Binary, false),
+        ],
+    },
+    Action {
+        name: "create_group",
+        summary: "Create a group",
+        method: "POST",
+        path: "/admin/v1/groups",
+        inputs: &[
+            input("name", InputKind::Id, true),
+            input("desc", InputKind::Text, false),
+            input("status", USER_STATUS, false),
+        ],
+    },
+    Action {
+        name: "create_phone",
+        summary: "Create a phone",
+        method: "POST",
+        path: "/admin/v1/phones",
+        inputs: &[
+            input("number", InputKind::Text, false),
+            input("extension", InputKind::Text, false),
+            input("name", InputKind::Text, false),
+            input("type", InputKind::Text, false),
+            input("platform", InputKind::Text, false),
+            input("predelay", InputKind::Count, false),
+            input("postdelay", InputKind::Count, false),
+        ],
+    },
+    Action {
+        name: "create_user",
+        summary: "Create a user",
+        method: "POST",
+        path: "/admin/v1/users",
+        inputs: &[
+            input("username", InputKind::Id, true),
+            input("realname", InputKind::Text, false),
+            input("status", USER_STATUS, false),
+            input("notes", InputKind::Text, false),
+            input("email", InputKind::Text, false),
+            input("firstname", InputKind::Text, false),
+            input("lastname", InputKind::Text, false),
+            input("alias1", InputKind::Text, false),
+            input("alias2", InputKind::Text, false),
+            input("alias3", InputKind::Text, false),
+            input("alias4", InputKind::Text, false),
+            input("aliases", InputKind::Aliases, false),
+        ],
+    },
+    Action {
+        name: "delete_bypass_code",
+        summary: "Delete one bypass code",
+        method: "DELETE",
+        path: "/admin/v1/bypass_codes/{bypass_code_id}",
+        inputs: &[path_id("bypass_code_id")],
+    },
+    Action {
+        name: "delete_group",
+        summary: "Delete a group",
+        method: "DELETE",
+        path: "/admin/v1/groups/{group_id}",
+        inputs: &[path_id("group_id")],
+    },
+    Action {
+        name: "delete_phone",
+        summary: "Delete a phone (it leaves its users)",
+        method: "DELETE",
+        path: "/admin/v1/phones/{phone_id}",
+        inputs: &[path_id("phone_id")],
+    },
+    Action {
+        name: "delete_user",
+        summary: "Delete a user",
+        method: "DELETE",
+        path: "/admin/v1/users/{user_id}",
+        inputs: &[path_id("user_id")],
+    },
+    Action {
+        name: "dissociate_phone_from_user",
+        summary: "Remove a phone from a user (the phone stays)",
+        method: "DELETE",
+        path: "/admin/v1/users/{user_id}/phones/{phone_id}",
+        inputs: &[path_id("user_id"), path_id("phone_id")],
+    },
+    Action {
+        name: "enroll_user",
+        summary: "Create a user and e-mail them an enrollment link",
+        method: "POST",
+        path: "/admin/v1/users/enroll",
+        inputs: &[
+            input("username", InputKind::Id, true),
+            input("email", InputKind::Email, true),
+            input("valid_secs", InputKind::Count, false),
+        ],
+    },
+    Action {
+        name: "generate_bypass_codes",
+        summary: "Generate bypass codes for a user (returned this once)",
+        method: "POST",
+        path: "/admin/v1/users/{user_id}/bypass_codes",
+        inputs: &[
+            path_id("user_id"),
+            input("count", InputKind::Between(1, 10), false),
+            input("codes", InputKind::Codes, false),
+            input("valid_secs", InputKind::Count, false),
+            input("reuse_count", InputKind::Count, false),
+            input("preserve_existing", InputKind::Flag, false),
+        ],
     },
     Action {
         name: "modify_administrator",
@@ -107,6 +280,48 @@ pub const ACTIONS: &[Action] = &[
         ],
     },
     Action {
+        name: "modify_group",
+        summary: "Change a group's name, description or status",
+        method: "POST",
+        path: "/admin/v1/groups/{group_id}",
+        inputs: &[
+            path_id("group_id"),
+            input("name", InputKind::Id, false),
+            input("desc", InputKind::Text, false),
+            input("status", USER_STATUS, false),
+        ],
+    },
+    Action {
+        name: "modify_phone",
+        summary: "Change a phone's number, name, type, platform or delays",
+        method: "POST",
+        path: "/admin/v1/phones/{phone_id}",
+        inputs: &[
+            path_id("phone_id"),
+            input("number", InputKind::Text, false),
+            input("extension", InputKind::Text, false),
+            input("name", InputKind::Text, false),
+            input("type", InputKind::Text, false),
+            input("platform", InputKind::Text, false),
+            input("predelay", InputKind::Count, false),
+            input("postdelay", InputKind::Count, false),
+        ],
+    },
+    Action {
+        name: "remove_user_from_group",
+        summary: "Remove a user from a group",
+        method: "DELETE",
+        path: "/admin/v1/users/{user_id}/groups/{group_id}",
+        inputs: &[path_id("user_id"), path_id("group_id")],
+    },
+    Action {
+        name: "retrieve_administrator_logs",
+        summary: "Administrator log entries from mintime (Unix seconds) on, oldest first, at most 1000",
+        method: "GET",
+        path: "/admin/v1/logs/administrator",
+        inputs: &[input("mintime", InputKind::Count, false)],
+    },
+    Action {
         name: "retrieve_administrators",
         summary: "List administrators (one page)",
         method: "GET",
@@ -114,10 +329,55 @@ pub const ACTIONS: &[Action] = &[
         inputs: &PAGING,
     },
     Action {
+        name: "retrieve_authentication_logs",
+        summary: "One page of the authentication log (v2) between mintime and maxtime (Unix ms)",
+        method: "GET",
+        path: "/admin/v2/logs/authentication",
+        inputs: &[
+            input("mintime", InputKind::Count, true),
+            input("maxtime", InputKind::Count, true),
+            input("limit", InputKind::Between(1, 1000), false),
+            input("sort", InputKind::OneOf(&["ts:asc", "ts:desc"]), false),
+            input("next_offset", InputKind::List, false),
+            input("users", InputKind::List, false),
+            input("applications", InputKind::List, false),
+            input("results", InputKind::List, false),
+        ],
+    },
+    Action {
         name: "retrieve_bypass_codes",
         summary: "List bypass codes' metadata (one page; codes are never returned)",
         method: "GET",
         path: "/admin/v1/bypass_codes",
+        inputs: &PAGING,
+    },
+    Action {
+        name: "retrieve_bypass_codes_by_user_id",
+        summary: "List a user's bypass codes' metadata (one page)",
+        method: "GET",
+        path: "/admin/v1/users/{user_id}/bypass_codes",
+        inputs: &[
+            path_id("user_id"),
+            input("limit", InputKind::Count, false),
+            input("offset", InputKind::Count, false),
+        ],
+    },
+    Action {
+        name: "retrieve_group_users",
+        summary: "List a group's members (one page)",
+        method: "GET",
+        path: "/admin/v2/groups/{group_id}/users",
+        inputs: &[
+            path_id("group_id"),
+            input("limit", InputKind::Count, false),
+            input("offset", InputKind::Count, false),
+        ],
+    },
+    Action {
+        name: "retrieve_groups",
+        summary: "List groups (one page)",
+        method: "GET",
+        path: "/admin/v1/groups",
         inputs: &PAGING,
     },
     Action {
@@ -142,6 +402,13 @@ pub const ACTIONS: &[Action] = &[
         inputs: &[path_id("user_id")],
     },
     Action {
+        name: "retrieve_user_by_username",
+        summary: "Find a user by username or alias (a list of 0 or 1 users)",
+        method: "GET",
+        path: "/admin/v1/users",
+        inputs: &[input("username", InputKind::Id, true)],
+    },
+    Action {
         name: "retrieve_users",
         summary: "List users (one page)",
         method: "GET",
@@ -157,7 +424,7 @@ pub const ACTIONS: &[Action] = &[
             path_id("user_id"),
             input("username", InputKind::Text, false),
             input("realname", InputKind::Text, false),
-            input("status", InputKind::Text, false),
+            input("status", USER_STATUS, false),
             input("notes", InputKind::Text, false),
             input("email", InputKind::Text, false),
             input("firstname", InputKind::Text, false),
@@ -325,6 +592,130 @@ fn coerce(spec: &Input, value: &Value) -> Result<Value, ActionInputError> {
             }
             Ok(json!(duo_proto::canon::form_urlencode(&pairs)))
         }
+        (InputKind::OneOf(values), Value::String(s)) if values.contains(&s.as_str()) => {
+            Ok(json!(s))
+        }
+        (InputKind::OneOf(values), Value::String(s)) => Err(invalid(
+            spec.name,
+            format!("must be one of {}, got {s:?}", values.join(", ")),
+        )),
+        (InputKind::OneOf(values), other) => Err(invalid(
+            spec.name,
+            format!(
+                "must be one of {}, got {}",
+                values.join(", "),
+                type_name(other)
+            ),
+        )),
+        (InputKind::Email, Value::String(s)) if s.trim().contains('@') => Ok(json!(s.trim())),
+        (InputKind::Email, Value::String(s)) => Err(invalid(
+            spec.name,
+            format!("must be an e-mail address, got {s:?}"),
+        )),
+        (InputKind::Email, other) => Err(invalid(
+            spec.name,
+            format!("must be an e-mail address, got {}", type_name(other)),
+        )),
+        (InputKind::Between(low, high), value) => {
+            let count = coerce(
+                &Input {
+                    kind: InputKind::Count,
+                    ..*spec
+                },
+                value,
+            )?;
+            let n: u64 = count.as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+            if (low..=high).contains(&n) {
+                Ok(count)
+            } else {
+                Err(invalid(
+                    spec.name,
+                    format!("must be between {low} and {high}, got {n}"),
+                ))
+            }
+        }
+        (InputKind::Codes, value) => {
+            let codes: Vec<String> = match value {
+                Value::String(s) => s.split(',').map(|c| c.trim().to_string()).collect(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| match item {
+                        Value::String(s) => Ok(s.trim().to_string()),
+                        other => Err(invalid(
+                            spec.name,
+                            format!("must hold strings, got {}", type_name(other)),
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+                other => {
+                    return Err(invalid(
+                        spec.name,
+                        format!(
+                            "must be a list of codes or a comma-separated string, got {}",
+                            type_name(other)
+                        ),
+                    ));
+                }
+            };
+            if codes.is_empty() || codes.iter().any(String::is_empty) {
+                return Err(invalid(spec.name, "must not hold an empty code".into()));
+            }
+            if codes.len() > 10 {
+                return Err(invalid(
+                    spec.name,
+                    format!("holds {} codes; Duo takes at most 10", codes.len()),
+                ));
+            }
+            Ok(json!(codes.join(",")))
+        }
+        (InputKind::Binary, value) => {
+            let on = match value {
+                Value::Bool(b) => Some(*b),
+                Value::Number(n) => match n.as_u64() {
+                    Some(1) => Some(true),
+                    Some(0) => Some(false),
+                    _ => None,
+                },
+                Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" => Some(true),
+                    "false" | "0" => Some(false),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match on {
+                Some(on) => Ok(json!(if on { "1" } else { "0" })),
+                None => Err(invalid(
+                    spec.name,
+                    format!("must be true or false, got {value}"),
+                )),
+            }
+        }
+        (InputKind::List, Value::String(s)) => Ok(json!(
+            s.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .collect::<Vec<_>>()
+        )),
+        (InputKind::List, Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(json!(s)),
+                Value::Number(n) => Ok(json!(n.to_string())),
+                other => Err(invalid(
+                    spec.name,
+                    format!("must hold strings, got {}", type_name(other)),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        (InputKind::List, other) => Err(invalid(
+            spec.name,
+            format!(
+                "must be a list of strings or a comma-separated string, got {}",
+                type_name(other)
+            ),
+        )),
         (InputKind::Aliases, other) => Err(invalid(
             spec.name,
             format!(
@@ -419,6 +810,34 @@ pub fn plan(name: &str, input: &Value) -> Result<ActionCall, ActionInputError> {
             "cannot be combined with alias1..alias4 (Duo treats them as exclusive)".into(),
         ));
     }
+    let number = |key: &str| {
+        params
+            .get(key)
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    if let (Some(min), Some(max)) = (number("mintime"), number("maxtime"))
+        && max < min
+    {
+        return Err(invalid(
+            "maxtime",
+            format!("must not be before mintime ({max} < {min})"),
+        ));
+    }
+    if let Some(next) = params.get("next_offset").and_then(Value::as_array)
+        && next.len() != 2
+    {
+        return Err(invalid(
+            "next_offset",
+            "must be the two values of the previous page's metadata.next_offset".into(),
+        ));
+    }
+    if params.contains_key("count") && params.contains_key("codes") {
+        return Err(invalid(
+            "codes",
+            "cannot be combined with count (Duo treats them as exclusive)".into(),
+        ));
+    }
     Ok(ActionCall {
         action,
         method: action.method,
@@ -426,6 +845,86 @@ pub fn plan(name: &str, input: &Value) -> Result<ActionCall, ActionInputError> {
         params,
         warnings,
     })
+}
+
+fn input_names(action: &Action) -> String {
+    action
+        .inputs
+        .iter()
+        .map(|i| {
+            if i.required {
+                format!("{}*", i.name)
+            } else {
+                i.name.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The catalogue as `duogate action --help` shows it: one action a line with its inputs
+/// (`*` marks the required ones).
+pub fn catalogue_help() -> String {
+    let width = ACTIONS.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    let mut text = String::from(
+        "Actions and their inputs (* required; keys may also be written with spaces, e.g. \"user id\"):\n",
+    );
+    for action in ACTIONS {
+        text.push_str(&format!(
+            "  {:<width$}  {}\n",
+            action.name,
+            input_names(action)
+        ));
+    }
+    text
+}
+
+/// One action's inputs as `duogate action NAME --help` shows them.
+pub fn action_help(action: &Action) -> String {
+    let mut text = format!(
+        "{}: {}\nDuo call: {} {}\n\nInputs (* required):\n",
+        action.name, action.summary, action.method, action.path
+    );
+    let width = action
+        .inputs
+        .iter()
+        .map(|i| i.name.len())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    for input in action.inputs {
+        let name = if input.required {
+            format!("{}*", input.name)
+        } else {
+            input.name.to_string()
+        };
+        text.push_str(&format!("  {name:<width$}  {}\n", input.kind.describe()));
+    }
+    if action.inputs.is_empty() {
+        text.push_str("  (none)\n");
+    }
+    text
+}
+
+/// The catalogue as a Markdown table (the README's section between its markers).
+pub fn catalogue_markdown() -> String {
+    let mut text = String::from("| action | Duo call | inputs (* required) |\n|---|---|---|\n");
+    for action in ACTIONS {
+        let inputs = action
+            .inputs
+            .iter()
+            .map(|i| {
+                let star = if i.required { "*" } else { "" };
+                format!("`{}`{star}", i.name)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        text.push_str(&format!(
+            "| `{}` | `{} {}` | {} |\n",
+            action.name, action.method, action.path, inputs
+        ));
+    }
+    text
 }
 
 /// The Swimlane-shaped result of one action.
@@ -470,8 +969,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalogue_has_the_nine_actions() {
-        assert_eq!(ACTIONS.len(), 9);
+    fn catalogue_is_sorted_and_path_inputs_fill_the_path() {
+        assert_eq!(ACTIONS.len(), 30);
+        assert!(ACTIONS.windows(2).all(|w| w[0].name < w[1].name));
         for action in ACTIONS {
             for spec in action.inputs.iter().filter(|i| i.in_path) {
                 assert!(action.path.contains(&format!("{{{}}}", spec.name)));
@@ -611,5 +1111,151 @@ mod tests {
         assert!(!fail.is_success());
         let text = ActionResult::from_response(502, "Bad Gateway", b"<html>");
         assert_eq!(text.json_body, json!("<html>"));
+    }
+
+    #[test]
+    fn new_user_and_bypass_code_actions_validate_before_sending() {
+        for (action, input, field) in [
+            ("create_user", json!({}), "username"),
+            (
+                "create_user",
+                json!({"username": "a", "status": "Active"}),
+                "status",
+            ),
+            (
+                "enroll_user",
+                json!({"username": "a", "email": "nobody"}),
+                "email",
+            ),
+            ("enroll_user", json!({"username": "a"}), "email"),
+            (
+                "retrieve_user_by_username",
+                json!({"username": ""}),
+                "username",
+            ),
+            (
+                "generate_bypass_codes",
+                json!({"user_id": "DU1", "count": 11}),
+                "count",
+            ),
+            (
+                "generate_bypass_codes",
+                json!({"user_id": "DU1", "count": 0}),
+                "count",
+            ),
+            (
+                "generate_bypass_codes",
+                json!({"user_id": "DU1", "codes": [1]}),
+                "codes",
+            ),
+            (
+                "generate_bypass_codes",
+                json!({"user_id": "DU1", "count": 2, "codes": "1,2"}),
+                "codes",
+            ),
+            ("delete_bypass_code", json!({}), "bypass_code_id"),
+        ] {
+            let err = plan(action, &input).unwrap_err();
+            assert!(err.to_string().contains(field), "{action} {input}: {err}");
+        }
+        let call = plan(
+            "generate_bypass_codes",
+            &json!({"user_id": "DU1", "codes": ["111", " 222"], "reuse_count": 0, "preserve_existing": "true"}),
+        )
+        .unwrap();
+        assert_eq!(call.method, "POST");
+        assert_eq!(call.path, "/admin/v1/users/DU1/bypass_codes");
+        assert_eq!(call.params["codes"], json!("111,222"));
+        assert_eq!(call.params["reuse_count"], json!("0"));
+        assert_eq!(call.params["preserve_existing"], json!(true));
+        let delete = plan("delete_user", &json!({"user_id": "DU1"})).unwrap();
+        assert_eq!(
+            (delete.method, delete.path.as_str()),
+            ("DELETE", "/admin/v1/users/DU1")
+        );
+        let find = plan(
+            "retrieve_user_by_username",
+            &json!({"username": "jo smith"}),
+        )
+        .unwrap();
+        assert_eq!(find.params["username"], json!("jo smith"));
+    }
+
+    #[test]
+    fn help_and_markdown_name_every_action_and_input() {
+        let help = catalogue_help();
+        let markdown = catalogue_markdown();
+        for action in ACTIONS {
+            assert!(help.contains(action.name) && markdown.contains(action.name));
+            let one = action_help(action);
+            for input in action.inputs {
+                assert!(one.contains(input.name), "{}: {}", action.name, input.name);
+            }
+        }
+        assert!(action_help(find("create_user").unwrap()).contains("username*"));
+    }
+
+    #[test]
+    fn log_actions_send_lists_as_repeated_values_and_check_the_window() {
+        let call = plan(
+            "retrieve_authentication_logs",
+            &json!({"mintime": 1000, "maxtime": "2000", "next_offset": ["1500", "tx-1"], "results": "denied,fraud"}),
+        )
+        .unwrap();
+        assert_eq!(call.params["next_offset"], json!(["1500", "tx-1"]));
+        assert_eq!(call.params["results"], json!(["denied", "fraud"]));
+        for (input, field) in [
+            (json!({"maxtime": 5}), "mintime"),
+            (json!({"mintime": 5, "maxtime": 4}), "maxtime"),
+            (json!({"mintime": 1, "maxtime": 2, "limit": 1001}), "limit"),
+            (json!({"mintime": 1, "maxtime": 2, "sort": "asc"}), "sort"),
+            (
+                json!({"mintime": 1, "maxtime": 2, "next_offset": "x"}),
+                "next_offset",
+            ),
+        ] {
+            let err = plan("retrieve_authentication_logs", &input).unwrap_err();
+            assert!(err.to_string().contains(field), "{input}: {err}");
+        }
+        let admin = plan(
+            "retrieve_administrator_logs",
+            &json!({"mintime": "1700000000"}),
+        )
+        .unwrap();
+        assert_eq!(admin.params["mintime"], json!("1700000000"));
+    }
+
+    #[test]
+    fn phone_actions_fill_both_ids_and_send_install_as_one_or_zero() {
+        let call = plan(
+            "dissociate_phone_from_user",
+            &json!({"user_id": "DU1", "phone_id": "DP/2"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (call.method, call.path.as_str()),
+            ("DELETE", "/admin/v1/users/DU1/phones/DP%2F2")
+        );
+        let link = plan(
+            "create_activation_url",
+            &json!({"phone_id": "DP1", "install": true, "valid_secs": 60}),
+        )
+        .unwrap();
+        assert_eq!(link.params["install"], json!("1"));
+        assert!(
+            plan(
+                "create_activation_url",
+                &json!({"phone_id": "DP1", "install": "maybe"})
+            )
+            .unwrap_err()
+            .to_string()
+            .contains("install")
+        );
+        assert!(
+            plan("create_phone", &json!({"predelay": "soon"}))
+                .unwrap_err()
+                .to_string()
+                .contains("predelay")
+        );
     }
 }

@@ -311,6 +311,40 @@ impl<'a> AuthApi<'a> {
         }
     }
 
+    /// Asks a user to approve (the connector's `request_approval`): sends `request` (a push,
+    /// usually [`AuthRequest::push`]) asynchronously, then polls `auth_status` (which Duo
+    /// long-polls) until the answer is no longer `waiting`. Returns the txid and the decision;
+    /// [`ClientError::Timeout`] when `wait` passes first (Duo itself gives up after about a
+    /// minute and answers `timeout`).
+    pub async fn request_approval(
+        &self,
+        request: &AuthRequest,
+        wait: std::time::Duration,
+    ) -> Result<(String, AuthResponse), ClientError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let asynchronous = AuthRequest {
+            asynchronous: true,
+            ..request.clone()
+        };
+        let txid = match self.auth(&asynchronous).await? {
+            AuthOutcome::Pending(pending) => pending.txid,
+            AuthOutcome::Decided(decided) => return Ok((String::new(), decided)),
+        };
+        loop {
+            let poll = tokio::time::timeout_at(deadline, self.auth_status(&txid)).await;
+            let status = match poll {
+                Ok(status) => status?,
+                Err(_) => return Err(ClientError::Timeout { after: wait }),
+            };
+            if status.result != "waiting" {
+                return Ok((txid, status));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::Timeout { after: wait });
+            }
+        }
+    }
+
     /// `/auth/v2/auth_status` (Duo long-polls until the status changes).
     pub async fn auth_status(&self, txid: &str) -> Result<AuthResponse, ClientError> {
         let mut params = Map::new();

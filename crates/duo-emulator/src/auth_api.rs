@@ -14,11 +14,16 @@
 //! | status `disabled` | `deny` | deny/`deny` at once |
 //! | unknown user | `enroll` | 40002 naming `username`/`user_id` |
 //!
+//! Every decision is also an authentication log entry, and every phone call or SMS a telephony
+//! log entry ([`crate::logs`]).
+//!
 //! Every auth call is recorded as a transaction (see `GET /_emulator/transactions`, which
 //! shows `factor`, the menu `choice`, `device`, `pushinfo`, `ipaddr`, `hostname`, `failmode`
 //! and `verification_code`, never a passcode). The request log (`GET /_emulator/requests`)
 //! shows the same parameters for every Auth API call, preauth included ([`logged_params`]).
-//! `passcode` allows exactly the user's scripted passcodes. `push`, `phone`, `sms` and `auto`
+//! `passcode` allows exactly the user's scripted passcodes and the bypass codes generated for
+//! them through the Admin API (each use counts against `reuse_count`; an expired or used-up
+//! code is refused like a wrong passcode). `push`, `phone`, `sms` and `auto`
 //! need a `device` (an id or `auto`: the user's first device with that capability; for `auto`,
 //! push or else phone), else 40002 `device` or `no capable device`. With `async=1` auth answers
 //! `{"txid"}` at once; otherwise it waits for the decision.
@@ -98,12 +103,13 @@ use duo_proto::models::{
 };
 
 use crate::config::{duo_id, random_token};
+use crate::logs::AuthEvent;
 use crate::pipeline::{Answer, ApiResult};
 use crate::request_params::{flag, invalid, required};
 use crate::shared::Shared;
 use crate::state::{
-    Answer as Script, Data, Enrollment, MSG_PUSHED, Phase, Transaction, UserRecord, VerifiedPush,
-    VerifiedPushOffer,
+    Answer as Script, Data, Decision, Enrollment, MSG_PUSHED, Phase, Transaction, UserRecord,
+    VerifiedPush, VerifiedPushOffer,
 };
 
 fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Value {
@@ -457,7 +463,7 @@ fn preauth(shared: &Arc<Shared>, params: &Params) -> ApiResult {
         status_msg: msg.into(),
         ..PreauthResponse::default()
     };
-    let response = match record {
+    let response = match record.clone() {
         None => enroll(),
         Some(r) if r.user.status == "disabled" => answer("deny", MSG_DISABLED),
         Some(r) if r.user.status == "bypass" || r.answer == Script::Bypass => {
@@ -517,7 +523,100 @@ fn preauth(shared: &Arc<Shared>, params: &Params) -> ApiResult {
             response
         }
     };
+    if response.result != "auth" {
+        let (result, reason) = match (response.result.as_str(), response.status_msg.as_str()) {
+            ("allow", _) => ("success", "bypass_user"),
+            (_, MSG_LOCKED) => ("denied", "locked_out"),
+            (_, MSG_DISABLED) => ("denied", "user_disabled"),
+            _ => ("denied", "deny_unenrolled_user"),
+        };
+        let (user_id, username, email) = match &record {
+            Some(r) => (
+                r.user.user_id.clone(),
+                r.user.username.clone(),
+                r.user.email.clone(),
+            ),
+            None => (
+                String::new(),
+                params.get("username").unwrap_or_default().to_string(),
+                String::new(),
+            ),
+        };
+        data.logs.record_auth(AuthEvent {
+            ts_ms: (shared.config.clock)().as_millisecond(),
+            txid: uuid::Uuid::new_v4().to_string(),
+            user_id,
+            username,
+            email,
+            application: shared.keys().auth_ikey,
+            event_type: "authentication".into(),
+            factor: "not_available".into(),
+            result: result.into(),
+            reason: reason.into(),
+            ip: params.get("ipaddr").map(String::from),
+            hostname: params.get("hostname").map(String::from),
+            device: None,
+        });
+    }
     Ok(Answer::Ok(to_value(&response), None))
+}
+
+/// Records a decided transaction in the authentication log (not an SMS sending, which decides
+/// nothing), as [`crate::logs`] describes.
+fn log_decision(shared: &Shared, data: &mut Data, tx: &Transaction, decision: &Decision) {
+    if decision.status == "sent" {
+        return;
+    }
+    let passcode = tx.factor == "passcode" || tx.choice.as_deref() == Some("passcode");
+    let immediate = matches!(decision.status.as_str(), "bypass" | "locked_out")
+        || decision.status_msg == MSG_DISABLED;
+    let factor = if passcode {
+        "passcode"
+    } else if immediate {
+        "not_available"
+    } else if tx.verification_code.is_some() {
+        "verified_duo_push"
+    } else if tx.phases.first().is_some_and(|p| p.status == "calling") {
+        "phone_call"
+    } else {
+        "duo_push"
+    };
+    let (result, reason) = match decision.status.as_str() {
+        "allow" if passcode => ("success", "valid_passcode"),
+        "allow" => ("success", "user_approved"),
+        "bypass" => ("success", "bypass_user"),
+        "fraud" => ("fraud", "user_marked_fraud"),
+        "timeout" => ("denied", "no_response"),
+        "locked_out" => ("denied", "locked_out"),
+        _ if decision.status_msg == MSG_DISABLED => ("denied", "user_disabled"),
+        _ if passcode => ("denied", "invalid_passcode"),
+        _ if decision.status_msg == MSG_WRONG_CODE => ("denied", "verification_code_incorrect"),
+        _ => ("denied", "user_denied"),
+    };
+    let (user_id, email) = data
+        .user_by_name(&tx.username)
+        .map(|r| (r.user.user_id.clone(), r.user.email.clone()))
+        .unwrap_or_default();
+    let device = tx
+        .device
+        .as_deref()
+        .and_then(|id| data.phone(id))
+        .map(|p| p.number.clone());
+    data.logs.record_auth(AuthEvent {
+        ts_ms: (shared.config.clock)().as_millisecond(),
+        txid: tx.txid.clone(),
+        user_id,
+        username: tx.username.clone(),
+        email,
+        application: shared.keys().auth_ikey,
+        event_type: "authentication".into(),
+        factor: factor.into(),
+        result: result.into(),
+        reason: reason.into(),
+        ip: tx.ipaddr.clone(),
+        hostname: tx.hostname.clone(),
+        device,
+    });
 }
 
 /// `result`, `status`, `status_msg` once a push/call/auto for a user with `script` is decided;
@@ -603,7 +702,9 @@ async fn auth(shared: &Arc<Shared>, params: &Params) -> ApiResult {
             Asked::Passcode(passcode) => {
                 if record.user.status == "disabled" {
                     immediately(("deny", "deny", MSG_DISABLED))
-                } else if record.passcodes.iter().any(|p| p == passcode) {
+                } else if record.passcodes.iter().any(|p| p == passcode)
+                    || data.use_bypass_code(&record.user.user_id, passcode, shared.now_secs())
+                {
                     immediately(("allow", "allow", MSG_ALLOW))
                 } else {
                     immediately(("deny", "deny", MSG_BAD_PASSCODE))
@@ -725,6 +826,35 @@ async fn auth(shared: &Arc<Shared>, params: &Params) -> ApiResult {
             reported: None,
         };
         tracing::debug!(txid = %transaction.txid, factor = %transaction.factor, status = %transaction.status, "auth transaction");
+        let ts_ms = (shared.config.clock)().as_millisecond();
+        let calling = transaction
+            .phases
+            .first()
+            .is_some_and(|p| p.status == "calling");
+        if calling || transaction.status == "sent" {
+            let number = transaction
+                .device
+                .as_deref()
+                .and_then(|id| data.phone(id))
+                .or_else(|| {
+                    data.user_by_name(&transaction.username)
+                        .and_then(|r| r.phone_ids.first().cloned())
+                        .and_then(|id| data.phone(&id))
+                })
+                .map(|p| p.number.clone())
+                .unwrap_or_default();
+            let kind = if calling { "phone" } else { "sms" };
+            data.logs
+                .record_telephony(ts_ms, &transaction.txid, kind, &number);
+        }
+        if asynchronous {
+            log_decision(
+                shared,
+                &mut data,
+                &transaction,
+                &transaction.final_decision(),
+            );
+        }
         data.insert_transaction(transaction.clone());
         transaction
     };
@@ -743,11 +873,12 @@ async fn auth(shared: &Arc<Shared>, params: &Params) -> ApiResult {
             _ => break,
         }
     }
-    let decision = shared
-        .data()
+    let mut data = shared.data();
+    let decision = data
         .transaction(&txid)
         .map(Transaction::final_decision)
         .unwrap_or_else(|| transaction.final_decision());
+    log_decision(shared, &mut data, &transaction, &decision);
     Ok(Answer::Ok(to_value(&decision), None))
 }
 

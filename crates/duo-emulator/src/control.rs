@@ -5,6 +5,9 @@
 //! | `POST /_emulator/users` | create or replace a user with a scripted answer, passcodes, phones, Verified Push code (`"verified_push": "correct"` or `"wrong"`) |
 //! | `POST /_emulator/phones`, `/admins`, `/bypass_codes` | create one object |
 //! | `POST /_emulator/enrollments/activate` | finish an enrollment (`{"user_id"}`) |
+//! | `GET /_emulator/emails` | enrollment e-mails `POST /admin/v1/users/enroll` would have sent |
+//! | `POST /_emulator/logs/authentication` | records an authentication log entry at a chosen time (`{"username", "timestamp_ms", "result"?, "factor"?, "reason"?}`) |
+//! | `POST /_emulator/logs/administrator` | records an administrator log entry at a chosen time (`{"action", "object", "timestamp_ms", "description"?}`) |
 //! | `GET`, `POST`, `DELETE /_emulator/faults` | list, add, clear faults |
 //! | `GET`, `DELETE /_emulator/requests` | the request log |
 //! | `GET /_emulator/transactions` | auth transactions (with pushinfo, factor, menu choice, device, failmode, verification code…) |
@@ -64,6 +67,15 @@ pub fn router() -> axum::Router<Arc<Shared>> {
         .route("/_emulator/admins", post(create_admin))
         .route("/_emulator/bypass_codes", post(create_bypass_code))
         .route("/_emulator/enrollments/activate", post(activate_enrollment))
+        .route("/_emulator/emails", get(list_emails))
+        .route(
+            "/_emulator/logs/authentication",
+            post(crate::logs::inject_authentication),
+        )
+        .route(
+            "/_emulator/logs/administrator",
+            post(crate::logs::inject_administrator),
+        )
         .route(
             "/_emulator/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
@@ -521,4 +533,8 @@ async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     shared.prompt().clear();
     shared.clear_log();
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_emails(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!(shared.data().enrollment_emails)).into_response()
 }

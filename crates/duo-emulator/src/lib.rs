@@ -39,6 +39,8 @@
 //! - [`admin_api`], [`auth_api`]: the endpoints.
 //! - [`universal_prompt`]: the OIDC flow of Web SDK v4 (health check, authorize, token).
 //! - [`rate_limits`]: Duo's per-endpoint request budgets.
+//! - [`logs`]: the authentication, administrator, telephony and activity logs (recorded as
+//!   requests are served, two minutes held back) and their endpoints.
 //! - [`request_params`]: parameter reading with Duo's 40002 answers; paging.
 //! - [`faults`]: injected faults.
 //! - [`control`]: the `/_emulator/` control API.
@@ -54,6 +56,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod faults;
+pub mod logs;
 pub mod pipeline;
 pub mod rate_limits;
 pub mod request_params;

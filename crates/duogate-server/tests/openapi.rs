@@ -129,3 +129,28 @@ async fn the_served_document_is_the_golden_file_and_every_operation_is_routed() 
         }
     }
 }
+
+#[test]
+fn the_action_enum_is_the_catalogue() {
+    let doc = document();
+    let parameters = doc["paths"]["/connections/{name}/actions/{action}"]["post"]["parameters"]
+        .as_array()
+        .or_else(|| doc["paths"]["/connections/{name}/actions/{action}"]["parameters"].as_array())
+        .expect("the action route has parameters")
+        .clone();
+    let action = parameters
+        .iter()
+        .find(|p| p["name"] == "action")
+        .expect("an action parameter");
+    let documented: Vec<&str> = action["schema"]["enum"]
+        .as_array()
+        .expect("an enum of actions")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let catalogue: Vec<&str> = duo_client::actions::ACTIONS
+        .iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(documented, catalogue);
+}

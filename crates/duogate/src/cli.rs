@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::connection::ConnectionArgs;
 use crate::output::OutputFormat;
-use crate::{admin_commands, connector, emulate, serve};
+use crate::{admin_commands, connector, emulate, logs, serve};
 
 const AFTER_HELP: &str = "\
 Connection: --api-host/--ikey/--skey, or DUO_API_HOST, DUO_IKEY, DUO_SKEY (or DUO_SKEY_FILE),
@@ -39,20 +39,29 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Duo users: list, get, update.
+    /// Duo users: list, get (by id or name), create, update, delete, enroll, aliases.
     #[command(subcommand)]
     Users(UsersCommand),
-    /// Phones: list (all, or one user's), associate a phone with a user.
+    /// Phones: list, create, modify, delete, associate with and dissociate from users,
+    /// activation links.
     #[command(subcommand)]
     Phones(PhonesCommand),
+    /// Groups: list, create, modify, delete, members, add-user, remove-user.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
     /// Administrators: list, modify.
     #[command(subcommand)]
     Admins(AdminsCommand),
-    /// Bypass codes' metadata (Duo never returns the codes themselves).
+    /// Bypass codes: generate (shown once), list (metadata only), delete.
     #[command(subcommand, name = "bypass-codes")]
     BypassCodes(BypassCodesCommand),
+    /// Ask a user to approve with Duo Push and wait for the answer (Auth API keys).
+    #[command(name = "request-approval")]
+    RequestApproval(RequestApprovalArgs),
+    /// Duo's logs (auth, admin, telephony, activity) as JSON lines; --follow, --checkpoint.
+    Logs(logs::LogsArgs),
     /// Run a Swimlane-shaped connector action and print {"status_code","reason","json_body"}.
-    #[command(after_help = connector::ACTIONS_HELP)]
+    #[command(after_help = connector::actions_help(), disable_help_flag = true)]
     Action(ActionArgs),
     /// Run the offline Duo emulator (Admin + Auth API, real signature checks).
     Emulate(emulate::EmulateArgs),
@@ -92,6 +101,16 @@ pub struct CommonArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Only these fields, in every format (tables and CSV in this order; dotted paths reach
+    /// inside: user.username).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "FIELD,…",
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    pub fields: Vec<String>,
 }
 
 /// Paging options of a list command.
@@ -116,17 +135,70 @@ pub struct PagingArgs {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// List users.
+    /// List users (all, or those with a username/alias or e-mail).
     List {
+        /// Only the user with this username or alias.
+        #[arg(long, conflicts_with = "email")]
+        username: Option<String>,
+        /// Only users with this e-mail address.
+        #[arg(long)]
+        email: Option<String>,
         #[command(flatten)]
         paging: PagingArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
-    /// Show one user.
+    /// Show one user, by id (DU…) or by username or alias.
     Get {
-        /// The user's id (DU…).
-        user_id: String,
+        /// The user's id (DU…), username or alias.
+        user: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create a user.
+    Create {
+        /// The new user's username.
+        username: String,
+        #[command(flatten)]
+        fields: ProfileFields,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Delete a user, by id (DU…) or by username or alias.
+    Delete {
+        /// The user's id (DU…), username or alias.
+        user: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create a user and have Duo e-mail them an enrollment link.
+    Enroll {
+        /// The new user's username.
+        username: String,
+        /// Where the enrollment e-mail goes.
+        #[arg(long)]
+        email: String,
+        /// Seconds the link stays valid (Duo's default: 30 days; 0: never expires).
+        #[arg(long, value_name = "SECS")]
+        valid_secs: Option<u64>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Give a user one more alias (the first free of alias1..alias8).
+    AddAlias {
+        /// The user's id (DU…), username or alias.
+        user: String,
+        /// The alias.
+        alias: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Remove one of a user's aliases.
+    RemoveAlias {
+        /// The user's id (DU…), username or alias.
+        user: String,
+        /// The alias.
+        alias: String,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -147,6 +219,13 @@ pub struct UserFields {
     /// New username.
     #[arg(long)]
     pub username: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileFields,
+}
+
+/// Fields `users create` and `users update` set.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileFields {
     /// Full name.
     #[arg(long)]
     pub realname: Option<String>,
@@ -204,6 +283,152 @@ pub enum PhonesCommand {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Remove a phone from a user (the phone itself stays).
+    Dissociate {
+        /// The user's id (DU…).
+        user_id: String,
+        /// The phone's id (DP…).
+        phone_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create a phone.
+    Create {
+        #[command(flatten)]
+        fields: PhoneArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Change a phone. Only the fields given are sent.
+    Modify {
+        /// The phone's id (DP…).
+        phone_id: String,
+        #[command(flatten)]
+        fields: PhoneArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Delete a phone (it leaves every user it belonged to).
+    Delete {
+        /// The phone's id (DP…).
+        phone_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Print a Duo Mobile activation link for a smartphone.
+    ActivationUrl {
+        /// The phone's id (DP…).
+        phone_id: String,
+        /// Seconds the link stays valid (Duo's default: one day).
+        #[arg(long, value_name = "SECS")]
+        valid_secs: Option<u64>,
+        /// Also print a link to install Duo Mobile.
+        #[arg(long)]
+        install: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// Fields `phones create` and `phones modify` set.
+#[derive(Debug, Clone, Args)]
+pub struct PhoneArgs {
+    /// Number (E.164 advised; without +, US +1 is assumed).
+    #[arg(long)]
+    pub number: Option<String>,
+    /// Extension.
+    #[arg(long)]
+    pub extension: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// mobile, landline or unknown.
+    #[arg(long = "type", value_parser = ["mobile", "landline", "unknown"])]
+    pub kind: Option<String>,
+    /// Platform: apple ios, google android, generic smartphone, windows phone, unknown, …
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Seconds to wait after the call is answered before dialing the extension.
+    #[arg(long, value_name = "SECS")]
+    pub predelay: Option<u32>,
+    /// Seconds to wait after dialing the extension before the prompt.
+    #[arg(long, value_name = "SECS")]
+    pub postdelay: Option<u32>,
+}
+
+/// `duogate groups …`
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// List groups.
+    List {
+        #[command(flatten)]
+        paging: PagingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create a group.
+    Create {
+        /// The group's name (unique).
+        name: String,
+        /// Description.
+        #[arg(long)]
+        desc: Option<String>,
+        /// active, bypass or disabled.
+        #[arg(long, value_parser = ["active", "bypass", "disabled"])]
+        status: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Change a group. Only the fields given are sent.
+    Modify {
+        /// The group's id (DG…).
+        group_id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Description.
+        #[arg(long)]
+        desc: Option<String>,
+        /// active, bypass or disabled.
+        #[arg(long, value_parser = ["active", "bypass", "disabled"])]
+        status: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Delete a group (its members stay).
+    Delete {
+        /// The group's id (DG…).
+        group_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// List a group's members.
+    Members {
+        /// The group's id (DG…).
+        group_id: String,
+        #[command(flatten)]
+        paging: PagingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Add a user to a group.
+    AddUser {
+        /// The user's id (DU…).
+        user_id: String,
+        /// The group's id (DG…).
+        group_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Remove a user from a group.
+    RemoveUser {
+        /// The user's id (DU…).
+        user_id: String,
+        /// The group's id (DG…).
+        group_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 /// `duogate admins …`
@@ -243,20 +468,80 @@ pub enum AdminsCommand {
 /// `duogate bypass-codes …`
 #[derive(Debug, Subcommand)]
 pub enum BypassCodesCommand {
-    /// List bypass codes' metadata.
+    /// List bypass codes' metadata (all, or one user's); Duo never returns the codes.
     List {
+        /// Only this user's codes (DU…).
+        #[arg(long = "user", value_name = "USER_ID")]
+        user_id: Option<String>,
         #[command(flatten)]
         paging: PagingArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Generate bypass codes for a user. The codes are printed once, on stdout only; by
+    /// default they replace the user's other codes.
+    Generate {
+        /// The user's id (DU…).
+        user_id: String,
+        /// How many random codes (1 to 10; Duo's default 10).
+        #[arg(long, conflicts_with = "codes")]
+        count: Option<u32>,
+        /// Codes of your choosing, comma-separated (at most 10).
+        #[arg(long, value_name = "CODE,CODE")]
+        codes: Option<String>,
+        /// Seconds until the codes expire (default 0: never).
+        #[arg(long, value_name = "SECS")]
+        valid_secs: Option<u64>,
+        /// Uses per code (default 1; 0: unlimited).
+        #[arg(long, value_name = "N")]
+        reuse_count: Option<u64>,
+        /// Keep the user's existing codes.
+        #[arg(long)]
+        preserve_existing: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Delete one bypass code.
+    Delete {
+        /// The bypass code's id (DB…).
+        bypass_code_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// `duogate request-approval USER …`: the connection must be an Auth API integration.
+#[derive(Debug, Args)]
+pub struct RequestApprovalArgs {
+    /// The user: a username or alias, or an id (DU…).
+    pub user: String,
+    /// The device (DP…), or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// What the push shows, as URL-encoded pairs: "from=playbook&ticket=INC-42".
+    #[arg(long)]
+    pub pushinfo: Option<String>,
+    /// The label Duo Mobile shows (Duo's `type`).
+    #[arg(long = "type", value_name = "LABEL")]
+    pub kind: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    pub wait: u64,
+    /// Output format. Default: table on a terminal, JSON otherwise.
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<OutputFormat>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// `duogate action NAME --input …`
 #[derive(Debug, Args)]
 pub struct ActionArgs {
     /// The action's name (see below).
-    pub name: String,
+    pub name: Option<String>,
+    /// Print help: with an action's name, that action's inputs.
+    #[arg(long, short = 'h')]
+    pub help: bool,
     /// Inputs as a JSON object: inline, @FILE, or - for stdin.
     #[arg(long, short = 'i', default_value = "{}", value_name = "JSON|@FILE|-")]
     pub input: String,
@@ -270,8 +555,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users(command) => connector::users(command).await,
         Command::Phones(command) => connector::phones(command).await,
         Command::Admins(command) => connector::admins(command).await,
+        Command::Groups(command) => connector::groups(command).await,
         Command::BypassCodes(command) => connector::bypass_codes(command).await,
         Command::Action(args) => connector::action(args).await,
+        Command::Logs(args) => logs::logs(args).await,
+        Command::RequestApproval(args) => connector::request_approval(args).await,
         Command::Emulate(args) => emulate::emulate(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Token(command) => admin_commands::token(command).await,

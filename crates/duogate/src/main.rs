@@ -1,7 +1,7 @@
 //! `duogate`: one binary for Duo Security.
 //!
-//! It runs the Duo Admin API connector actions (`users`, `phones`, `admins`, `bypass-codes`,
-//! and the Swimlane-shaped `action`), the offline Duo emulator (`emulate`), and the
+//! It runs the Duo Admin API connector actions (`users`, `phones`, `groups`, `admins`,
+//! `bypass-codes`, `logs`, `request-approval`, and the Swimlane-shaped `action`), the offline Duo emulator (`emulate`), and the
 //! configuration service (`serve`: the Vault, ONTAP and native dialects and the enforcement
 //! engine).
 //!
@@ -12,6 +12,7 @@
 //! - `cli`: the clap command tree; help text lives there.
 //! - `connection`: where the Duo connection comes from (flags, environment, config profiles).
 //! - `connector`: the connector commands, built on `duo_client::actions` and paging streams.
+//! - `logs`: `duogate logs`, Duo's logs as JSON lines, followed and resumable from a checkpoint.
 //! - `output`: table / JSON / CSV writers that stream, and the progress bar.
 //! - `resources`: which columns each Duo object shows in tables and CSV.
 //! - `emulate`: `duogate emulate`, the offline Duo.
@@ -30,6 +31,7 @@ mod connector;
 mod dev_tls;
 mod emulate;
 mod failure;
+mod logs;
 mod output;
 mod private_files;
 mod resources;

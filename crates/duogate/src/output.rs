@@ -4,13 +4,19 @@
 //! tables fix their column widths from the first rows (up to [`TABLE_SAMPLE`]) and then stream,
 //! cutting longer values with `…`. Nothing holds the whole listing, so `--all` over 100k users
 //! uses the memory of one page.
+//!
+//! `--fields a,b,c` chooses what is shown in every format: the columns of a table (headers
+//! upper-cased) or of a CSV, in that order; the keys of each JSON object (JSON objects are
+//! unordered: keys come sorted); the lines of a single object's table. A field is a top-level key or a dotted path (`user.username`); a missing one
+//! is empty (`null` in JSON); a list of scalars is joined with `;`, anything else nested is
+//! shown as compact JSON.
 
 use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
-use crate::resources::{Resource, cell};
+use crate::resources::{Cell, Resource, cell};
 
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,23 +45,109 @@ impl OutputFormat {
 pub const TABLE_SAMPLE: usize = 200;
 const MAX_TABLE_WIDTH: usize = 48;
 
+/// How a column is read: a resource's own cell, or a `--fields` path.
+#[derive(Debug, Clone)]
+enum Read {
+    Cell(Cell),
+    Path(String),
+}
+
+/// A column of a table or CSV.
+#[derive(Debug, Clone)]
+struct Column {
+    header: String,
+    read: Read,
+}
+
+/// The value at a dotted path (`user.username`), if any.
+fn at_path<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(object, |value, key| value.get(key))
+}
+
+/// A `--fields` value as a cell's text.
+fn path_text(object: &Value, path: &str) -> String {
+    match at_path(object, path) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) if items.iter().all(|v| !v.is_object() && !v.is_array()) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(";"),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// An object cut down to `fields` (missing ones are `null`).
+pub fn project(object: &Value, fields: &[String]) -> Value {
+    let mut projected = serde_json::Map::new();
+    for field in fields {
+        projected.insert(
+            field.clone(),
+            at_path(object, field).cloned().unwrap_or(Value::Null),
+        );
+    }
+    Value::Object(projected)
+}
+
+fn columns(resource: &'static Resource, format: OutputFormat, fields: &[String]) -> Vec<Column> {
+    if !fields.is_empty() {
+        return fields
+            .iter()
+            .map(|field| Column {
+                header: if format == OutputFormat::Table {
+                    field.to_uppercase()
+                } else {
+                    field.clone()
+                },
+                read: Read::Path(field.clone()),
+            })
+            .collect();
+    }
+    let chosen = if format == OutputFormat::Table {
+        resource.table
+    } else {
+        resource.csv
+    };
+    chosen
+        .iter()
+        .map(|(header, c)| Column {
+            header: (*header).to_string(),
+            read: Read::Cell(*c),
+        })
+        .collect()
+}
+
 /// Writes a list of objects in the chosen format, streaming.
 pub struct ListWriter<W: Write> {
     out: W,
     format: OutputFormat,
     resource: &'static Resource,
+    columns: Vec<Column>,
+    fields: Vec<String>,
     written: u64,
     table_sample: Vec<Vec<String>>,
     table_widths: Option<Vec<usize>>,
 }
 
 impl<W: Write> ListWriter<W> {
-    /// Starts a list.
-    pub fn new(out: W, format: OutputFormat, resource: &'static Resource) -> Self {
+    /// Starts a list; `fields` (may be empty: the resource's columns) chooses what is shown.
+    pub fn new(
+        out: W,
+        format: OutputFormat,
+        resource: &'static Resource,
+        fields: &[String],
+    ) -> Self {
         Self {
             out,
             format,
             resource,
+            columns: columns(resource, format, fields),
+            fields: fields.to_vec(),
             written: 0,
             table_sample: Vec::new(),
             table_widths: None,
@@ -71,27 +163,21 @@ impl<W: Write> ListWriter<W> {
                 } else {
                     b",\n  "
                 })?;
-                serde_json::to_writer(&mut self.out, object)?;
+                if self.fields.is_empty() {
+                    serde_json::to_writer(&mut self.out, object)?;
+                } else {
+                    serde_json::to_writer(&mut self.out, &project(object, &self.fields))?;
+                }
             }
             OutputFormat::Csv => {
                 if self.written == 0 {
                     self.write_csv_header()?;
                 }
-                let row: Vec<String> = self
-                    .resource
-                    .csv
-                    .iter()
-                    .map(|(_, c)| cell(object, *c, false))
-                    .collect();
+                let row = self.row(object, false);
                 self.out.write_all(&csv_line(&row)?)?;
             }
             OutputFormat::Table => {
-                let row: Vec<String> = self
-                    .resource
-                    .table
-                    .iter()
-                    .map(|(_, c)| cell(object, *c, true))
-                    .collect();
+                let row = self.row(object, true);
                 match &self.table_widths {
                     Some(widths) => {
                         let line = format_row(&row, widths);
@@ -110,13 +196,18 @@ impl<W: Write> ListWriter<W> {
         Ok(())
     }
 
-    fn flush_table_sample(&mut self) -> std::io::Result<()> {
-        let headers: Vec<String> = self
-            .resource
-            .table
+    fn row(&self, object: &Value, human: bool) -> Vec<String> {
+        self.columns
             .iter()
-            .map(|(h, _)| h.to_string())
-            .collect();
+            .map(|column| match &column.read {
+                Read::Cell(c) => cell(object, *c, human),
+                Read::Path(path) => path_text(object, path),
+            })
+            .collect()
+    }
+
+    fn flush_table_sample(&mut self) -> std::io::Result<()> {
+        let headers: Vec<String> = self.columns.iter().map(|c| c.header.clone()).collect();
         let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
         for row in &self.table_sample {
             for (w, value) in widths.iter_mut().zip(row) {
@@ -132,12 +223,7 @@ impl<W: Write> ListWriter<W> {
     }
 
     fn write_csv_header(&mut self) -> std::io::Result<()> {
-        let header: Vec<String> = self
-            .resource
-            .csv
-            .iter()
-            .map(|(h, _)| h.to_string())
-            .collect();
+        let header: Vec<String> = self.columns.iter().map(|c| c.header.clone()).collect();
         self.out.write_all(&csv_line(&header)?)
     }
 
@@ -194,20 +280,29 @@ fn format_row(cells: &[String], widths: &[usize]) -> String {
     line
 }
 
-/// Writes one object: JSON as is, a table as `field  value` lines, CSV as one row.
+/// Writes one object: JSON as is, a table as `field  value` lines, CSV as one row; `fields`
+/// (may be empty) chooses what is shown.
 pub fn write_object(
     mut out: impl Write,
     format: OutputFormat,
     resource: &'static Resource,
+    fields: &[String],
     object: &Value,
 ) -> std::io::Result<()> {
+    let projected;
+    let object = if fields.is_empty() {
+        object
+    } else {
+        projected = project(object, fields);
+        &projected
+    };
     match format {
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut out, object)?;
             writeln!(out)?;
         }
         OutputFormat::Csv => {
-            let mut list = ListWriter::new(&mut out, format, resource);
+            let mut list = ListWriter::new(&mut out, format, resource, fields);
             list.write(object)?;
             list.finish()?;
         }
@@ -280,7 +375,7 @@ mod tests {
 
     fn list(format: OutputFormat, items: &[Value]) -> String {
         let mut buf = Vec::new();
-        let mut writer = ListWriter::new(&mut buf, format, &USERS);
+        let mut writer = ListWriter::new(&mut buf, format, &USERS, &[]);
         for item in items {
             writer.write(item).unwrap();
         }
@@ -330,5 +425,60 @@ mod tests {
         assert!(lines[1].contains('…'));
         assert!(!lines[1].contains(&long));
         assert_eq!(lines[1].find("xx"), lines[2].find('b'));
+    }
+
+    #[test]
+    fn fields_choose_columns_and_keys_in_every_format() {
+        let items = [
+            json!({"user_id": "DU1", "username": "a", "user": {"username": "nested"},
+                            "capabilities": ["push", "sms"]}),
+        ];
+        let fields: Vec<String> = ["username", "user.username", "capabilities", "missing"]
+            .map(String::from)
+            .to_vec();
+        let render = |format| {
+            let mut buf = Vec::new();
+            let mut writer = ListWriter::new(&mut buf, format, &USERS, &fields);
+            for item in &items {
+                writer.write(item).unwrap();
+            }
+            writer.finish().unwrap();
+            String::from_utf8(buf).unwrap()
+        };
+        let parsed: Vec<Value> = serde_json::from_str(&render(OutputFormat::Json)).unwrap();
+        assert_eq!(
+            parsed,
+            [
+                json!({"username": "a", "user.username": "nested", "capabilities": ["push", "sms"], "missing": null})
+            ]
+        );
+        assert_eq!(
+            render(OutputFormat::Csv),
+            "username,user.username,capabilities,missing\na,nested,push;sms,\n"
+        );
+        let table = render(OutputFormat::Table);
+        let mut lines = table.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("USERNAME  USER.USERNAME  CAPABILITIES")
+        );
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("a         nested         push;sms")
+        );
+        let mut one = Vec::new();
+        write_object(
+            &mut one,
+            OutputFormat::Table,
+            &USERS,
+            &fields[..1],
+            &items[0],
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(one).unwrap(), "username  a\n");
     }
 }

@@ -151,6 +151,73 @@ pub const BYPASS_CODES: Resource = Resource {
     ],
 };
 
+/// Groups.
+pub const GROUPS: Resource = Resource {
+    plural: "groups",
+    table: &[
+        ("GROUP_ID", Cell::Field("group_id")),
+        ("NAME", Cell::Field("name")),
+        ("STATUS", Cell::Field("status")),
+        ("DESC", Cell::Field("desc")),
+    ],
+    csv: &[
+        ("group_id", Cell::Field("group_id")),
+        ("name", Cell::Field("name")),
+        ("status", Cell::Field("status")),
+        ("desc", Cell::Field("desc")),
+        ("push_enabled", Cell::Field("push_enabled")),
+        ("sms_enabled", Cell::Field("sms_enabled")),
+        ("voice_enabled", Cell::Field("voice_enabled")),
+        ("mobile_otp_enabled", Cell::Field("mobile_otp_enabled")),
+    ],
+};
+
+/// A group's members.
+pub const GROUP_MEMBERS: Resource = Resource {
+    plural: "members",
+    table: &[
+        ("USER_ID", Cell::Field("user_id")),
+        ("USERNAME", Cell::Field("username")),
+    ],
+    csv: &[
+        ("user_id", Cell::Field("user_id")),
+        ("username", Cell::Field("username")),
+    ],
+};
+
+/// The outcome of `request-approval`.
+pub const APPROVALS: Resource = Resource {
+    plural: "approvals",
+    table: &[
+        ("TXID", Cell::Field("txid")),
+        ("RESULT", Cell::Field("result")),
+        ("STATUS", Cell::Field("status")),
+        ("STATUS_MSG", Cell::Field("status_msg")),
+    ],
+    csv: &[
+        ("txid", Cell::Field("txid")),
+        ("result", Cell::Field("result")),
+        ("status", Cell::Field("status")),
+        ("status_msg", Cell::Field("status_msg")),
+    ],
+};
+
+/// A Duo Mobile activation link.
+pub const ACTIVATION_LINKS: Resource = Resource {
+    plural: "activation links",
+    table: &[
+        ("ACTIVATION_URL", Cell::Field("activation_url")),
+        ("VALID_SECS", Cell::Field("valid_secs")),
+        ("INSTALLATION_URL", Cell::Field("installation_url")),
+    ],
+    csv: &[
+        ("activation_url", Cell::Field("activation_url")),
+        ("activation_barcode", Cell::Field("activation_barcode")),
+        ("valid_secs", Cell::Field("valid_secs")),
+        ("installation_url", Cell::Field("installation_url")),
+    ],
+};
+
 fn text(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),

@@ -260,3 +260,325 @@ async fn auth_parameters_reach_duo_as_sent() {
         .unwrap();
     assert_eq!(pre.result, "enroll");
 }
+
+#[tokio::test]
+async fn users_are_found_by_name_created_enrolled_aliased_and_deleted() {
+    use duo_client::admin::is_user_id;
+    let (url, emulator) = start("users=3").await;
+    for (version, name) in [(SigVersion::V5, "npatel"), (SigVersion::V2, "jsmith")] {
+        let client = admin_client(&url, &emulator, version);
+        let admin = client.admin();
+        let created = admin
+            .create_user(
+                name,
+                &UserUpdate {
+                    realname: Some("New Person".into()),
+                    alias1: Some(format!("{name}-1")),
+                    ..UserUpdate::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(is_user_id(&created.user_id), "{}", created.user_id);
+        assert_eq!(
+            admin.users_by_name(name).await.unwrap()[0].user_id,
+            created.user_id
+        );
+        let by_alias = admin
+            .find_user(&format!("{name}-1"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_alias.user_id, created.user_id);
+        let by_id = admin.find_user(&created.user_id).await.unwrap().unwrap();
+        assert_eq!(by_id.username, name);
+
+        let added = admin
+            .add_alias(&created.user_id, "second alias")
+            .await
+            .unwrap();
+        assert_eq!(added.alias2.as_deref(), Some("second alias"));
+        let again = admin
+            .add_alias(&created.user_id, "second alias")
+            .await
+            .unwrap();
+        assert_eq!(
+            again.aliases.len(),
+            2,
+            "adding an alias twice changes nothing"
+        );
+        let removed = admin
+            .remove_alias(&created.user_id, &format!("{name}-1"))
+            .await
+            .unwrap();
+        assert_eq!(removed.alias1, None);
+        assert_eq!(removed.alias2.as_deref(), Some("second alias"));
+        assert!(matches!(
+            admin.remove_alias(&created.user_id, "never had it").await,
+            Err(ClientError::Config(_))
+        ));
+
+        admin.delete_user(&created.user_id).await.unwrap();
+        assert!(admin.find_user(&created.user_id).await.unwrap().is_none());
+        assert_eq!(
+            admin
+                .delete_user(&created.user_id)
+                .await
+                .unwrap_err()
+                .duo_code(),
+            Some(40401)
+        );
+    }
+    let client = admin_client(&url, &emulator, SigVersion::V5);
+    client
+        .admin()
+        .enroll_user("enrollee", "enrollee@example.com", Some(0))
+        .await
+        .unwrap();
+    let enrolled = client.admin().users_by_name("enrollee").await.unwrap();
+    assert_eq!(enrolled[0].email, "enrollee@example.com");
+    let refused = client
+        .admin()
+        .enroll_user("enrollee", "enrollee@example.com", None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.duo_code(), Some(40002));
+    assert!(
+        refused.to_string().contains("username already exists"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn bypass_codes_are_generated_listed_and_deleted() {
+    use duo_client::admin::BypassCodeRequest;
+    use secrecy::ExposeSecret as _;
+    let (url, emulator) = start("users=2").await;
+    for version in [SigVersion::V5, SigVersion::V2] {
+        let client = admin_client(&url, &emulator, version);
+        let admin = client.admin();
+        let (users, _) = admin.list_users(None, None).await.unwrap();
+        let user_id = &users[0].user_id;
+        let codes = admin
+            .generate_bypass_codes(
+                user_id,
+                &BypassCodeRequest {
+                    count: Some(3),
+                    reuse_count: Some(2),
+                    ..BypassCodeRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(codes.0.len(), 3);
+        let shown = format!("{codes:?}");
+        assert!(!shown.contains(codes.0[0].expose_secret()), "{shown}");
+        let chosen = admin
+            .generate_bypass_codes(
+                user_id,
+                &BypassCodeRequest {
+                    codes: Some(vec!["11111111".into(), "22222222".into()]),
+                    preserve_existing: Some(true),
+                    valid_secs: Some(600),
+                    ..BypassCodeRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(chosen.0[1].expose_secret(), "22222222");
+        let listed = admin.user_bypass_codes(user_id).await.unwrap();
+        assert_eq!(listed.len(), 5, "{version:?}");
+        assert_eq!(listed[0].reuse_count, Some(2));
+        assert!(listed[4].expiration.is_some());
+        admin
+            .delete_bypass_code(&listed[0].bypass_code_id)
+            .await
+            .unwrap();
+        assert_eq!(admin.user_bypass_codes(user_id).await.unwrap().len(), 4);
+        let gone = admin
+            .delete_bypass_code(&listed[0].bypass_code_id)
+            .await
+            .unwrap_err();
+        assert_eq!(gone.duo_code(), Some(40401));
+        // Replacing (no preserve_existing) leaves just the new ones for the next round.
+        admin
+            .generate_bypass_codes(
+                user_id,
+                &BypassCodeRequest {
+                    count: Some(1),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(admin.user_bypass_codes(user_id).await.unwrap().len(), 1);
+        admin
+            .generate_bypass_codes(
+                user_id,
+                &BypassCodeRequest {
+                    count: Some(1),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let refused = admin
+            .generate_bypass_codes(
+                user_id,
+                &BypassCodeRequest {
+                    count: Some(11),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("count"), "{refused}");
+    }
+}
+
+#[tokio::test]
+async fn phones_are_created_modified_dissociated_deleted_and_activated() {
+    use duo_client::admin::PhoneFields;
+    let (url, emulator) = start("users=1").await;
+    for version in [SigVersion::V5, SigVersion::V2] {
+        let client = admin_client(&url, &emulator, version);
+        let admin = client.admin();
+        let phone = admin
+            .create_phone(&PhoneFields {
+                number: Some("+4420 7946 0000".into()),
+                kind: Some("mobile".into()),
+                platform: Some("generic smartphone".into()),
+                predelay: Some(1),
+                ..PhoneFields::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(phone.number, "+442079460000");
+        assert_eq!(phone.platform, "Generic Smartphone");
+        let renamed = admin
+            .modify_phone(
+                &phone.phone_id,
+                &PhoneFields {
+                    name: Some("spare".into()),
+                    ..PhoneFields::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(renamed.name, "spare");
+        let link = admin
+            .activation_url(&phone.phone_id, Some(120), true)
+            .await
+            .unwrap();
+        assert_eq!(link["valid_secs"], 120);
+        let (users, _) = admin.list_users(None, None).await.unwrap();
+        let user = &users[0].user_id;
+        admin.associate_phone(user, &phone.phone_id).await.unwrap();
+        admin.dissociate_phone(user, &phone.phone_id).await.unwrap();
+        assert!(admin.user_phones(user).await.unwrap().is_empty());
+        admin.delete_phone(&phone.phone_id).await.unwrap();
+        assert_eq!(
+            admin
+                .delete_phone(&phone.phone_id)
+                .await
+                .unwrap_err()
+                .duo_code(),
+            Some(40401)
+        );
+    }
+}
+
+#[tokio::test]
+async fn groups_are_created_modified_joined_and_deleted() {
+    use duo_client::admin::GroupFields;
+    let (url, emulator) = start("users=1").await;
+    for (version, name) in [(SigVersion::V5, "five"), (SigVersion::V2, "two")] {
+        let client = admin_client(&url, &emulator, version);
+        let admin = client.admin();
+        let group = admin
+            .create_group(&GroupFields {
+                name: Some(name.into()),
+                status: Some("disabled".into()),
+                ..GroupFields::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(group.status, "Disabled");
+        let changed = admin
+            .modify_group(
+                &group.group_id,
+                &GroupFields {
+                    desc: Some("d".into()),
+                    ..GroupFields::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.desc, "d");
+        let (users, _) = admin.list_users(None, None).await.unwrap();
+        let user = &users[0].user_id;
+        admin
+            .add_user_to_group(user, &group.group_id)
+            .await
+            .unwrap();
+        assert_eq!(admin.group_users(&group.group_id).await.unwrap().len(), 1);
+        assert_eq!(admin.user_groups(user).await.unwrap()[0].name, name);
+        admin
+            .remove_user_from_group(user, &group.group_id)
+            .await
+            .unwrap();
+        assert!(admin.user_groups(user).await.unwrap().is_empty());
+        admin.delete_group(&group.group_id).await.unwrap();
+        let all: Vec<_> = admin.groups().collect().await;
+        assert!(all.is_empty(), "{version:?}");
+    }
+}
+
+#[tokio::test]
+async fn request_approval_polls_until_decided_or_gives_up() {
+    let (url, emulator) = start("").await;
+    let control = reqwest::Client::new();
+    for (name, answer) in [
+        ("yes", "approve"),
+        ("fraud", "fraud"),
+        ("silent", "timeout"),
+    ] {
+        control
+            .post(format!("{url}/_emulator/users"))
+            .json(&json!({"username": name, "answer": answer, "phones": 1}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let client = auth_client(&url, &emulator);
+    let auth = client.auth();
+    let wait = std::time::Duration::from_secs(30);
+    let (txid, allowed) = auth
+        .request_approval(&AuthRequest::push(Subject::Username("yes".into())), wait)
+        .await
+        .unwrap();
+    assert!(!txid.is_empty());
+    assert_eq!(
+        (allowed.result.as_str(), allowed.status.as_str()),
+        ("allow", "allow")
+    );
+    let (_, fraud) = auth
+        .request_approval(&AuthRequest::push(Subject::Username("fraud".into())), wait)
+        .await
+        .unwrap();
+    assert_eq!(
+        (fraud.result.as_str(), fraud.status.as_str()),
+        ("deny", "fraud")
+    );
+    let gave_up = auth
+        .request_approval(
+            &AuthRequest::push(Subject::Username("silent".into())),
+            std::time::Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(gave_up, ClientError::Timeout { .. }),
+        "{gave_up:?}"
+    );
+}

@@ -642,3 +642,606 @@ async fn a_hundred_thousand_users_page_from_anywhere() {
     .await;
     assert_eq!(found[0]["user_id"], users[50]["user_id"]);
 }
+
+#[tokio::test]
+async fn enrolling_creates_the_user_and_records_the_email() {
+    let emu = emulator("users=1");
+    let answer = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/users/enroll",
+            json!({"username": "newbie", "email": "newbie@example.com", "valid_secs": "3600"}),
+        ),
+    )
+    .await;
+    assert_eq!(answer, json!(""));
+    let found = ok(
+        &emu,
+        admin("GET", "/admin/v1/users", json!({"username": "newbie"})),
+    )
+    .await;
+    assert_eq!(found[0]["email"], "newbie@example.com");
+    assert_eq!(found[0]["status"], "active");
+    assert_eq!(found[0]["is_enrolled"], false);
+    let emails = crate::support::ok_control(&emu, "GET", "/_emulator/emails").await;
+    let now = crate::support::now().as_second();
+    assert_eq!(
+        emails,
+        json!([{"user_id": found[0]["user_id"], "username": "newbie", "email": "newbie@example.com",
+                "sent": now, "expiration": now + 3600}])
+    );
+}
+
+#[tokio::test]
+async fn a_refused_enrollment_names_the_parameter_and_changes_nothing() {
+    let emu = emulator("users=1");
+    let existing = first_user_id(&emu, 0).await;
+    let taken = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{existing}"), json!({})),
+    )
+    .await["username"]
+        .clone();
+    for (params, detail) in [
+        (json!({"email": "a@example.com"}), "username"),
+        (json!({"username": "x"}), "email"),
+        (json!({"username": "x", "email": "not-an-address"}), "email"),
+        (
+            json!({"username": "x", "email": "a@example.com", "valid_secs": "-5"}),
+            "valid_secs",
+        ),
+        (
+            json!({"username": taken, "email": "a@example.com"}),
+            "username already exists",
+        ),
+    ] {
+        let reply = send(
+            &emu,
+            admin("POST", "/admin/v1/users/enroll", params.clone()),
+        )
+        .await;
+        assert_eq!(
+            (
+                reply.status,
+                reply.body["code"].clone(),
+                reply.body["message_detail"].clone()
+            ),
+            (400, json!(40002), json!(detail)),
+            "{params}"
+        );
+    }
+    let users = send(&emu, admin("GET", "/admin/v1/users", json!({}))).await;
+    assert_eq!(users.body["metadata"]["total_objects"], 1);
+    assert_eq!(
+        crate::support::ok_control(&emu, "GET", "/_emulator/emails").await,
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn generated_bypass_codes_replace_the_users_codes_unless_preserved() {
+    let emu = emulator("users=2,bypass_codes=4");
+    let user = first_user_id(&emu, 0).await;
+    let path = format!("/admin/v1/users/{user}/bypass_codes");
+    let seeded = ok(&emu, admin("GET", &path, json!({}))).await;
+    assert_eq!(
+        seeded.as_array().unwrap().len(),
+        2,
+        "4 codes round-robin over 2 users"
+    );
+
+    let codes = ok(&emu, admin("POST", &path, json!({}))).await;
+    let codes = codes.as_array().unwrap();
+    assert_eq!(codes.len(), 10, "Duo's default count");
+    for code in codes {
+        let code = code.as_str().unwrap();
+        assert!(
+            code.len() == 9 && code.chars().all(|c| c.is_ascii_digit()),
+            "{code}"
+        );
+    }
+    let listed = ok(&emu, admin("GET", &path, json!({}))).await;
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        10,
+        "the seeded codes were replaced"
+    );
+    let one = &listed[0];
+    assert_eq!(one["user"]["user_id"], user.as_str());
+    assert_eq!(one["reuse_count"], 1);
+    assert_eq!(one["expiration"], Value::Null);
+    assert!(one.get("code").is_none() && !listed.to_string().contains(codes[0].as_str().unwrap()));
+
+    let chosen = ok(
+        &emu,
+        admin(
+            "POST",
+            &path,
+            json!({"codes": "1234567,7654321", "valid_secs": "60", "reuse_count": "0", "preserve_existing": true}),
+        ),
+    )
+    .await;
+    assert_eq!(chosen, json!(["1234567", "7654321"]));
+    let page = send(
+        &emu,
+        admin("GET", &path, json!({"limit": "5", "offset": "10"})),
+    )
+    .await;
+    assert_eq!(
+        page.body["metadata"],
+        json!({"next_offset": null, "prev_offset": 5, "total_objects": 12})
+    );
+    let newest = &page.body["response"][1];
+    assert_eq!(newest["reuse_count"], Value::Null, "0 uses means unlimited");
+    assert_eq!(newest["expiration"], crate::support::now().as_second() + 60);
+    let all = ok(&emu, admin("GET", "/admin/v1/bypass_codes", json!({}))).await;
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        14,
+        "the other user's two codes stay"
+    );
+}
+
+#[tokio::test]
+async fn refused_bypass_code_requests_name_the_parameter_and_change_nothing() {
+    let emu = emulator("users=1,bypass_codes=3");
+    let user = first_user_id(&emu, 0).await;
+    let path = format!("/admin/v1/users/{user}/bypass_codes");
+    for (params, detail) in [
+        (json!({"count": "11"}), "count"),
+        (json!({"count": "0"}), "count"),
+        (json!({"count": "two"}), "count"),
+        (
+            json!({"count": "2", "codes": "1,2"}),
+            "codes: cannot be combined with count",
+        ),
+        (json!({"codes": "1,,2"}), "codes"),
+        (json!({"codes": "1,1"}), "codes"),
+        (json!({"codes": "1,2,3,4,5,6,7,8,9,10,11"}), "codes"),
+        (json!({"valid_secs": "-1"}), "valid_secs"),
+        (json!({"reuse_count": "x"}), "reuse_count"),
+        (json!({"preserve_existing": "maybe"}), "preserve_existing"),
+    ] {
+        let reply = send(&emu, admin("POST", &path, params.clone())).await;
+        assert_eq!(
+            (
+                reply.status,
+                reply.body["code"].clone(),
+                reply.body["message_detail"].clone()
+            ),
+            (400, json!(40002), json!(detail)),
+            "{params}"
+        );
+    }
+    assert_eq!(
+        ok(&emu, admin("GET", &path, json!({})))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    for method in ["GET", "POST"] {
+        let unknown = send(
+            &emu,
+            admin(
+                method,
+                "/admin/v1/users/DUNOSUCHUSER00000000/bypass_codes",
+                json!({}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            (unknown.status, unknown.body["code"].clone()),
+            (404, json!(40401))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_a_hundred_bypass_codes() {
+    let emu = emulator("users=1");
+    let user = first_user_id(&emu, 0).await;
+    let path = format!("/admin/v1/users/{user}/bypass_codes");
+    for _ in 0..10 {
+        ok(
+            &emu,
+            admin("POST", &path, json!({"preserve_existing": "true"})),
+        )
+        .await;
+    }
+    let over = send(
+        &emu,
+        admin(
+            "POST",
+            &path,
+            json!({"count": "1", "preserve_existing": "true"}),
+        ),
+    )
+    .await;
+    assert_eq!(over.body["code"], 40002);
+    assert!(
+        over.body["message_detail"]
+            .as_str()
+            .unwrap()
+            .contains("100")
+    );
+    let replaced = ok(&emu, admin("POST", &path, json!({"count": "1"}))).await;
+    assert_eq!(
+        replaced.as_array().unwrap().len(),
+        1,
+        "without preserve_existing the old ones go"
+    );
+}
+
+#[tokio::test]
+async fn bypass_codes_are_read_and_deleted_by_id() {
+    let emu = emulator("users=1,bypass_codes=2");
+    let codes = ok(&emu, admin("GET", "/admin/v1/bypass_codes", json!({}))).await;
+    let id = codes[0]["bypass_code_id"].as_str().unwrap();
+    let path = format!("/admin/v1/bypass_codes/{id}");
+    assert_eq!(ok(&emu, admin("GET", &path, json!({}))).await, codes[0]);
+    assert_eq!(ok(&emu, admin("DELETE", &path, json!({}))).await, json!(""));
+    for method in ["GET", "DELETE"] {
+        let gone = send(&emu, admin(method, &path, json!({}))).await;
+        assert_eq!(
+            (gone.status, gone.body["code"].clone()),
+            (404, json!(40401))
+        );
+    }
+    let left = send(&emu, admin("GET", "/admin/v1/bypass_codes", json!({}))).await;
+    assert_eq!(left.body["metadata"]["total_objects"], 1);
+    assert_eq!(send(&emu, admin("PUT", &path, json!({}))).await.status, 405);
+}
+
+#[tokio::test]
+async fn phones_are_created_modified_and_deleted_with_duos_spellings() {
+    let emu = emulator("users=1,phones=1");
+    let created = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/phones",
+            json!({"number": "734-555-1212", "name": "desk", "type": "MOBILE", "platform": "apple ios", "predelay": "2"}),
+        ),
+    )
+    .await;
+    let id = created["phone_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("DP") && id.len() == 20);
+    assert_eq!(created["number"], "+17345551212");
+    assert_eq!(created["type"], "Mobile");
+    assert_eq!(created["platform"], "Apple iOS");
+    assert_eq!(created["predelay"], "2");
+    assert_eq!(created["activated"], false);
+    assert_eq!(created["capabilities"], json!(["phone", "sms"]));
+    assert_eq!(created["users"], json!([]));
+    let path = format!("/admin/v1/phones/{id}");
+    let changed = ok(
+        &emu,
+        admin("POST", &path, json!({"name": "cell", "extension": "12"})),
+    )
+    .await;
+    assert_eq!(
+        (changed["name"].clone(), changed["extension"].clone()),
+        (json!("cell"), json!("12"))
+    );
+    let before = ok(&emu, admin("GET", &path, json!({}))).await;
+    for (params, detail) in [
+        (json!({"name": "x", "type": "pager"}), "type"),
+        (json!({"name": "x", "platform": "nokia"}), "platform"),
+        (json!({"name": "x", "number": "call me"}), "number"),
+        (json!({"name": "x", "predelay": "-1"}), "predelay"),
+        (json!({"name": "x", "extension": "12a"}), "extension"),
+    ] {
+        let reply = send(&emu, admin("POST", &path, params.clone())).await;
+        assert_eq!(
+            (
+                reply.status,
+                reply.body["code"].clone(),
+                reply.body["message_detail"].clone()
+            ),
+            (400, json!(40002), json!(detail)),
+            "{params}"
+        );
+    }
+    assert_eq!(ok(&emu, admin("GET", &path, json!({}))).await, before);
+
+    let user = first_user_id(&emu, 0).await;
+    ok(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/users/{user}/phones"),
+            json!({"phone_id": id}),
+        ),
+    )
+    .await;
+    assert_eq!(ok(&emu, admin("DELETE", &path, json!({}))).await, json!(""));
+    let phones = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{user}/phones"), json!({})),
+    )
+    .await;
+    assert_eq!(
+        phones.as_array().unwrap().len(),
+        1,
+        "the deleted phone left its user"
+    );
+    for method in ["GET", "POST", "DELETE"] {
+        assert_eq!(
+            send(&emu, admin(method, &path, json!({}))).await.status,
+            404,
+            "{method}"
+        );
+    }
+    let all = send(&emu, admin("GET", "/admin/v1/phones", json!({}))).await;
+    assert_eq!(all.body["metadata"]["total_objects"], 1);
+}
+
+#[tokio::test]
+async fn activation_links_need_a_smartphone() {
+    let emu = emulator("phones=1");
+    let seeded = ok(&emu, admin("GET", "/admin/v1/phones", json!({}))).await[0]["phone_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = ok(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/phones/{seeded}/activation_url"),
+            json!({"valid_secs": "3600", "install": "1"}),
+        ),
+    )
+    .await;
+    assert_eq!(link["valid_secs"], 3600);
+    assert!(
+        link["activation_url"]
+            .as_str()
+            .unwrap()
+            .contains("/activate/")
+    );
+    assert!(
+        link["activation_barcode"]
+            .as_str()
+            .unwrap()
+            .contains("duo%3A%2F%2F")
+    );
+    assert!(link.get("installation_url").is_some());
+    let landline = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/phones",
+            json!({"number": "+15551234567", "type": "landline"}),
+        ),
+    )
+    .await["phone_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = send(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/phones/{landline}/activation_url"),
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(refused.body["message_detail"], "platform");
+    let bad = send(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/phones/{seeded}/activation_url"),
+            json!({"install": "yes"}),
+        ),
+    )
+    .await;
+    assert_eq!(bad.body["message_detail"], "install");
+    let missing = send(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/phones/DPNOSUCHPHONE0000000/activation_url",
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(missing.body["code"], 40401);
+}
+
+#[tokio::test]
+async fn groups_are_created_modified_joined_left_and_deleted() {
+    let emu = emulator("users=2");
+    let group = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/groups",
+            json!({"name": "Contractors", "desc": "outside staff", "status": "bypass", "sms_enabled": "0"}),
+        ),
+    )
+    .await;
+    let id = group["group_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("DG") && id.len() == 20);
+    assert_eq!(group["status"], "Bypass");
+    assert_eq!(group["sms_enabled"], false);
+    assert_eq!(group["push_enabled"], true);
+    let v2 = ok(
+        &emu,
+        admin("GET", &format!("/admin/v2/groups/{id}"), json!({})),
+    )
+    .await;
+    assert_eq!(v2, group);
+    let path = format!("/admin/v1/groups/{id}");
+    for (params, detail) in [
+        (json!({"desc": "x", "status": "Active"}), "status"),
+        (json!({"desc": "x", "name": ""}), "name"),
+        (
+            json!({"desc": "x", "push_enabled": "maybe"}),
+            "push_enabled",
+        ),
+    ] {
+        let reply = send(&emu, admin("POST", &path, params.clone())).await;
+        assert_eq!(reply.body["message_detail"], detail, "{params}");
+    }
+    let dup = send(
+        &emu,
+        admin("POST", "/admin/v1/groups", json!({"name": "Contractors"})),
+    )
+    .await;
+    assert_eq!(dup.body["message_detail"], "name already exists");
+    let renamed = ok(&emu, admin("POST", &path, json!({"name": "Vendors"}))).await;
+    assert_eq!(
+        (renamed["name"].clone(), renamed["desc"].clone()),
+        (json!("Vendors"), json!("outside staff"))
+    );
+
+    let (a, b) = (first_user_id(&emu, 0).await, first_user_id(&emu, 1).await);
+    for user in [&a, &b, &a] {
+        let joined = ok(
+            &emu,
+            admin(
+                "POST",
+                &format!("/admin/v1/users/{user}/groups"),
+                json!({"group_id": id}),
+            ),
+        )
+        .await;
+        assert_eq!(joined, json!(""));
+    }
+    let members = send(
+        &emu,
+        admin(
+            "GET",
+            &format!("/admin/v2/groups/{id}/users"),
+            json!({"limit": "1"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        members.body["response"],
+        json!([{"user_id": a, "username": members.body["response"][0]["username"]}])
+    );
+    assert_eq!(
+        members.body["metadata"]["total_objects"], 2,
+        "joining twice changes nothing"
+    );
+    let user = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{a}"), json!({})),
+    )
+    .await;
+    assert_eq!(user["groups"][0]["name"], "Vendors");
+    let groups_of_b = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{b}/groups"), json!({})),
+    )
+    .await;
+    assert_eq!(groups_of_b[0]["group_id"], id.as_str());
+    assert_eq!(
+        ok(
+            &emu,
+            admin(
+                "DELETE",
+                &format!("/admin/v1/users/{b}/groups/{id}"),
+                json!({})
+            )
+        )
+        .await,
+        json!("")
+    );
+    assert_eq!(
+        ok(
+            &emu,
+            admin("GET", &format!("/admin/v1/users/{b}/groups"), json!({}))
+        )
+        .await,
+        json!([])
+    );
+    let unknown = send(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/users/{a}/groups"),
+            json!({"group_id": "DGNOSUCHGROUP0000000"}),
+        ),
+    )
+    .await;
+    assert_eq!(unknown.body["code"], 40401);
+    let missing = send(
+        &emu,
+        admin("POST", &format!("/admin/v1/users/{a}/groups"), json!({})),
+    )
+    .await;
+    assert_eq!(missing.body["message_detail"], "group_id");
+
+    assert_eq!(ok(&emu, admin("DELETE", &path, json!({}))).await, json!(""));
+    let user = ok(
+        &emu,
+        admin("GET", &format!("/admin/v1/users/{a}"), json!({})),
+    )
+    .await;
+    assert_eq!(user["groups"], json!([]));
+    assert_eq!(
+        send(
+            &emu,
+            admin("GET", &format!("/admin/v2/groups/{id}/users"), json!({}))
+        )
+        .await
+        .status,
+        404
+    );
+    let listed = send(&emu, admin("GET", "/admin/v1/groups", json!({}))).await;
+    assert_eq!(listed.body["metadata"]["total_objects"], 0);
+}
+
+#[tokio::test]
+async fn generated_bypass_codes_log_in_until_their_uses_run_out() {
+    let emu = emulator("users=1,phones=1");
+    let users = ok(&emu, admin("GET", "/admin/v1/users", json!({}))).await;
+    let (id, name) = (
+        users[0]["user_id"].as_str().unwrap(),
+        users[0]["username"].as_str().unwrap(),
+    );
+    let codes = ok(
+        &emu,
+        admin(
+            "POST",
+            &format!("/admin/v1/users/{id}/bypass_codes"),
+            json!({"codes": "13579246,24681357", "reuse_count": "2"}),
+        ),
+    )
+    .await;
+    assert_eq!(codes, json!(["13579246", "24681357"]));
+    let login = |code: &str| {
+        crate::support::auth(
+            "POST",
+            "/auth/v2/auth",
+            json!({"username": name, "factor": "passcode", "passcode": code}),
+        )
+    };
+    for expected in ["allow", "allow", "deny"] {
+        let answer = ok(&emu, login("13579246")).await;
+        assert_eq!(answer["result"], expected);
+    }
+    let left = ok(
+        &emu,
+        admin(
+            "GET",
+            &format!("/admin/v1/users/{id}/bypass_codes"),
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        left.as_array().unwrap().len(),
+        1,
+        "the used-up code is gone"
+    );
+    assert_eq!(left[0]["reuse_count"], 2);
+    assert_eq!(ok(&emu, login("99999999")).await["result"], "deny");
+}

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod control;
+mod logs;
 mod prompt;
 mod rate_limits;
 mod signatures;

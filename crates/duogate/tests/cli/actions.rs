@@ -185,3 +185,329 @@ fn input_comes_from_a_file_or_stdin() {
         .code(2)
         .stderr(predicates::str::contains("cannot read --input file"));
 }
+
+#[test]
+fn user_and_bypass_code_actions_run_against_the_emulator() {
+    let emu = TestEmulator::start("users=2");
+    let created = run(
+        &emu,
+        "create_user",
+        json!({"username": "soar-user", "realname": "Soar User", "status": "disabled"}),
+    );
+    let user_id = created["user_id"].as_str().unwrap().to_string();
+    assert_eq!(created["status"], "disabled");
+    let found = run(
+        &emu,
+        "retrieve_user_by_username",
+        json!({"username": "soar-user"}),
+    );
+    assert_eq!(found[0]["user_id"], user_id.as_str());
+    assert_eq!(
+        run(
+            &emu,
+            "retrieve_user_by_username",
+            json!({"username": "nobody"})
+        ),
+        json!([])
+    );
+    let codes = run(
+        &emu,
+        "generate_bypass_codes",
+        json!({"user_id": user_id, "count": 2, "reuse_count": "3"}),
+    );
+    assert_eq!(codes.as_array().unwrap().len(), 2);
+    let listed = run(
+        &emu,
+        "retrieve_bypass_codes_by_user_id",
+        json!({"user id": user_id}),
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[0]["reuse_count"], 3);
+    let code_id = listed[0]["bypass_code_id"].as_str().unwrap();
+    assert_eq!(
+        run(
+            &emu,
+            "delete_bypass_code",
+            json!({"bypass_code_id": code_id})
+        ),
+        json!("")
+    );
+    assert_eq!(
+        run(
+            &emu,
+            "enroll_user",
+            json!({"username": "enrollee", "email": "e@example.com", "valid_secs": 0})
+        ),
+        json!("")
+    );
+    assert_eq!(
+        run(&emu, "delete_user", json!({"user_id": user_id})),
+        json!("")
+    );
+    let output = emu
+        .duogate()
+        .args([
+            "action",
+            "delete_user",
+            "--input",
+            &json!({"user_id": user_id}).to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout_json(&output)["json_body"]["code"], 40401);
+}
+
+#[test]
+fn duo_refusals_show_the_message_detail() {
+    let emu = TestEmulator::start("users=1");
+    let users = run(&emu, "retrieve_users", json!({}));
+    let taken = users[0]["username"].as_str().unwrap();
+    emu.duogate()
+        .args([
+            "action",
+            "create_user",
+            "--input",
+            &json!({"username": taken}).to_string(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "40002 Invalid request parameters (username already exists)",
+        ));
+}
+
+#[test]
+fn new_actions_refuse_bad_inputs_naming_the_field_before_sending() {
+    let emu = TestEmulator::start("users=1");
+    let before = emu.requests_logged();
+    for (name, input, needle) in [
+        ("create_user", r#"{"realname":"x"}"#, "username"),
+        ("create_user", r#"{"username":"x","status":"on"}"#, "status"),
+        ("enroll_user", r#"{"username":"x","email":"x"}"#, "email"),
+        (
+            "enroll_user",
+            r#"{"username":"x","email":"x@y","valid_secs":"soon"}"#,
+            "valid_secs",
+        ),
+        ("delete_user", r#"{}"#, "user_id"),
+        ("retrieve_user_by_username", r#"{"username":7}"#, "username"),
+        (
+            "generate_bypass_codes",
+            r#"{"user_id":"DU1","count":20}"#,
+            "count",
+        ),
+        (
+            "generate_bypass_codes",
+            r#"{"user_id":"DU1","count":1,"codes":"1"}"#,
+            "codes",
+        ),
+        (
+            "generate_bypass_codes",
+            r#"{"user_id":"DU1","preserve_existing":"kinda"}"#,
+            "preserve_existing",
+        ),
+        (
+            "retrieve_bypass_codes_by_user_id",
+            r#"{"user_id":"DU1","limit":-1}"#,
+            "limit",
+        ),
+        (
+            "delete_bypass_code",
+            r#"{"bypass_code_id":""}"#,
+            "bypass_code_id",
+        ),
+    ] {
+        emu.duogate()
+            .args(["action", name, "--input", input])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(needle));
+    }
+    assert_eq!(emu.requests_logged(), before, "nothing may reach Duo");
+}
+
+#[test]
+fn action_help_shows_one_actions_inputs_or_the_catalogue() {
+    let emu = TestEmulator::start("users=1");
+    let one = emu
+        .duogate()
+        .args(["action", "generate_bypass_codes", "--help"])
+        .output()
+        .unwrap();
+    assert!(one.status.success());
+    let text = String::from_utf8_lossy(&one.stdout);
+    for needle in [
+        "user_id*",
+        "count",
+        "integer 1 to 10",
+        "preserve_existing",
+        "POST /admin/v1/users/{user_id}/bypass_codes",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    let all = emu.duogate().args(["action", "--help"]).output().unwrap();
+    assert!(all.status.success());
+    let text = String::from_utf8_lossy(&all.stdout);
+    for action in duo_client::actions::ACTIONS {
+        assert!(text.contains(action.name), "{}: {text}", action.name);
+    }
+    emu.duogate()
+        .args(["action", "no_such_action", "--help"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("unknown action"));
+}
+
+#[test]
+fn the_readme_lists_exactly_the_catalogue() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- actions:begin -->\n", "<!-- actions:end -->");
+    let start = readme
+        .find(begin)
+        .expect("README has the actions:begin marker")
+        + begin.len();
+    let stop = readme.find(end).expect("README has the actions:end marker");
+    let rendered = duo_client::actions::catalogue_markdown();
+    assert_eq!(
+        &readme[start..stop],
+        rendered,
+        "the README's action table is stale; paste this between the markers:\n{rendered}"
+    );
+}
+
+#[test]
+fn log_actions_return_duos_log_answers() {
+    let emu = TestEmulator::start("users=1");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (status, _) = emu.control(
+        "POST",
+        "/_emulator/logs/authentication",
+        Some(&json!({"username": "alice", "timestamp_ms": now - 600_000})),
+    );
+    assert_eq!(status, 201);
+    let page = run(
+        &emu,
+        "retrieve_authentication_logs",
+        json!({"mintime": now - 3_600_000, "maxtime": now, "limit": 10, "sort": "ts:asc"}),
+    );
+    assert_eq!(page["authlogs"][0]["user"]["name"], "alice");
+    assert_eq!(page["metadata"]["total_objects"], 1);
+    let admin = run(
+        &emu,
+        "retrieve_administrator_logs",
+        json!({"mintime": now / 1000 - 600}),
+    );
+    assert!(admin.is_array());
+    emu.duogate()
+        .args([
+            "action",
+            "retrieve_authentication_logs",
+            "--input",
+            &json!({"mintime": now, "maxtime": now - 1}).to_string(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("maxtime"));
+}
+
+#[test]
+fn phone_actions_run_against_the_emulator() {
+    let emu = TestEmulator::start("users=1");
+    let users = run(&emu, "retrieve_users", json!({}));
+    let user_id = users[0]["user_id"].as_str().unwrap();
+    let phone = run(
+        &emu,
+        "create_phone",
+        json!({"number": "5551230000", "type": "mobile", "platform": "google android"}),
+    );
+    let phone_id = phone["phone_id"].as_str().unwrap();
+    assert_eq!(phone["number"], "+15551230000");
+    let changed = run(
+        &emu,
+        "modify_phone",
+        json!({"phone_id": phone_id, "postdelay": 3}),
+    );
+    assert_eq!(changed["postdelay"], "3");
+    run(
+        &emu,
+        "associate_phone_with_user",
+        json!({"user_id": user_id, "phone_id": phone_id}),
+    );
+    let link = run(
+        &emu,
+        "create_activation_url",
+        json!({"phone_id": phone_id, "install": 0}),
+    );
+    assert!(link.get("installation_url").is_none());
+    assert_eq!(
+        run(
+            &emu,
+            "dissociate_phone_from_user",
+            json!({"user_id": user_id, "phone_id": phone_id})
+        ),
+        json!("")
+    );
+    assert_eq!(
+        run(&emu, "delete_phone", json!({"phone_id": phone_id})),
+        json!("")
+    );
+}
+
+#[test]
+fn group_actions_run_against_the_emulator() {
+    let emu = TestEmulator::start("users=1");
+    let users = run(&emu, "retrieve_users", json!({}));
+    let user_id = users[0]["user_id"].as_str().unwrap();
+    let group = run(
+        &emu,
+        "create_group",
+        json!({"name": "SOAR", "status": "active"}),
+    );
+    let group_id = group["group_id"].as_str().unwrap();
+    assert_eq!(
+        run(
+            &emu,
+            "modify_group",
+            json!({"group_id": group_id, "desc": "playbooks"})
+        )["desc"],
+        "playbooks"
+    );
+    assert_eq!(
+        run(&emu, "retrieve_groups", json!({"limit": 5}))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    run(
+        &emu,
+        "add_user_to_group",
+        json!({"user_id": user_id, "group_id": group_id}),
+    );
+    let members = run(&emu, "retrieve_group_users", json!({"group_id": group_id}));
+    assert_eq!(members[0]["user_id"], user_id);
+    run(
+        &emu,
+        "remove_user_from_group",
+        json!({"user_id": user_id, "group_id": group_id}),
+    );
+    assert_eq!(
+        run(&emu, "delete_group", json!({"group_id": group_id})),
+        json!("")
+    );
+    emu.duogate()
+        .args([
+            "action",
+            "create_group",
+            "--input",
+            r#"{"name":"x","status":"on"}"#,
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("status"));
+}
