@@ -66,8 +66,21 @@ pub fn presented_basic(headers: &HeaderMap) -> Option<(String, SecretString)> {
     Some((name.to_string(), SecretString::from(password.to_string())))
 }
 
-/// Finds the caller; database trouble is not an authentication failure.
+/// Finds the caller; database trouble is not an authentication failure. A caller found is
+/// recorded on the request's log span ([`crate::access_log::record_caller`]: the accessor or
+/// account name, never the secret).
 pub async fn authenticate(
+    store: &Store,
+    headers: &HeaderMap,
+) -> Result<Result<Caller, Denied>, StoreError> {
+    let found = find_caller(store, headers).await;
+    if let Ok(Ok(caller)) = &found {
+        crate::access_log::record_caller(caller);
+    }
+    found
+}
+
+async fn find_caller(
     store: &Store,
     headers: &HeaderMap,
 ) -> Result<Result<Caller, Denied>, StoreError> {

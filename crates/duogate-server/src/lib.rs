@@ -15,7 +15,9 @@
 //! - [`ontap`]: the ONTAP dialect (`/api/…`).
 //! - [`targets`]: stored integrations as engine inputs.
 //! - [`username_format`]: Vault's `username_format` (identity templates, step-up substitution).
-//! - [`metrics`]: `/metrics` (Prometheus text) and the request-counting middleware.
+//! - [`metrics`]: `/metrics` (Prometheus/OpenMetrics text through `prometheus-client`), and
+//!   what is measured where.
+//! - [`access_log`]: request ids, the per-request span and access line, request metrics.
 //! - [`listener`]: the listening socket, plain or TLS (with a certificate reloadable on SIGHUP).
 //!
 //! The entry point is [`run`]: it takes a bound listener (a `tokio::net::TcpListener` for plain
@@ -25,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod access_log;
 pub mod engine;
 pub mod listener;
 pub mod metrics;
@@ -41,25 +44,26 @@ pub use state::{AppState, ServiceSettings};
 
 /// The whole HTTP app.
 pub fn app(state: AppState) -> axum::Router {
-    axum::Router::new()
+    let routes = axum::Router::new()
         .nest("/v1/duogate", native::router())
         .nest("/api", ontap::router())
         .merge(vault::router())
-        .route("/metrics", axum::routing::get(metrics::render))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::count_requests,
-        ))
-        .with_state(state)
+        .route("/metrics", axum::routing::get(metrics::render));
+    access_log::instrument(routes, state.metrics.clone()).with_state(state)
 }
 
 /// Serves the app on `listener` (plain or TLS) until `shutdown` resolves, then lets open
-/// requests finish. Handlers see the peer address as `ConnectInfo<SocketAddr>` either way.
+/// requests finish for up to [`ServiceSettings::shutdown_timeout`] (see [`listener::serve_with`]).
+/// Handlers see the peer address as `ConnectInfo<SocketAddr>` either way.
 pub async fn run(
     state: AppState,
     listener: impl Into<listener::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     ontap::spawn_status_refresher(&state);
-    listener::serve(app(state), listener, shutdown).await
+    let options = listener::ServeOptions {
+        max_connections: state.settings.max_connections,
+        shutdown_timeout: state.settings.shutdown_timeout,
+    };
+    listener::serve_with(app(state), listener, shutdown, options).await
 }

@@ -34,7 +34,11 @@ pub struct Enforced {
 impl Enforced {
     /// Decides one attempt: the rate limits first (a refused attempt never reaches Duo), then
     /// the engine; every decision goes to the audit log (`mfa.decision`, with its reason,
-    /// never a passcode), whichever dialect asked.
+    /// never a passcode), whichever dialect asked, and is counted in
+    /// `duogate_mfa_decisions_total{policy, outcome, reason}` (policy `fail_closed` for Vault
+    /// methods, `duo_unix` for ONTAP profiles); the engine's Duo calls are measured
+    /// ([`crate::engine::with_call_metrics`]), refusals counted in
+    /// `duogate_limiter_refusals_total`.
     pub async fn decide(&self, state: &AppState, caller: &Caller, attempt: &Attempt) -> Decision {
         self.decide_reporting(state, caller, attempt, None).await
     }
@@ -54,15 +58,20 @@ impl Enforced {
             attempt.ipaddr.as_deref(),
         );
         let decision = if admitted {
-            crate::engine::decide_reporting(
-                &self.target,
-                attempt,
-                &self.policy,
-                &state.limits,
-                progress.as_ref(),
+            crate::engine::with_call_metrics(
+                state.metrics.clone(),
+                crate::engine::decide_reporting(
+                    &self.target,
+                    attempt,
+                    &self.policy,
+                    &state.limits,
+                    progress.as_ref(),
+                ),
             )
             .await
         } else {
+            // The limiter answers yes or no; which of its limits refused is not told.
+            state.metrics.count_limiter_refusal("attempt");
             Decision {
                 outcome: Outcome::Deny,
                 reason: Reason::RateLimited,
@@ -72,6 +81,14 @@ impl Enforced {
             }
         };
         drop(progress);
+        state.metrics.count_decision(
+            match self.policy {
+                Policy::FailClosed => "fail_closed",
+                Policy::Unix(_) => "duo_unix",
+            },
+            decision.outcome.as_str(),
+            decision.reason.as_str(),
+        );
         let detail = serde_json::json!({
             "integration": self.integration.id,
             "kind": self.integration.kind.as_str(),

@@ -102,6 +102,7 @@ impl Store {
         name: &str,
         password: &SecretString,
     ) -> Result<Account, StoreError> {
+        let _timer = self.time_operation("verify_account");
         let row = sqlx::query(
             "SELECT name, password_hash, role, tenant_id, created_at FROM accounts WHERE name = $1",
         )

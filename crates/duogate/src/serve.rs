@@ -18,6 +18,17 @@
 //! any token is made; not touched when a token already exists, so a service manager can pass it
 //! on every start).
 //!
+//! Operations (flags win over `--config`): `--log-format text|json` (`log_format`; see
+//! [`crate::logging`]), `--workers N` (`workers`, 1..=1024; default: the machine's cores; read
+//! before the async runtime is built, see [`ProcessSettings`]), `--shutdown-timeout SECS`
+//! (`shutdown_timeout_secs`, 0..=3600, default 10: how long requests in flight may finish
+//! after SIGINT/SIGTERM before their connections are cut), `max_connections` (1..=1000000:
+//! connections served at once; more wait in the kernel's backlog), `metrics_token` (a bearer
+//! token `/metrics` requires; absent: open), and `[database]` `max_connections` (1..=1000) and
+//! `statement_timeout_ms` (1..=3600000; PostgreSQL's `statement_timeout`, SQLite's
+//! `busy_timeout`). A value out of range exits 2 naming the key. Start, ready and shutdown are
+//! logged at info level.
+//!
 //! TLS, the loopback rule for plain HTTP and SIGHUP reloading: [`crate::serve_listener`]. Every
 //! JSON line has `"url"` (`http://…` or `https://…`, with the bound port).
 
@@ -36,9 +47,10 @@ use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
 use duogate_store::tokens::Role;
-use duogate_store::{Keyring, SealKey, Store, StoreError};
+use duogate_store::{Keyring, PoolSettings, SealKey, Store, StoreError};
 
 use crate::failure::{UsageError, usage};
+use crate::logging::LogFormat;
 use crate::private_files::create_new_private_file;
 
 mod dev;
@@ -55,7 +67,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo,
-    /// tls_cert_file, tls_key_file, tls_disable, and an `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// tls_cert_file, tls_key_file, tls_disable, log_format, workers, shutdown_timeout_secs,
+    /// max_connections, metrics_token, a `database` table: max_connections,
+    /// statement_timeout_ms, and an `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -86,7 +100,24 @@ pub struct ServeArgs {
     pub allow_plain_http_duo: bool,
     #[command(flatten)]
     pub tls: ServeTlsArgs,
+    /// Log format on stderr: text, or json (one object per line) [config: log_format].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Worker threads of the async runtime (default: the machine's cores) [config: workers].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(WORKERS_RANGE))]
+    pub workers: Option<u64>,
+    /// On SIGINT/SIGTERM, how long requests in flight may finish, in seconds (default 10)
+    /// [config: shutdown_timeout_secs].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(SHUTDOWN_TIMEOUT_RANGE))]
+    pub shutdown_timeout: Option<u64>,
 }
+
+/// `--workers` / `workers`.
+const WORKERS_RANGE: std::ops::RangeInclusive<u64> = 1..=1024;
+/// `--shutdown-timeout` / `shutdown_timeout_secs`.
+const SHUTDOWN_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 0..=3600;
+/// The longest `metrics_token`.
+const METRICS_TOKEN_MAX_LEN: usize = 256;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +133,148 @@ struct ConfigFile {
     tls_disable: bool,
     #[serde(default)]
     enforcement: EnforcementConfig,
+    log_format: Option<LogFormat>,
+    workers: Option<u64>,
+    shutdown_timeout_secs: Option<u64>,
+    max_connections: Option<u64>,
+    metrics_token: Option<SecretString>,
+    #[serde(default)]
+    database: DatabaseConfig,
+}
+
+/// `[database]` in `--config`: the pool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DatabaseConfig {
+    /// Connections in the pool (default 4 for SQLite, 10 for PostgreSQL).
+    max_connections: Option<u64>,
+    /// PostgreSQL's `statement_timeout` / SQLite's `busy_timeout`, in milliseconds.
+    statement_timeout_ms: Option<u64>,
+}
+
+/// A `--config` value outside its range is a usage error naming the key.
+fn check_range(
+    key: &str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, UsageError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(UsageError(format!(
+            "--config: {key} = {value} is out of range {}..={}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
+/// What the process is set up with before the async runtime exists: the log format and the
+/// runtime's worker threads (`serve` reads them from its flags and `--config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessSettings {
+    /// The log format.
+    pub log_format: LogFormat,
+    /// Worker threads; `None`: the machine's cores.
+    pub workers: Option<usize>,
+    /// Whether this process serves (`serve`): info-level logs by default.
+    pub service: bool,
+}
+
+impl ProcessSettings {
+    /// The settings of `command`: `serve`'s from its flags and `--config`; other commands
+    /// log text and run on two worker threads.
+    pub fn of(command: &crate::cli::Command) -> Result<Self, UsageError> {
+        let crate::cli::Command::Serve(args) = command else {
+            return Ok(Self {
+                log_format: LogFormat::Text,
+                workers: Some(2),
+                service: false,
+            });
+        };
+        let file = read_config_file(args.config.as_deref())?;
+        let workers = match (args.workers, file.workers) {
+            (Some(flag), _) => Some(flag),
+            (None, Some(value)) => Some(check_range("workers", value, WORKERS_RANGE)?),
+            (None, None) => None,
+        };
+        Ok(Self {
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            workers: workers.map(|n| n as usize),
+            service: true,
+        })
+    }
+
+    /// The async runtime these settings ask for.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let workers = self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}
+
+/// The service's operational settings from flags and `--config`, shared by `serve` and
+/// `serve --dev`.
+struct OperationalSettings {
+    metrics_token: Option<SecretString>,
+    max_connections: Option<usize>,
+    shutdown_timeout: Duration,
+    pool: PoolSettings,
+}
+
+impl ConfigFile {
+    fn operational(&self, args: &ServeArgs) -> Result<OperationalSettings, UsageError> {
+        let shutdown_timeout = match (args.shutdown_timeout, self.shutdown_timeout_secs) {
+            (Some(flag), _) => Duration::from_secs(flag),
+            (None, Some(value)) => Duration::from_secs(check_range(
+                "shutdown_timeout_secs",
+                value,
+                SHUTDOWN_TIMEOUT_RANGE,
+            )?),
+            (None, None) => duogate_server::listener::DEFAULT_SHUTDOWN_TIMEOUT,
+        };
+        let max_connections = self
+            .max_connections
+            .map(|value| check_range("max_connections", value, 1..=1_000_000))
+            .transpose()?
+            .map(|n| n as usize);
+        if let Some(token) = &self.metrics_token {
+            let token = token.expose_secret();
+            if token.is_empty()
+                || token.len() > METRICS_TOKEN_MAX_LEN
+                || !token.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(UsageError(format!(
+                    "--config: metrics_token must be 1 to {METRICS_TOKEN_MAX_LEN} printable \
+                     ASCII characters without spaces"
+                )));
+            }
+        }
+        let pool = PoolSettings {
+            max_connections: self
+                .database
+                .max_connections
+                .map(|value| check_range("database.max_connections", value, 1..=1000))
+                .transpose()?
+                .map(|n| n as u32),
+            statement_timeout: self
+                .database
+                .statement_timeout_ms
+                .map(|value| check_range("database.statement_timeout_ms", value, 1..=3_600_000))
+                .transpose()?
+                .map(Duration::from_millis),
+        };
+        Ok(OperationalSettings {
+            metrics_token: self.metrics_token.clone(),
+            max_connections,
+            shutdown_timeout,
+            pool,
+        })
+    }
 }
 
 /// `[enforcement]` in `--config`: time bounds and rate limits of the second factor.
@@ -243,8 +416,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.dev {
         return dev::serve_dev(args).await;
     }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "duogate starting");
     let file = read_config_file(args.config.as_deref())?;
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
+    let operational = file.operational(&args)?;
     let tls = args
         .tls
         .choice(file.tls_cert_file, file.tls_key_file, file.tls_disable)?;
@@ -268,14 +443,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
     };
-    let store = Store::connect(&database_url, Keyring::new(key))
-        .await
-        .map_err(|e| match e {
-            StoreError::UnsupportedUrl(_) => {
-                anyhow::Error::new(UsageError(format!("--database-url: {e}")))
-            }
-            other => anyhow::Error::new(other).context("opening the database"),
-        })?;
+    let store = Store::connect_with(
+        &database_url,
+        Keyring::new(key),
+        std::sync::Arc::new(jiff::Timestamp::now),
+        operational.pool,
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::UnsupportedUrl(_) => {
+            anyhow::Error::new(UsageError(format!("--database-url: {e}")))
+        }
+        other => anyhow::Error::new(other).context("opening the database"),
+    })?;
     let listen = args
         .listen
         .or(file.listen)
@@ -287,6 +467,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ServiceSettings {
             allow_plain_http_duo: args.allow_plain_http_duo || file.allow_plain_http_duo,
             status_refresh,
+            metrics_token: operational.metrics_token,
+            max_connections: operational.max_connections,
+            shutdown_timeout: operational.shutdown_timeout,
         },
     )
     .with_engine(limits, rate_limits);
@@ -314,6 +497,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::serve_listener::reload_on_sighup(bound.tls.clone());
     print_line(&line)?;
     eprintln!("duogate listening on {}", bound.url);
+    tracing::info!(url = %bound.url, "duogate ready");
     duogate_server::run(state, bound.listener, shutdown_signal()).await?;
+    tracing::info!("duogate stopped");
     Ok(ExitCode::SUCCESS)
 }
