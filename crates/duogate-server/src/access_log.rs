@@ -9,8 +9,10 @@
 //!   `account:NAME`, from [`crate::access`]; never a token or password), `tenant` (the id of the
 //!   tenant the request acts in, or of the caller's binding), `dialect` and `route`. Every event
 //!   logged while the request runs carries these fields.
-//! - **The access line**: one info event `request` per response, inside that span, with
-//!   `status` and `latency_ms`. `route` is the matched route *template* for the ONTAP and
+//! - **The access line**: one info event `response` per request, inside that span, with
+//!   `status` and `latency_ms` (in text: `INFO request{method=GET request_id=… caller=…
+//!   tenant=… dialect=vault route=identity/mfa/method/duo/{id}}: response status=200
+//!   latency_ms=1.2`). `route` is the matched route *template* for the ONTAP and
 //!   native dialects and the *logical* route the Vault dialect dispatched to (it says so with a
 //!   [`RouteLabel`] response extension). No query string, body, header value, token or secret
 //!   is ever logged; the path itself is not logged either (it can hold names).
@@ -153,7 +155,7 @@ impl<B> OnResponse<B> for AccessLine {
         span.record("route", label.route.as_ref());
         let status = response.status().as_u16();
         let latency_ms = (latency.as_secs_f64() * 1_000_000.0).round() / 1000.0;
-        tracing::info!(status, latency_ms, "request");
+        tracing::info!(status, latency_ms, "response");
         let method = response
             .extensions()
             .get::<RequestMethod>()
@@ -187,6 +189,8 @@ where
         .make_span_with(RequestSpan)
         .on_request(())
         .on_response(AccessLine { metrics })
+        .on_body_chunk(())
+        .on_eos(())
         .on_failure(());
     router.layer(axum::middleware::from_fn(label_route)).layer(
         tower::ServiceBuilder::new()

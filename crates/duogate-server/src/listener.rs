@@ -398,8 +398,14 @@ pub async fn serve_with(
         .max_connections
         .map(|limit| Arc::new(tokio::sync::Semaphore::new(limit.max(1))));
     let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
+    let open_at_signal = open.clone();
     let signal = async move {
         shutdown.await;
+        tracing::info!(
+            open_connections = open_at_signal.load(Ordering::SeqCst),
+            timeout_secs = options.shutdown_timeout.as_secs_f64(),
+            "shutting down: no new connections; waiting for requests in flight"
+        );
         let _ = draining.send(());
     };
     // axum derives `ConnectInfo<SocketAddr>` from its own listener types only; `tap_io`
@@ -428,11 +434,6 @@ pub async fn serve_with(
             // The server ended before any shutdown: nothing to bound.
             return std::future::pending().await;
         }
-        tracing::info!(
-            open_connections = open.load(Ordering::SeqCst),
-            timeout_secs = options.shutdown_timeout.as_secs_f64(),
-            "shutting down: no new connections; waiting for requests in flight"
-        );
         tokio::time::sleep(options.shutdown_timeout).await;
     };
     tokio::select! {

@@ -95,6 +95,10 @@ const DEV_STATE_FILE: &str = "dev-state.json";
 
 /// `duogate serve --dev`: the steps of the module documentation, in order.
 pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "duogate dev server starting"
+    );
     let settings = DevSettings::from_args(&args)?;
     let tls = args.tls.choice(None, None, false)?;
     crate::serve_listener::check_loopback_rule(

@@ -9,6 +9,7 @@ mod connector;
 mod dev_mode;
 mod emulator;
 mod errors;
+mod observability;
 mod serve;
 mod startup;
 mod tls;
