@@ -65,5 +65,7 @@ pub async fn run(
         max_connections: state.settings.max_connections,
         shutdown_timeout: state.settings.shutdown_timeout,
     };
-    listener::serve_with(app(state), listener, shutdown, options).await
+    listener::serve_with(app(state), listener, shutdown, options)
+        .await
+        .map(|_| ())
 }

@@ -362,6 +362,13 @@ impl Default for ServeOptions {
     }
 }
 
+/// How serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections still open when the shutdown timeout ran out (0 after a complete drain).
+    pub cut_connections: usize,
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish
 /// (with [`ServeOptions::default`]; see [`serve_with`]).
 pub async fn serve(
@@ -369,7 +376,9 @@ pub async fn serve(
     listener: impl Into<Listener>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    serve_with(router, listener, shutdown, ServeOptions::default()).await
+    serve_with(router, listener, shutdown, ServeOptions::default())
+        .await
+        .map(|_| ())
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves. Handlers see the peer address as
@@ -381,16 +390,16 @@ pub async fn serve(
 ///   limit counts connections whose handshake is done; handshakes have their own bound
 ///   ([`MAX_CONCURRENT_HANDSHAKES`]).
 /// - **Shutdown**: when `shutdown` resolves, accepting stops, idle connections are closed and
-///   requests in flight may finish for up to `shutdown_timeout`. Then `serve_with` returns and
-///   logs how many connections were still open: those are cut (their tasks end with the
-///   runtime, that is when the process exits). Start of draining and the end are logged at
+///   requests in flight may finish for up to `shutdown_timeout`. Then `serve_with` returns,
+///   logging and reporting ([`ShutdownReport`]) how many connections were still open: those
+///   are cut (their tasks end with the runtime, that is when the process exits). Start of draining and the end are logged at
 ///   info level, cut connections at warn.
 pub async fn serve_with(
     router: axum::Router,
     listener: impl Into<Listener>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     options: ServeOptions,
-) -> io::Result<()> {
+) -> io::Result<ShutdownReport> {
     use axum::serve::ListenerExt as _;
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let open = Arc::new(AtomicUsize::new(0));
@@ -439,14 +448,15 @@ pub async fn serve_with(
     tokio::select! {
         result = served => {
             tracing::info!("shutdown complete: every connection closed");
-            result
+            result.map(|()| ShutdownReport { cut_connections: 0 })
         }
         () = deadline => {
+            let cut_connections = open.load(Ordering::SeqCst);
             tracing::warn!(
-                cut_connections = open.load(Ordering::SeqCst),
+                cut_connections,
                 "shutdown timeout reached: cutting the connections still open"
             );
-            Ok(())
+            Ok(ShutdownReport { cut_connections })
         }
     }
 }
