@@ -27,7 +27,8 @@
 //! token `/metrics` requires; absent: open), and `[database]` `max_connections` (1..=1000) and
 //! `statement_timeout_ms` (1..=3600000; PostgreSQL's `statement_timeout`, SQLite's
 //! `busy_timeout`). A value out of range exits 2 naming the key. Start, ready and shutdown are
-//! logged at info level.
+//! logged at info level; without `--dev` everything on stderr is the log (JSON lines with
+//! `--log-format json`), while `--dev` prints its human banner first.
 //!
 //! TLS, the loopback rule for plain HTTP and SIGHUP reloading: [`crate::serve_listener`]. Every
 //! JSON line has `"url"` (`http://…` or `https://…`, with the bound port).
@@ -479,16 +480,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         match &args.root_token_file {
             Some(path) => {
                 write_first_root_token(&state.store, path).await?;
-                eprintln!(
-                    "no admin token existed: a root token was created and written to {}",
-                    path.display()
+                tracing::info!(
+                    file = %path.display(),
+                    "no admin token existed: a root token was created and written to the file"
                 );
             }
             None => {
                 let (token, _) = state.store.create_token(Role::Admin, None, None).await?;
                 line["root_token"] = json!(token.expose_secret());
-                eprintln!(
-                    "no admin token existed: a root token was created and is shown once (\"root_token\")"
+                tracing::info!(
+                    "no admin token existed: a root token was created and is shown once \
+                     (\"root_token\" on stdout)"
                 );
             }
         }
@@ -496,7 +498,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // SIGHUP is handled before the line announces the server, so no reload request kills it.
     crate::serve_listener::reload_on_sighup(bound.tls.clone());
     print_line(&line)?;
-    eprintln!("duogate listening on {}", bound.url);
     tracing::info!(url = %bound.url, "duogate ready");
     duogate_server::run(state, bound.listener, shutdown_signal()).await?;
     tracing::info!("duogate stopped");

@@ -261,3 +261,61 @@ fn workers_and_operational_config_keys_are_parsed_and_out_of_range_values_exit_2
     assert!(text.contains("duogate_http_requests_total{"), "{text}");
     assert!(server.terminate().success());
 }
+
+#[test]
+fn serve_with_json_logs_writes_only_json_lines_from_start_to_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let key_file = dir.path().join("seal.key");
+    std::fs::write(&key_file, "66".repeat(32)).unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let server = Server::start_with_stderr(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+            "--seal-key-file",
+            key_file.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "--shutdown-timeout",
+            "1",
+        ],
+        &[],
+        std::fs::File::create(&log_path).unwrap(),
+    );
+    let root = server.line["root_token"].as_str().unwrap().to_string();
+    let addr = server.line["listen"].as_str().unwrap().to_string();
+    let (status, _, _) = exchange(&addr, "GET", "/v1/sys/health", "", None);
+    assert_eq!(status, 200);
+    assert!(server.terminate().success());
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!text.contains(&root), "the root token reached the log");
+    let messages: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let line: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}\n{text}"));
+            line["message"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for expected in [
+        "duogate starting",
+        "duogate ready",
+        "response",
+        "duogate stopped",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "{expected}: {messages:?}"
+        );
+    }
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("no admin token existed")),
+        "{messages:?}"
+    );
+}
