@@ -19,6 +19,9 @@
 //! - **Metrics**: the same hook counts `duogate_http_requests_total` and observes
 //!   `duogate_http_request_duration_seconds` ([`crate::metrics`]).
 //!
+//! The span and the line have the target `duogate_server::access_log`, so
+//! `RUST_LOG=info,duogate_server::access_log=warn` silences the access log alone.
+//!
 //! The latency is measured from the request's arrival at the route to the response head (a
 //! streamed body's tail is not included).
 

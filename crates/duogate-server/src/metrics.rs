@@ -22,6 +22,13 @@
 //! profiles); `outcome` and `reason` are the engine's words; `operation` names a store
 //! function. No label carries a name, an id, a username or a secret.
 //!
+//! Duo calls are counted by outcome: `ok`, `fail` (a FAIL envelope), `rate_limited` (a final
+//! 429), `timeout`, `unreachable` (connection or TLS trouble), `malformed`, `config`, `error`;
+//! an `auth_status` poll cut short by the push deadline is not counted. Reachability probes
+//! (ONTAP `status`) are not decisions and are not counted. The limiter's `scope` is `attempt`:
+//! the limiter answers yes or no without saying whether the user's or the source's limit
+//! refused.
+//!
 //! A store operation's time is taken around the whole store function (acquiring a pooled
 //! connection, the statements, and for `verify_account` the password hash check), from the
 //! handler's point of view: a coarse timer per operation, not per SQL statement.
