@@ -283,7 +283,7 @@ fn serve_with_json_logs_writes_only_json_lines_from_start_to_shutdown() {
             "--shutdown-timeout",
             "1",
         ],
-        &[],
+        &[("RUST_LOG", "info")],
         std::fs::File::create(&log_path).unwrap(),
     );
     let root = server.line["root_token"].as_str().unwrap().to_string();
