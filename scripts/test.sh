@@ -56,6 +56,9 @@ fi
 # Doc tests are not run by nextest.
 cargo test --workspace --locked --doc --quiet
 
+step "packaging: the systemd unit (systemd-analyze verify, exposure score)"
+bash scripts/check-packaging.sh target/debug/duogate
+
 step "interop: official duo_client (Python) and @duosecurity/duo_api (Node) against the emulator"
 DUOGATE_BIN="$PWD/target/debug/duogate" bash scripts/interop.sh
 

@@ -9,7 +9,8 @@
 //! 2. The request goes out on the client's one `reqwest::Client`. That client carries the TLS
 //!    mode, the explicit proxy (or none at all: the environment is never read), the timeout and
 //!    the `User-Agent`. It follows no redirects.
-//! 3. A 429 is retried on [`DuoBackoff`]'s schedule. [`DuoClient::call_raw`] returns whatever
+//! 3. A 429 is retried on [`DuoBackoff`]'s schedule, or after the wait its `Retry-After` asks
+//!    for (capped by [`ClientConfig::max_retry_after`]). [`DuoClient::call_raw`] returns whatever
 //!    came last, [`DuoClient::call`] reads Duo's envelope, and [`DuoClient::pages`] and
 //!    [`DuoClient::items`] follow `metadata.next_offset`.
 //!
@@ -45,6 +46,9 @@ pub struct RawResponse {
     pub content_type: Option<String>,
     /// How many attempts it took (more than 1 after 429s).
     pub attempts: u32,
+    /// The wait a 429 asked for with `Retry-After` / `X-Retry-After`, already capped by
+    /// [`ClientConfig::max_retry_after`]; `None` when it named none.
+    pub retry_after: Option<Duration>,
 }
 
 /// A successful (`stat: OK`) answer.
@@ -197,6 +201,23 @@ impl DuoClient {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_string);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        let retry_after = (status.as_u16() == 429)
+            .then(|| {
+                crate::backoff::retry_after(
+                    header("retry-after").as_deref(),
+                    header("x-retry-after").as_deref(),
+                    self.clock.now(),
+                    config.max_retry_after,
+                )
+            })
+            .flatten();
         let body = response
             .bytes()
             .await
@@ -207,6 +228,7 @@ impl DuoClient {
             body: body.to_vec(),
             content_type,
             attempts: 1,
+            retry_after,
         })
     }
 
@@ -236,8 +258,11 @@ impl DuoClient {
                 attempt = attempts,
                 "duo call"
             );
+            // Retry-After replaces the schedule's wait but still uses up one of its steps.
             let wait = match raw.status {
-                429 if attempts < self.config.max_attempts => backoff.next(),
+                429 if attempts < self.config.max_attempts => backoff
+                    .next()
+                    .map(|scheduled| raw.retry_after.unwrap_or(scheduled)),
                 _ => None,
             };
             let Some(wait) = wait else {
@@ -247,6 +272,7 @@ impl DuoClient {
             tracing::info!(
                 path,
                 wait_ms = wait.as_millis() as u64,
+                retry_after = raw.retry_after.is_some(),
                 "Duo answered 429; backing off"
             );
             tokio::time::sleep(wait).await;

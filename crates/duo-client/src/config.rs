@@ -59,6 +59,9 @@ pub struct ClientConfig {
     /// Attempts when Duo answers 429 (default 7, like `duo_client`). Duo's schedule ends after
     /// the 32 s wait, so values above 7 behave like 7; 1 turns retrying off.
     pub max_attempts: u32,
+    /// The longest wait a 429's `Retry-After` can ask for (default 32 s, the longest wait of
+    /// Duo's own schedule); a longer one is cut to this. See [`crate::backoff`].
+    pub max_retry_after: Duration,
     /// `User-Agent` header.
     pub user_agent: String,
 }
@@ -75,6 +78,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("proxy", &self.proxy.as_deref().map(redact_url_password))
             .field("timeout", &self.timeout)
             .field("max_attempts", &self.max_attempts)
+            .field("max_retry_after", &self.max_retry_after)
             .field("user_agent", &self.user_agent)
             .finish()
     }
@@ -98,7 +102,8 @@ pub(crate) fn redact_url_password(url: &str) -> String {
 }
 
 impl ClientConfig {
-    /// A configuration with the defaults: v5, pinned TLS, no proxy, 30 s timeout, 7 attempts.
+    /// A configuration with the defaults: v5, pinned TLS, no proxy, 30 s timeout, 7 attempts,
+    /// `Retry-After` honoured up to 32 s.
     pub fn new(api_host: ApiHost, ikey: impl Into<String>, skey: SecretString) -> Self {
         Self {
             api_host,
@@ -110,6 +115,7 @@ impl ClientConfig {
             proxy: None,
             timeout: Duration::from_secs(30),
             max_attempts: 7,
+            max_retry_after: crate::backoff::MAX_WAIT,
             user_agent: format!("duogate/{}", env!("CARGO_PKG_VERSION")),
         }
     }

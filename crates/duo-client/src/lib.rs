@@ -2,7 +2,8 @@
 //!
 //! It signs with `duo-proto` (byte-identical to the official `duo_client`), pins Duo's CA set by
 //! default, never reads a proxy from the environment unless told, puts a timeout on every call,
-//! rides out HTTP 429 with Duo's own backoff schedule, and pages through offset-paged lists as a
+//! rides out HTTP 429 with Duo's own backoff schedule (or the wait a `Retry-After` asks for), and
+//! pages through offset-paged lists as a
 //! stream. It knows nothing of duogate.
 //!
 //! The secret key is a [`secrecy::SecretString`]. It is used only to compute signatures and never
@@ -25,7 +26,8 @@
 //!   loopback endpoints such as the emulator).
 //! - [`config`]: [`ClientConfig`] and [`TlsMode`].
 //! - [`tls`]: Duo's pinned CA set, chosen from the Mozilla roots compiled into `webpki-roots`.
-//! - [`backoff`]: [`backoff::DuoBackoff`], the 429 retry schedule (1, 2, 4 … 32 s + jitter).
+//! - [`backoff`]: [`backoff::DuoBackoff`], the 429 retry schedule (1, 2, 4 … 32 s + jitter),
+//!   and [`backoff::retry_after`], reading a 429's `Retry-After`.
 //! - [`error`]: [`ClientError`] and its exit codes.
 //! - [`client`]: [`DuoClient`]: signed calls, envelopes, paging streams.
 //! - [`admin`], [`auth`]: typed Admin and Auth API calls.

@@ -20,6 +20,11 @@
 //! names, both case-sensitive; `phone` cannot be empty; `password` is ignored (Duo deprecated
 //! it). Every change is validated on a copy first, so a refused request changes nothing.
 //! Filtered lists carry paging metadata over the filtered result.
+//!
+//! Object limits (`docs/duo-wire.md` §4: 100 phones per user, 100 users per phone) refuse an
+//! association with 400/40002 `Invalid request parameters` and a `message_detail` naming the
+//! limit. Duo documents the limits but not the answer; 40002 with a detail is what Duo answers
+//! for every other request it refuses on its content, so that is the emulator's choice.
 
 use std::sync::Arc;
 
@@ -103,7 +108,9 @@ pub fn dispatch(
         }
         (["admin", "v1", "users", id, "phones"], &Method::POST) => {
             let phone_id = required(params, "phone_id")?;
-            if !shared.data().associate(id, phone_id) {
+            let mut data = shared.data();
+            check_association_limits(&data, id, phone_id)?;
+            if !data.associate(id, phone_id) {
                 return Err(not_found());
             }
             Ok(Answer::Ok(json!(""), None))
@@ -151,6 +158,33 @@ pub fn dispatch(
         (["admin", "v1", "bypass_codes"], _) => Err(method_not_allowed()),
         _ => Err(not_found()),
     }
+}
+
+/// Duo's object limit: phones per user.
+pub const MAX_PHONES_PER_USER: usize = 100;
+/// Duo's object limit: users per phone.
+pub const MAX_USERS_PER_PHONE: usize = 100;
+
+/// Refuses an association that would pass Duo's object limits (100 phones per user, 100 users
+/// per phone) with 400/40002 naming the limit. Re-associating an associated pair is not refused.
+fn check_association_limits(data: &Data, user_id: &str, phone_id: &str) -> Result<(), DuoFail> {
+    let Some(record) = data.user(user_id) else {
+        return Err(not_found());
+    };
+    if record.phone_ids.iter().any(|p| p == phone_id) {
+        return Ok(());
+    }
+    if record.phone_ids.len() >= MAX_PHONES_PER_USER {
+        return Err(invalid(format!(
+            "object limit reached: a user can have at most {MAX_PHONES_PER_USER} phones"
+        )));
+    }
+    if data.phone_user_count(phone_id) >= MAX_USERS_PER_PHONE {
+        return Err(invalid(format!(
+            "object limit reached: a phone can have at most {MAX_USERS_PER_PHONE} users"
+        )));
+    }
+    Ok(())
 }
 
 /// A query value holding a JSON array of strings (`username_list`, `user_id_list`).

@@ -1,4 +1,4 @@
-//! What an emulator starts with: keys, seed, state file, timings and the clock.
+//! What an emulator starts with: keys, seed, state file, timings, rate limits and the clock.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,8 +8,10 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::error::EmulatorError;
+use crate::rate_limits::RateLimits;
 
-/// The two integrations' keys. `Debug` redacts the secret keys.
+/// The integrations' keys: the Admin API's, the Auth API's, and a Universal Prompt (Web SDK v4)
+/// application's client id and secret. `Debug` redacts the secrets.
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeySet {
     /// Admin API integration key.
@@ -20,6 +22,10 @@ pub struct KeySet {
     pub auth_ikey: String,
     /// Auth API secret key.
     pub auth_skey: String,
+    /// Universal Prompt application client id (`DI…`, 20 characters).
+    pub oidc_client_id: String,
+    /// Universal Prompt application client secret (40 characters).
+    pub oidc_client_secret: String,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -29,6 +35,8 @@ impl std::fmt::Debug for KeySet {
             .field("admin_skey", &"[REDACTED]")
             .field("auth_ikey", &self.auth_ikey)
             .field("auth_skey", &"[REDACTED]")
+            .field("oidc_client_id", &self.oidc_client_id)
+            .field("oidc_client_secret", &"[REDACTED]")
             .finish()
     }
 }
@@ -61,7 +69,7 @@ pub(crate) fn new_skey(rng: &mut impl rand::Rng) -> String {
 }
 
 impl KeySet {
-    /// Random keys: `DI…` ikeys and 40-character skeys.
+    /// Random keys: `DI…` ikeys and client id, 40-character skeys and client secret.
     pub fn generate() -> Self {
         let mut rng = rand::rng();
         Self {
@@ -69,11 +77,14 @@ impl KeySet {
             admin_skey: new_skey(&mut rng),
             auth_ikey: duo_id(&mut rng, "DI"),
             auth_skey: new_skey(&mut rng),
+            oidc_client_id: duo_id(&mut rng, "DI"),
+            oidc_client_secret: new_skey(&mut rng),
         }
     }
 }
 
-/// The `--print-keys` line: `{"url", "admin_ikey", "admin_skey", "auth_ikey", "auth_skey"}`.
+/// The `--print-keys` line: `{"url", "admin_ikey", "admin_skey", "auth_ikey", "auth_skey",
+/// "oidc_client_id", "oidc_client_secret"}`.
 pub fn keys_json(url: &str, keys: &KeySet) -> Value {
     json!({
         "url": url,
@@ -81,6 +92,8 @@ pub fn keys_json(url: &str, keys: &KeySet) -> Value {
         "admin_skey": keys.admin_skey,
         "auth_ikey": keys.auth_ikey,
         "auth_skey": keys.auth_skey,
+        "oidc_client_id": keys.oidc_client_id,
+        "oidc_client_secret": keys.oidc_client_secret,
     })
 }
 
@@ -148,7 +161,9 @@ pub struct EmulatorConfig {
     pub long_poll: Duration,
     /// How long a scripted approve/deny/fraud takes to be decided.
     pub answer_delay: Duration,
-    /// The wall clock.
+    /// Per-endpoint request budgets ([`crate::rate_limits`]); empty (the default) is off.
+    pub rate_limits: RateLimits,
+    /// The wall clock: signature skew, Universal Prompt token times, timestamps.
     pub clock: WallClock,
 }
 
@@ -163,6 +178,7 @@ impl Default for EmulatorConfig {
             push_timeout: Duration::from_secs(60),
             long_poll: Duration::from_secs(5),
             answer_delay: Duration::ZERO,
+            rate_limits: RateLimits::default(),
             clock: Arc::new(Timestamp::now),
         }
     }
@@ -179,6 +195,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("push_timeout", &self.push_timeout)
             .field("long_poll", &self.long_poll)
             .field("answer_delay", &self.answer_delay)
+            .field("rate_limits", &self.rate_limits)
             .finish_non_exhaustive()
     }
 }
@@ -222,5 +239,8 @@ mod tests {
         assert_eq!(keys.admin_skey.len(), 40);
         let debug = format!("{keys:?}");
         assert!(!debug.contains(&keys.admin_skey) && !debug.contains(&keys.auth_skey));
+        assert!(keys.oidc_client_id.starts_with("DI") && keys.oidc_client_id.len() == 20);
+        assert_eq!(keys.oidc_client_secret.len(), 40);
+        assert!(!debug.contains(&keys.oidc_client_secret));
     }
 }

@@ -9,9 +9,10 @@
 //! | `GET`, `DELETE /_emulator/requests` | the request log |
 //! | `GET /_emulator/transactions` | auth transactions (with pushinfo, factor, menu choice, device, failmode, verification code…) |
 //! | `POST /_emulator/transactions/answer` | the user answers now: `{"username", "answer": "approve"\|"deny"\|"fraud"\|"timeout"}` decides their waiting transactions; answers `{"answered": [txids]}` |
-//! | `POST /_emulator/keys/rotate` | new secret keys; answers the `--print-keys` shape |
+//! | `POST /_emulator/keys/rotate` | new secret keys and client secret; answers the `--print-keys` shape |
 //! | `GET /_emulator/state` | everything, in the state-file shape ([`crate::state::StateFile`]) |
-//! | `POST /_emulator/reset` | empties data, faults and the request log |
+//! | `POST /_emulator/oauth/decide` | runs a Universal Prompt authorize URL headlessly (`{"url", "answer"?}`), answers the redirect ([`crate::universal_prompt`]) |
+//! | `POST /_emulator/reset` | empties data, faults, rate-limit counters, Universal Prompt codes and the request log |
 //!
 //! Errors are `{"error": "…"}` with status 400 (or 403 for a non-loopback peer, 404 for an
 //! unknown user).
@@ -76,6 +77,10 @@ pub fn router() -> axum::Router<Arc<Shared>> {
         .route("/_emulator/keys/rotate", post(rotate_keys))
         .route("/_emulator/state", get(dump_state))
         .route("/_emulator/reset", post(reset))
+        .route(
+            "/_emulator/oauth/decide",
+            post(crate::universal_prompt::decide_control),
+        )
         .route_layer(axum::middleware::from_fn(loopback_only))
 }
 
@@ -498,6 +503,7 @@ async fn rotate_keys(State(shared): State<Arc<Shared>>) -> Response {
     let keys = KeySet {
         admin_skey: new_skey(&mut rng),
         auth_skey: new_skey(&mut rng),
+        oidc_client_secret: new_skey(&mut rng),
         ..old
     };
     shared.set_keys(keys.clone());
@@ -511,6 +517,8 @@ async fn dump_state(State(shared): State<Arc<Shared>>) -> Response {
 async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     *shared.data() = Data::default();
     shared.faults().clear();
+    shared.rate_limiter().clear();
+    shared.prompt().clear();
     shared.clear_log();
     StatusCode::NO_CONTENT.into_response()
 }

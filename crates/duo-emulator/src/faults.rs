@@ -1,15 +1,15 @@
 //! Injected faults (`POST /_emulator/faults`).
 //!
-//! A fault applies to Admin and Auth API paths (never to `/_emulator/`): to every path when it
-//! names none, else to the paths it names exactly or, for entries ending in `/`, by prefix.
-//! `count` bounds how many requests it affects.
+//! A fault applies to Admin, Auth and Universal Prompt (`/oauth/v1/`) paths, never to
+//! `/_emulator/`: to every path when it names none, else to the paths it names exactly or, for
+//! entries ending in `/`, by prefix. `count` bounds how many requests it affects.
 //!
 //! | kind | effect |
 //! |---|---|
 //! | `down` | the connection is closed without an answer (in-process routers answer 503) |
 //! | `delay` | waits `ms`, then the request proceeds (other faults may still apply) |
 //! | `status` | answers HTTP `status` with a FAIL envelope whose code is `status`·100 + 1 |
-//! | `rate_limit` | answers 429 / 42901 to every `every`-th matching request (1: all) |
+//! | `rate_limit` | answers 429 / 42901 to every `every`-th matching request (1: all); on the Auth API with `Retry-After: retry_after` (default 1 s), elsewhere without, as Duo does |
 //! | `malformed` | answers 200 with a body that is not JSON |
 //! | `bad_stat` | answers 200 with JSON whose `stat` is neither `OK` nor `FAIL` |
 
@@ -51,6 +51,9 @@ pub struct FaultSpec {
     /// Period (`rate_limit`): every N-th matching request.
     #[serde(default)]
     pub every: Option<u64>,
+    /// Seconds in the `Retry-After` of a `rate_limit` on the Auth API (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
     /// How many requests it affects at most.
     #[serde(default)]
     pub count: Option<u64>,
@@ -110,8 +113,11 @@ pub enum FaultAnswer {
     Down,
     /// HTTP status with a FAIL envelope.
     Status(u16),
-    /// 429.
-    RateLimit,
+    /// 429; `Retry-After` seconds where the API sends one.
+    RateLimit {
+        /// Seconds for `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// Non-JSON 200.
     Malformed,
     /// Unknown-stat 200.
@@ -124,7 +130,7 @@ impl FaultAnswer {
         match self {
             Self::Down => "down",
             Self::Status(_) => "status",
-            Self::RateLimit => "rate_limit",
+            Self::RateLimit { .. } => "rate_limit",
             Self::Malformed => "malformed",
             Self::BadStat => "bad_stat",
         }
@@ -154,7 +160,9 @@ pub fn plan(faults: &mut [Fault], path: &str) -> FaultPlan {
                 if fault.seen % fault.spec.every.unwrap_or(1).max(1) != 0 {
                     continue;
                 }
-                FaultAnswer::RateLimit
+                FaultAnswer::RateLimit {
+                    retry_after_secs: fault.spec.retry_after.unwrap_or(1),
+                }
             }
             FaultKind::Malformed => FaultAnswer::Malformed,
             FaultKind::BadStat => FaultAnswer::BadStat,
@@ -179,6 +187,7 @@ mod tests {
                 ms: None,
                 status: None,
                 every: None,
+                retry_after: None,
                 count: None,
             },
             seen: 0,

@@ -1,4 +1,4 @@
-//! `duo-emulator`: an offline Duo Security Admin + Auth API.
+//! `duo-emulator`: an offline Duo Security Admin + Auth API and Universal Prompt.
 //!
 //! It verifies every request's signature exactly as Duo does (through `duo-proto`, the same
 //! code the client signs with), answers with Duo's envelopes, error codes and paging, lets
@@ -18,8 +18,10 @@
 //! # }
 //! ```
 //!
-//! Two integrations are emulated: the admin keys open `/admin/*` only and the auth keys
-//! `/auth/*` only (the other answers 403/40301 `Wrong integration type for this API.`).
+//! Three integrations are emulated: the admin keys open `/admin/*` only and the auth keys
+//! `/auth/*` only (the other answers 403/40301 `Wrong integration type for this API.`), and a
+//! Universal Prompt (Web SDK v4) application's client id and secret open `/oauth/v1/*`.
+//! Duo's request budgets can be switched on ([`EmulatorConfig::rate_limits`]).
 //! Signature skew and timestamps use [`EmulatorConfig::clock`]; push timeouts, long polls,
 //! answer delays and `delay` faults use `tokio::time`, so tests can run them on a paused clock.
 //! [`Emulator::router`] serves in-process (no socket; the control API then treats the caller
@@ -35,6 +37,8 @@
 //! - [`pipeline`]: one API request end to end: faults, signature, integration type,
 //!   parameters, endpoint, request log.
 //! - [`admin_api`], [`auth_api`]: the endpoints.
+//! - [`universal_prompt`]: the OIDC flow of Web SDK v4 (health check, authorize, token).
+//! - [`rate_limits`]: Duo's per-endpoint request budgets.
 //! - [`request_params`]: parameter reading with Duo's 40002 answers; paging.
 //! - [`faults`]: injected faults.
 //! - [`control`]: the `/_emulator/` control API.
@@ -51,16 +55,19 @@ pub mod control;
 pub mod error;
 pub mod faults;
 pub mod pipeline;
+pub mod rate_limits;
 pub mod request_params;
 pub mod server;
 pub mod shared;
 pub mod state;
+pub mod universal_prompt;
 
 use std::future::Future;
 use std::sync::Arc;
 
 pub use config::{EmulatorConfig, KeySet, SeedSpec, keys_json};
 pub use error::EmulatorError;
+pub use rate_limits::RateLimits;
 
 use shared::Shared;
 use state::Data;
@@ -99,9 +106,10 @@ impl Emulator {
         })
     }
 
-    /// The whole app: the Admin and Auth APIs and the control API.
+    /// The whole app: the Admin and Auth APIs, the Universal Prompt and the control API.
     pub fn router(&self) -> axum::Router {
         control::router()
+            .merge(universal_prompt::router())
             .fallback(pipeline::fallback)
             .with_state(self.shared.clone())
     }

@@ -1,5 +1,7 @@
-//! One Admin or Auth API request, end to end: faults, signature, integration type,
+//! One Admin or Auth API request, end to end: faults, signature, integration type, rate limits,
 //! parameters, the endpoint, the request log, and Duo's serialisation of the answer.
+//!
+//! 429s follow Duo: the Auth API sends `Retry-After` (whole seconds), the Admin API does not.
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use duo_proto::paging::PagingMetadata;
 use duo_proto::verify::{VerifyRequest, verify};
 
 use crate::faults::{FaultAnswer, plan};
+use crate::rate_limits::RateRequest;
 use crate::shared::{LogEntry, Shared};
 use crate::{admin_api, auth_api};
 
@@ -58,7 +61,21 @@ fn answer_response(answer: Answer) -> Response {
     }
 }
 
-fn fault_response(answer: FaultAnswer) -> Response {
+/// 429 / 42901, with `Retry-After` when `retry_after_secs` is given (the Auth API sends one,
+/// the Admin API does not).
+pub fn too_many_requests(retry_after_secs: Option<u64>) -> Response {
+    let mut response = fail_response(&DuoFail::new(FailCode::TooManyRequests));
+    if let Some(secs) = retry_after_secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+    }
+    response
+}
+
+/// What a fault answers instead of the API. `sends_retry_after` is whether this API puts
+/// `Retry-After` on its 429s (only the Auth API does).
+pub fn fault_response(answer: FaultAnswer, sends_retry_after: bool) -> Response {
     match answer {
         FaultAnswer::Down => {
             // Only reached in-process: over a socket the connection is closed before routing.
@@ -73,7 +90,9 @@ fn fault_response(answer: FaultAnswer) -> Response {
                 .to_string(),
             message_detail: Some("injected by the emulator".into()),
         }),
-        FaultAnswer::RateLimit => fail_response(&DuoFail::new(FailCode::TooManyRequests)),
+        FaultAnswer::RateLimit { retry_after_secs } => {
+            too_many_requests(sends_retry_after.then_some(retry_after_secs))
+        }
         FaultAnswer::Malformed => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html")],
@@ -197,7 +216,7 @@ async fn run(
     }
     if let Some(answer) = fault_plan.answer {
         entry.outcome = format!("fault:{}", answer.name());
-        return fault_response(answer);
+        return fault_response(answer, !is_admin);
     }
 
     let query = form_urldecode(uri.query().unwrap_or(""));
@@ -265,6 +284,21 @@ async fn run(
         );
         entry.outcome = format!("fail:{}", fail.code);
         return fail_response(&fail);
+    }
+
+    // Duo's budgets (crate::rate_limits), after the signature so a forged request spends none.
+    let rate_request = RateRequest {
+        method: method.as_str(),
+        path,
+        paged: query.get("limit").is_some() || query.get("offset").is_some(),
+    };
+    let admitted = shared
+        .rate_limiter()
+        .admit(&rate_request, tokio::time::Instant::now());
+    if let Err(refusal) = admitted {
+        entry.outcome = "fail:42901".into();
+        tracing::debug!(path, rule = %refusal.rule, "rate limited");
+        return too_many_requests((!is_admin).then_some(refusal.retry_after_secs));
     }
 
     let result = match request_params(&query, headers, body) {

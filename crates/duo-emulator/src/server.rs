@@ -42,7 +42,7 @@ impl std::error::Error for EmulatedOutage {}
 
 /// Whether a `down` fault takes this request (consuming the fault's counters if so).
 fn is_down(shared: &Shared, path: &str) -> bool {
-    if !(path.starts_with("/admin/") || path.starts_with("/auth/")) {
+    if !(path.starts_with("/admin/") || path.starts_with("/auth/") || path.starts_with("/oauth/")) {
         return false;
     }
     let mut faults = shared.faults();

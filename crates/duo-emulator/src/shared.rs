@@ -1,4 +1,5 @@
-//! The state every request shares: configuration, keys, data, faults and the request log.
+//! The state every request shares: configuration, keys, data, faults, rate-limit counters,
+//! Universal Prompt grants and the request log.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, RwLock};
@@ -7,7 +8,9 @@ use serde::Serialize;
 
 use crate::config::{EmulatorConfig, KeySet};
 use crate::faults::Fault;
+use crate::rate_limits::RateLimiter;
 use crate::state::Data;
+use crate::universal_prompt::PromptState;
 
 /// How many requests the log keeps.
 pub const LOG_CAPACITY: usize = 10_000;
@@ -50,6 +53,8 @@ pub struct Shared {
     public_url: RwLock<String>,
     data: Mutex<Data>,
     faults: Mutex<Vec<Fault>>,
+    rate_limiter: Mutex<RateLimiter>,
+    prompt: Mutex<PromptState>,
     log: Mutex<VecDeque<LoggedRequest>>,
     transactions_changed: tokio::sync::Notify,
 }
@@ -63,6 +68,8 @@ impl Shared {
     /// New shared state.
     pub fn new(config: EmulatorConfig, keys: KeySet, data: Data) -> Self {
         Self {
+            rate_limiter: Mutex::new(RateLimiter::new(config.rate_limits.clone())),
+            prompt: Mutex::new(PromptState::default()),
             config,
             keys: RwLock::new(keys),
             public_url: RwLock::new(String::new()),
@@ -133,6 +140,16 @@ impl Shared {
     /// The installed faults, locked.
     pub fn faults(&self) -> MutexGuard<'_, Vec<Fault>> {
         lock(&self.faults)
+    }
+
+    /// The rate-limit counters, locked.
+    pub fn rate_limiter(&self) -> MutexGuard<'_, RateLimiter> {
+        lock(&self.rate_limiter)
+    }
+
+    /// Universal Prompt codes and spent assertion ids, locked.
+    pub fn prompt(&self) -> MutexGuard<'_, PromptState> {
+        lock(&self.prompt)
     }
 
     /// Wakes every request waiting on a transaction (the control API answered one).

@@ -815,6 +815,11 @@ impl Data {
         true
     }
 
+    /// How many users a phone is associated with.
+    pub fn phone_user_count(&self, phone_id: &str) -> usize {
+        self.phone_users.get(phone_id).map_or(0, Vec::len)
+    }
+
     /// Removes a phone from a user (idempotent). Returns whether both exist.
     pub fn dissociate(&mut self, user_id: &str, phone_id: &str) -> bool {
         let Some(&i) = self.user_index.get(user_id) else {

@@ -257,17 +257,14 @@ async fn an_async_check_answers_waiting_then_the_decision_on_any_instance() {
     assert_eq!(status, 202, "{started}");
     assert_eq!(started["result"], "waiting");
     let txid = started["txid"].as_str().unwrap().to_string();
-    // Another instance on the same database answers the poll.
+    // Another instance on the same database (and seal key) answers the poll.
     let url = format!(
         "sqlite://{}?mode=rwc",
         setup._dir.path().join("s.db").display()
     );
-    let other_store = duogate_store::Store::connect(
-        &url,
-        duogate_store::Keyring::new(duogate_store::SealKey::generate()),
-    )
-    .await
-    .unwrap();
+    let other_store = duogate_store::Store::connect(&url, support::keyring())
+        .await
+        .unwrap();
     let other = AppState::new(other_store, ServiceSettings::default());
     let mut answer = Value::Null;
     for _ in 0..100 {

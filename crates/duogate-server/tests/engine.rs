@@ -520,3 +520,35 @@ async fn an_unusable_configuration_follows_fail_mode() {
         "vault",
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_429_with_retry_after_is_waited_out_for_exactly_that_long() {
+    let duo = Duo::start(Duration::from_secs(20)).await;
+    duo.user("alice", "approve", &[]).await;
+    let login = attempt("alice", Credential::Push);
+    let started = tokio::time::Instant::now();
+    let clean = decide(&duo.target(), &login, &Policy::FailClosed, &limits()).await;
+    expect(&clean, Outcome::Allow, Reason::Approved, "no 429");
+    let baseline = started.elapsed();
+
+    // Two 429s asking for 5 s each (the Auth API sends Retry-After), then Duo answers.
+    duo.control(
+        "POST",
+        "/_emulator/faults",
+        json!({"kind": "rate_limit", "paths": ["/auth/v2/preauth"], "count": 2, "retry_after": 5}),
+    )
+    .await;
+    let started = tokio::time::Instant::now();
+    let decision = decide(&duo.target(), &login, &Policy::FailClosed, &limits()).await;
+    expect(
+        &decision,
+        Outcome::Allow,
+        Reason::Approved,
+        "after two 429s",
+    );
+    let waited = started.elapsed().saturating_sub(baseline);
+    assert!(
+        waited >= Duration::from_secs(10) && waited < Duration::from_millis(10_500),
+        "waited {waited:?} beyond the baseline {baseline:?}"
+    );
+}

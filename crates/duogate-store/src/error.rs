@@ -1,6 +1,6 @@
 //! The store's one error type.
 
-use crate::seal::SealError;
+use crate::seal::{KeyCheckProblem, SealError};
 
 /// What went wrong in the store. Messages carry no secrets (sqlx errors never include bound
 /// values).
@@ -22,6 +22,29 @@ pub enum StoreError {
     /// A sealed secret cannot be opened.
     #[error(transparent)]
     Seal(#[from] SealError),
+    /// The keyring does not open this database (the rule is in [`crate::seal`]'s doc); nothing
+    /// but the schema was written. Key ids are 8 hex characters; never key material.
+    #[error(
+        "wrong seal key: {problem}: the database expects key id(s) [{}], given [{}]",
+        .expected.join(", "),
+        .given.join(", ")
+    )]
+    WrongSealKey {
+        /// What does not match.
+        problem: KeyCheckProblem,
+        /// The key ids the database knows: those with a key check and those sealing live rows.
+        expected: Vec<String>,
+        /// The key ids of the given keyring, the sealing key's first.
+        given: Vec<String>,
+    },
+    /// While re-sealing, rows kept being sealed under other keys than the new one (an instance
+    /// still seals with an old key); the rotation was rolled back.
+    #[error(
+        "rows were sealed under key id(s) [{}] while re-sealing: restart every instance with the \
+         new key first, then rotate again",
+        .0.join(", ")
+    )]
+    RotationRaced(Vec<String>),
     /// The database URL is not one this store speaks.
     #[error("unsupported database URL: {0} (use sqlite://… or postgres://…)")]
     UnsupportedUrl(String),

@@ -376,38 +376,4 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
-
-    /// Re-seals every secret not under the current key, in one transaction; returns how many
-    /// rows changed. The old key must still be in the keyring.
-    pub async fn reseal_all(&self) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "SELECT id, sealed_secret FROM integrations WHERE sealed_secret IS NOT NULL",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut changed = 0;
-        for row in rows {
-            let id: String = row.try_get("id")?;
-            let sealed: Vec<u8> = row.try_get("sealed_secret")?;
-            if self.keyring.is_current(&sealed) {
-                continue;
-            }
-            let resealed = self.keyring.reseal(
-                &sealed,
-                RowBinding {
-                    table: TABLE,
-                    row_id: &id,
-                },
-            )?;
-            sqlx::query("UPDATE integrations SET sealed_secret = $1 WHERE id = $2")
-                .bind(resealed)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            changed += 1;
-        }
-        tx.commit().await?;
-        Ok(changed)
-    }
 }

@@ -9,6 +9,8 @@
 //!
 //! - [`seal`]: AES-256-GCM sealing bound to the row; derived key ids; keyring rotation;
 //!   fingerprints.
+//! - [`seal_checks`]: the key check on connect (which keyrings open a database), rotation
+//!   ([`Store::reseal_all`]) and a running instance's [`seal_checks::SealHealth`].
 //! - [`migrate`]: embedded migrations (one list; `BLOB`/`BYTEA` filled in per engine).
 //! - [`tenants`]: tenants (Vault namespaces, ONTAP owners) and [`tenants::TenantPath`].
 //! - [`integrations`]: every stored Duo configuration, with its sealed secret.
@@ -47,6 +49,7 @@ pub mod integrations;
 pub mod mfa_requests;
 pub mod migrate;
 pub mod seal;
+pub mod seal_checks;
 pub mod tenants;
 pub mod tokens;
 
@@ -152,7 +155,9 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects to `url`, migrates, and makes sure the root tenant exists.
+    /// Connects to `url`, migrates, checks that `keyring` opens the database (reading only;
+    /// [`StoreError::WrongSealKey`] otherwise, see [`seal`]), records the current key's check if
+    /// it has none, and makes sure the root tenant exists.
     ///
     /// `sqlite://FILE` creates FILE (mode 0600) when it is missing, unless the URL has a
     /// `mode=` parameter. Connecting gives up after [`CONNECT_TIMEOUT`]; a failure is
@@ -173,6 +178,36 @@ impl Store {
 
     /// [`Store::connect`] with a given clock and pool settings.
     pub async fn connect_with(
+        url: &str,
+        keyring: Keyring,
+        clock: Clock,
+        pool: PoolSettings,
+    ) -> Result<Self, StoreError> {
+        let store = Self::open(url, keyring, clock, pool).await?;
+        let verified = store.verify_keyring().await?;
+        store.record_seal_check(&verified).await?;
+        store.ensure_root_tenant().await?;
+        Ok(store)
+    }
+
+    /// Connects and migrates like [`Store::connect`] and checks the keyring, but writes
+    /// nothing else: for `duogate seal rotate`, whose [`Store::reseal_all`] records the new
+    /// key's check in its own transaction (so a failed rotation leaves no check for a key that
+    /// was never used).
+    pub async fn connect_to_rotate(url: &str, keyring: Keyring) -> Result<Self, StoreError> {
+        let store = Self::open(
+            url,
+            keyring,
+            Arc::new(jiff::Timestamp::now),
+            PoolSettings::default(),
+        )
+        .await?;
+        store.verify_keyring().await?;
+        Ok(store)
+    }
+
+    /// Connects and migrates.
+    async fn open(
         url: &str,
         keyring: Keyring,
         clock: Clock,
@@ -223,7 +258,7 @@ impl Store {
         })
     }
 
-    /// WAL for SQLite, migrations, the root tenant.
+    /// WAL for SQLite and migrations.
     async fn set_up(
         pool: AnyPool,
         engine: Engine,
@@ -236,15 +271,13 @@ impl Store {
                 .await?;
         }
         migrate::run(&pool, engine).await?;
-        let store = Self {
+        Ok(Self {
             pool,
             engine,
             keyring,
             clock,
             observer: None,
-        };
-        store.ensure_root_tenant().await?;
-        Ok(store)
+        })
     }
 
     /// The same store, reporting each timed operation to `observer` (see the crate

@@ -55,6 +55,13 @@ const MIGRATIONS: &[Migration] = &[
          expires_at BIGINT NOT NULL)",
         ],
     },
+    Migration {
+        version: 5,
+        statements: &[
+            "CREATE TABLE seal_checks (key_id TEXT PRIMARY KEY, sealed_check {blob} NOT NULL, \
+         created_at BIGINT NOT NULL)",
+        ],
+    },
 ];
 
 fn for_engine(statement: &str, engine: Engine) -> String {

@@ -1,7 +1,9 @@
 //! Sealing secrets before they reach a database row.
 //!
-//! Every secret (a Duo skey, an account password hash's pepper, …) is encrypted with
-//! AES-256-GCM under the current [`SealKey`] before it is written, and opened only in memory.
+//! Every secret (today: an integration's Duo skey) is encrypted with AES-256-GCM under the
+//! current [`SealKey`] before it is written, and opened only in memory, per use: nothing opened
+//! is cached across requests, so re-sealing rows under another key never leaves a stale copy.
+//! (Passwords and tokens are not sealed but hashed.)
 //!
 //! # Format
 //!
@@ -21,11 +23,47 @@
 //! the key), so no separate id has to be configured and two keys cannot share an id by
 //! mistake. A [`Keyring`] holds the current key, which seals, and older keys, which only open.
 //! Rotation = make a new key current, keep the old one in the ring, re-seal every row
-//! ([`Keyring::reseal`]), then drop the old key.
+//! ([`Keyring::reseal`], for the whole database
+//! [`Store::reseal_all`](crate::Store::reseal_all)), then drop the old key.
 //!
 //! Key material is read from a file or an environment variable as 64 hex characters or
 //! base64 of 32 bytes ([`SealKey::parse`]); `duogate serve --dev` generates one
 //! ([`SealKey::generate`]) and writes it with mode 0600.
+//!
+//! # The key check: which keyrings open a database
+//!
+//! The table `seal_checks` holds one row per key id: a known value sealed under that key and
+//! bound to its own row (table `seal_checks`, row id = the key id; [`Keyring::seal_check`]).
+//! Only integrations' `sealed_secret` holds sealed values besides the checks
+//! ([`SEALED_COLUMNS`]). [`Store::connect`](crate::Store::connect) runs migrations, then decides,
+//! **reading only**, whether the given keyring opens the database:
+//!
+//! 1. Every key id that seals a live row (the 4 id bytes of each value's header in every
+//!    sealed column) must be in the keyring (else [`KeyCheckProblem::RowsUnderMissingKeys`]).
+//! 2. If the database has check rows: at least one key of the ring has a check row (else
+//!    [`KeyCheckProblem::NoKnownKey`]), and every key of the ring that has one opens it to the
+//!    known value (else [`KeyCheckProblem::CheckDoesNotOpen`]: a different key with a colliding
+//!    id, or tampering). Keys of the ring without a check row are allowed: that is how a new key
+//!    joins (`[new, old]`).
+//! 3. If it has none (a database from before key checks, or a fresh one): every sealed row must
+//!    open with the ring (else [`KeyCheckProblem::RowDoesNotOpen`]). A database without any
+//!    sealed row and without checks accepts any key: there is nothing to check against yet.
+//!
+//! A refusal is [`StoreError::WrongSealKey`](crate::StoreError::WrongSealKey), naming the key
+//! ids the database expects (those with check rows and those sealing live rows) and the ids
+//! given; nothing has been written but the schema. Once the ring is accepted, the current key's
+//! check is recorded if it has none (so a pre-check database gets its check on first start, and
+//! the new key of a `[new, old]` ring is recorded), and only then anything else is written.
+//!
+//! [`Store::reseal_all`](crate::Store::reseal_all) re-seals every row under the current key,
+//! records its check and deletes every other key's check, in one transaction: afterwards only
+//! the new key opens the database, and a start with only the old key is refused.
+//!
+//! While serving, [`Store::seal_health`](crate::Store::seal_health) reads the distinct key ids of
+//! live rows (one `SELECT DISTINCT` per call over the sealed column of a configuration-sized
+//! table) and names those this instance lacks: that happens when another instance seals under a
+//! key this one was not given (one instance restarted with `[new, old]` while this one still
+//! runs on `[old]`).
 
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -37,6 +75,42 @@ use sha2::{Digest as _, Sha256};
 
 const MAGIC: &[u8; 3] = b"dg1";
 const HEADER_LEN: usize = 3 + 4 + 12;
+
+/// The table of key checks; a check is bound to the row named by its key id.
+pub const CHECK_TABLE: &str = "seal_checks";
+
+/// The value a key check seals (not a secret: it only proves that a key opens the database).
+const CHECK_PLAINTEXT: &[u8] = b"duogate seal key check v1";
+
+/// Every `(table, column, primary key)` that holds sealed values, besides the key checks: what
+/// the key check and [`Store::seal_health`](crate::Store::seal_health) scan and
+/// [`Store::reseal_all`](crate::Store::reseal_all) re-seals.
+pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[("integrations", "sealed_secret", "id")];
+
+/// Why a keyring does not open a database (see the module doc for the rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyCheckProblem {
+    /// The database has key checks, but none for any key given.
+    #[error("none of the given keys is one this database was sealed with")]
+    NoKnownKey,
+    /// Live rows are sealed under keys that were not given.
+    #[error("rows are sealed under keys that were not given")]
+    RowsUnderMissingKeys,
+    /// A given key has the id of a key check, but does not open it.
+    #[error(
+        "a given key has the id of a recorded key but does not open its check (a different key, or tampering)"
+    )]
+    CheckDoesNotOpen,
+    /// A database from before key checks has a sealed row the keyring does not open.
+    #[error("a sealed row does not open with the given keys")]
+    RowDoesNotOpen,
+}
+
+/// The key id (8 hex characters) in a sealed value's header, if it is in the sealed format.
+pub fn sealed_key_id(sealed: &[u8]) -> Option<String> {
+    (sealed.len() >= HEADER_LEN && &sealed[..3] == MAGIC).then(|| hex::encode(&sealed[3..7]))
+}
 
 /// Why a value could not be sealed or opened. Messages never contain key material or plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -194,6 +268,49 @@ impl Keyring {
         self.current.id_hex()
     }
 
+    /// Every key's id, the current key's first.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.keys().map(SealKey::id_hex).collect()
+    }
+
+    /// Whether the ring has a key with this id (8 hex characters).
+    pub fn has_key(&self, key_id: &str) -> bool {
+        self.keys().any(|k| k.id_hex() == key_id)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &SealKey> {
+        std::iter::once(&self.current).chain(&self.older)
+    }
+
+    /// The current key's check: the known value sealed under it for the `seal_checks` row of
+    /// its id.
+    pub fn seal_check(&self) -> Vec<u8> {
+        let key_id = self.current_id();
+        self.seal(
+            CHECK_PLAINTEXT,
+            RowBinding {
+                table: CHECK_TABLE,
+                row_id: &key_id,
+            },
+        )
+    }
+
+    /// Whether the check stored for `key_id` opens to the known value with this ring (`false`
+    /// when the ring lacks the key, the value was moved from another row, or it was tampered
+    /// with).
+    pub fn opens_check(&self, key_id: &str, sealed: &[u8]) -> bool {
+        sealed_key_id(sealed).as_deref() == Some(key_id)
+            && self
+                .open(
+                    sealed,
+                    RowBinding {
+                        table: CHECK_TABLE,
+                        row_id: key_id,
+                    },
+                )
+                .is_ok_and(|plain| plain.expose_secret().as_slice() == CHECK_PLAINTEXT)
+    }
+
     /// Seals `plaintext` for `row` under the current key.
     pub fn seal(&self, plaintext: &[u8], row: RowBinding<'_>) -> Vec<u8> {
         let mut nonce = [0u8; 12];
@@ -234,8 +351,8 @@ impl Keyring {
         }
         let key_id: [u8; 4] = sealed[3..7].try_into().map_err(|_| SealError::NotSealed)?;
         let nonce: [u8; 12] = sealed[7..19].try_into().map_err(|_| SealError::NotSealed)?;
-        let key = std::iter::once(&self.current)
-            .chain(&self.older)
+        let key = self
+            .keys()
             .find(|k| k.id == key_id)
             .ok_or_else(|| SealError::UnknownKey(hex::encode(key_id)))?;
         let aad = row.aad(&key_id);
@@ -381,6 +498,33 @@ mod tests {
         let debug = format!("{key:?} {:?}", Keyring::new(key.clone()));
         assert!(!debug.contains(hex_text.expose_secret()));
         assert!(debug.contains(&key.id_hex()));
+    }
+
+    #[test]
+    fn a_key_check_opens_only_with_its_key_and_for_its_own_row() {
+        let key = SealKey::generate();
+        let ring = Keyring::new(key.clone());
+        let check = ring.seal_check();
+        let id = key.id_hex();
+        assert_eq!(sealed_key_id(&check), Some(id.clone()));
+        assert!(ring.opens_check(&id, &check));
+        assert!(
+            Keyring::new(SealKey::generate())
+                .with_older(key)
+                .opens_check(&id, &check),
+            "an older key of the ring opens its check"
+        );
+        assert!(!Keyring::new(SealKey::generate()).opens_check(&id, &check));
+        assert!(!ring.opens_check("00000000", &check), "another row's id");
+        let not_a_check = ring.seal(
+            b"anything else",
+            RowBinding {
+                table: CHECK_TABLE,
+                row_id: &id,
+            },
+        );
+        assert!(!ring.opens_check(&id, &not_a_check), "not the known value");
+        assert!(!ring.opens_check(&id, b"dg1"));
     }
 
     #[test]

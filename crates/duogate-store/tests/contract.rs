@@ -8,6 +8,7 @@ use serde_json::json;
 
 use duogate_store::audit::NewAuditEntry;
 use duogate_store::integrations::{IntegrationKind, NewIntegration};
+use duogate_store::seal::KeyCheckProblem;
 use duogate_store::tenants::TenantPath;
 use duogate_store::tokens::Role;
 use duogate_store::{Keyring, SealKey, Store, StoreError};
@@ -792,6 +793,284 @@ async fn pool_settings_apply_and_timed_operations_are_reported() {
         store.tenant(&TenantPath::root()).await.unwrap();
         assert_eq!(*seen.lock().unwrap(), ["token_by_secret", "tenant"]);
         store.close().await;
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seal key check (the rule is in `duogate_store::seal`'s module doc)
+
+/// Every table's row count, to prove a refused connect wrote nothing.
+async fn row_counts(url: &str) -> Vec<(String, i64)> {
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let mut counts = Vec::new();
+    for table in [
+        "schema_migrations",
+        "tenants",
+        "integrations",
+        "tokens",
+        "audit",
+        "accounts",
+        "mfa_requests",
+        "check_jobs",
+        "seal_checks",
+    ] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        counts.push((table.to_string(), n));
+    }
+    pool.close().await;
+    counts
+}
+
+/// Runs one statement on the database behind `url` (what an operator's SQL, or an older
+/// duogate, would do).
+async fn execute(url: &str, statement: &str) {
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+async fn sealed_connection(store: &Store, name: &str) -> String {
+    let root = store.root_tenant().await.unwrap();
+    store
+        .create_integration(NewIntegration {
+            tenant_id: root.id,
+            kind: IntegrationKind::Connection,
+            name: name.into(),
+            config: json!({}),
+            secret: Some(skey()),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+fn refusal(result: Result<Store, StoreError>) -> (KeyCheckProblem, Vec<String>, Vec<String>) {
+    match result {
+        Err(StoreError::WrongSealKey {
+            problem,
+            expected,
+            given,
+        }) => (problem, expected, given),
+        Err(other) => panic!("expected WrongSealKey, got {other}"),
+        Ok(_) => panic!("expected WrongSealKey, the store opened"),
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_database_records_the_current_keys_check() {
+    on_every_engine(|store, keyring, _| async move {
+        assert_eq!(
+            store.seal_check_key_ids().await.unwrap(),
+            vec![keyring.current_id()]
+        );
+        assert!(store.seal_health().await.unwrap().is_ok());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_refused_naming_the_expected_key_and_nothing_is_written() {
+    on_every_engine(|store, keyring, url| async move {
+        let id = sealed_connection(&store, "admin-api").await;
+        store.create_token(Role::Admin, None, None).await.unwrap();
+        store.close().await;
+        let before = row_counts(&url).await;
+        let sqlite_file = url
+            .strip_prefix("sqlite://")
+            .map(|rest| rest.split('?').next().unwrap().to_string());
+        let bytes_before = sqlite_file.as_ref().map(|f| std::fs::read(f).unwrap());
+
+        let wrong = Keyring::new(SealKey::generate());
+        let (problem, expected, given) = refusal(Store::connect(&url, wrong.clone()).await);
+        assert_eq!(problem, KeyCheckProblem::NoKnownKey);
+        assert_eq!(expected, vec![keyring.current_id()]);
+        assert_eq!(given, vec![wrong.current_id()]);
+        let message = Store::connect(&url, wrong.clone())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(&keyring.current_id()) && message.contains("wrong seal key"),
+            "{message}"
+        );
+        refusal(
+            Store::connect_to_rotate(&url, wrong.clone().rotated_to(SealKey::generate())).await,
+        );
+
+        assert_eq!(
+            row_counts(&url).await,
+            before,
+            "a refused connect wrote nothing"
+        );
+        if let (Some(file), Some(bytes)) = (sqlite_file, bytes_before) {
+            assert!(
+                std::fs::read(file).unwrap() == bytes,
+                "the database file changed"
+            );
+        }
+        let right = Store::connect(&url, keyring).await.unwrap();
+        assert_eq!(
+            right
+                .integration_secret(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .expose_secret(),
+            SKEY
+        );
+        right.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_without_secrets_still_refuses_a_key_other_than_its_own() {
+    on_every_engine(|store, keyring, url| async move {
+        store.close().await;
+        let (problem, expected, _) =
+            refusal(Store::connect(&url, Keyring::new(SealKey::generate())).await);
+        assert_eq!(problem, KeyCheckProblem::NoKnownKey);
+        assert_eq!(expected, vec![keyring.current_id()]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn new_and_old_open_during_a_rotation_then_only_the_new_key_does() {
+    on_every_engine(|store, old_ring, url| async move {
+        let id = sealed_connection(&store, "admin-api").await;
+        store.close().await;
+        let old_id = old_ring.current_id();
+        let new_key = SealKey::generate();
+        let new_id = new_key.id_hex();
+
+        // Restarted with [new, old]: it opens, and records the new key's check.
+        let both = Store::connect(&url, old_ring.clone().rotated_to(new_key.clone()))
+            .await
+            .unwrap();
+        let mut checks = vec![old_id.clone(), new_id.clone()];
+        checks.sort();
+        assert_eq!(both.seal_check_key_ids().await.unwrap(), checks);
+        // Secrets written now are sealed under the new key; an instance still on [old] sees
+        // that it lacks it.
+        let during = sealed_connection(&both, "written-during-rotation").await;
+        let old_only = Store::connect(&url, old_ring.clone()).await;
+        let (problem, expected, _) = refusal(old_only);
+        assert_eq!(problem, KeyCheckProblem::RowsUnderMissingKeys);
+        assert_eq!(expected, checks);
+
+        // `seal rotate`: re-seal, then only the new key's check is left.
+        assert_eq!(both.reseal_all().await.unwrap(), 1);
+        assert_eq!(both.reseal_all().await.unwrap(), 0, "idempotent");
+        assert_eq!(
+            both.seal_check_key_ids().await.unwrap(),
+            vec![new_id.clone()]
+        );
+        both.close().await;
+
+        let new_only = Store::connect(&url, Keyring::new(new_key)).await.unwrap();
+        for row in [&id, &during] {
+            assert_eq!(
+                new_only
+                    .integration_secret(row)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .expose_secret(),
+                SKEY
+            );
+        }
+        new_only.close().await;
+        let (problem, expected, given) = refusal(Store::connect(&url, old_ring).await);
+        assert_eq!(problem, KeyCheckProblem::NoKnownKey);
+        assert_eq!((expected, given), (vec![new_id], vec![old_id]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connecting_to_rotate_writes_nothing_until_the_reseal() {
+    on_every_engine(|store, old_ring, url| async move {
+        sealed_connection(&store, "admin-api").await;
+        store.close().await;
+        let before = row_counts(&url).await;
+        let rotating =
+            Store::connect_to_rotate(&url, old_ring.clone().rotated_to(SealKey::generate()))
+                .await
+                .unwrap();
+        assert_eq!(row_counts(&url).await, before);
+        assert_eq!(
+            rotating.seal_check_key_ids().await.unwrap(),
+            vec![old_ring.current_id()],
+            "no check for the new key before the reseal"
+        );
+        rotating.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_from_before_key_checks_gets_its_check_on_first_start() {
+    on_every_engine(|store, keyring, url| async move {
+        let first = sealed_connection(&store, "first").await;
+        let second = sealed_connection(&store, "second").await;
+        store.close().await;
+        execute(&url, "DELETE FROM seal_checks").await;
+
+        // A wrong key: the rows' key id is missing; nothing is recorded.
+        let wrong = Keyring::new(SealKey::generate());
+        let (problem, expected, _) = refusal(Store::connect(&url, wrong).await);
+        assert_eq!(problem, KeyCheckProblem::RowsUnderMissingKeys);
+        assert_eq!(expected, vec![keyring.current_id()]);
+        assert_eq!(row_counts(&url).await.last().unwrap().1, 0, "no check recorded");
+
+        // The right key: every row opens, so its check is recorded.
+        let store = Store::connect(&url, keyring.clone()).await.unwrap();
+        assert_eq!(
+            store.seal_check_key_ids().await.unwrap(),
+            vec![keyring.current_id()]
+        );
+        store.close().await;
+
+        // Without checks, a row that does not open (moved from another row) is refused.
+        execute(&url, "DELETE FROM seal_checks").await;
+        execute(
+            &url,
+            &format!(
+                "UPDATE integrations SET sealed_secret = \
+                 (SELECT sealed_secret FROM integrations WHERE id = '{first}') WHERE id = '{second}'"
+            ),
+        )
+        .await;
+        let (problem, _, _) = refusal(Store::connect(&url, keyring).await);
+        assert_eq!(problem, KeyCheckProblem::RowDoesNotOpen);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn seal_health_names_the_keys_of_rows_this_instance_cannot_open() {
+    on_every_engine(|store, old_ring, url| async move {
+        sealed_connection(&store, "under-old").await;
+        let new_key = SealKey::generate();
+        let rotated = Store::connect(&url, old_ring.clone().rotated_to(new_key.clone()))
+            .await
+            .unwrap();
+        assert!(store.seal_health().await.unwrap().is_ok());
+        sealed_connection(&rotated, "under-new").await;
+        let health = store.seal_health().await.unwrap();
+        assert_eq!(health.current_key_id, old_ring.current_id());
+        assert_eq!(health.missing_key_ids, vec![new_key.id_hex()]);
+        assert!(rotated.seal_health().await.unwrap().is_ok());
+        rotated.close().await;
     })
     .await;
 }

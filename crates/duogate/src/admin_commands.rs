@@ -1,5 +1,12 @@
-//! Commands that administer a duogate service: `token`, `tenant` (over its native API) and
-//! `seal rotate` (directly on the database).
+//! Commands that administer a duogate service: `token`, `tenant`, `account`, `health` (over its
+//! native API) and `seal rotate` (directly on the database).
+//!
+//! `seal rotate` is the middle step of a rotation without downtime: every instance already runs
+//! with `--seal-key-file NEW --seal-key-file OLD`; it checks the keyring like `serve` does
+//! (a key that does not open the database: exit 2, nothing written, and a new key file it
+//! created is removed again on any failure), then re-seals every row in one transaction that
+//! tolerates serving instances (`Store::reseal_all`). Afterwards instances restart with the new
+//! key only.
 //!
 //! The service is `--addr` (`DUOGATE_ADDR`, default `http://127.0.0.1:8200`) and the caller's
 //! token `--token` (`DUOGATE_TOKEN`); an https service with a private CA (`serve --dev-tls`)
@@ -13,7 +20,9 @@ use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
-use duogate_store::{Keyring, SealKey, Store};
+use anyhow::Context as _;
+
+use duogate_store::{Keyring, SealKey, Store, StoreError};
 
 use crate::failure::{EXIT_DUO, EXIT_TRANSPORT, UsageError};
 
@@ -162,8 +171,9 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
 /// `duogate seal …`
 #[derive(Debug, Subcommand)]
 pub enum SealCommand {
-    /// Re-encrypt every sealed secret under a new key, in one transaction. Keep the old key
-    /// until this has succeeded.
+    /// Re-encrypt every sealed secret under a new key, in one transaction, while instances
+    /// serve. First restart every instance with `--seal-key-file NEW --seal-key-file OLD`;
+    /// afterwards restart them with the new key only.
     Rotate {
         /// Database URL.
         #[arg(
@@ -173,26 +183,18 @@ pub enum SealCommand {
             value_name = "URL"
         )]
         database_url: String,
-        /// The key the rows are sealed with now.
-        #[arg(long, value_name = "FILE")]
-        old_seal_key_file: PathBuf,
+        /// A key the rows are sealed with now (repeat it for several).
+        #[arg(long, value_name = "FILE", required = true, action = clap::ArgAction::Append)]
+        old_seal_key_file: Vec<PathBuf>,
         /// The new key (64 hex characters); created with mode 0600 if the file does not exist.
         #[arg(long, value_name = "FILE")]
         seal_key_file: PathBuf,
     },
 }
 
-async fn call(
-    service: &ServiceArgs,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> anyhow::Result<ExitCode> {
-    let token = service
-        .token
-        .as_deref()
-        .ok_or_else(|| UsageError("no token: pass --token or set DUOGATE_TOKEN".into()))?;
-    let url = format!("{}/v1/duogate{path}", service.addr.trim_end_matches('/'));
+/// An HTTP client for the service: no proxy, a 30 s timeout, and only `--ca-file` trusted when
+/// given.
+fn service_client(service: &ServiceArgs) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .no_proxy();
@@ -207,7 +209,46 @@ async fn call(
         })?;
         builder = builder.tls_certs_only(certs);
     }
-    let client = builder.build()?;
+    Ok(builder.build()?)
+}
+
+/// `duogate health`: the service's `/v1/duogate/health` for probes (container `HEALTHCHECK`,
+/// load balancers, scripts). Needs no token. Prints the answer; exits 0 when the service says
+/// `ok`, 1 when it answers anything else (a seal problem, say), 3 when it cannot be reached.
+pub async fn health(service: ServiceArgs) -> anyhow::Result<ExitCode> {
+    let url = format!("{}/v1/duogate/health", service.addr.trim_end_matches('/'));
+    let answer = match service_client(&service)?.get(&url).send().await {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("error: cannot reach duogate at {}: {e}", service.addr);
+            return Ok(ExitCode::from(EXIT_TRANSPORT));
+        }
+    };
+    let status = answer.status();
+    let text = answer.text().await.unwrap_or_default();
+    println!("{text}");
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status.is_success() && body["status"] == "ok" {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: duogate is not healthy (HTTP {status})");
+        Ok(ExitCode::from(EXIT_DUO))
+    }
+}
+
+/// One authenticated native-API call; prints the answer (exit 0) or the error (1, 2 or 3).
+async fn call(
+    service: &ServiceArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<ExitCode> {
+    let token = service
+        .token
+        .as_deref()
+        .ok_or_else(|| UsageError("no token: pass --token or set DUOGATE_TOKEN".into()))?;
+    let url = format!("{}/v1/duogate{path}", service.addr.trim_end_matches('/'));
+    let client = service_client(service)?;
     let mut request = client.request(method, &url).header("X-Vault-Token", token);
     if let Some(body) = body {
         request = request.json(&body);
@@ -308,26 +349,73 @@ pub async fn seal(command: SealCommand) -> anyhow::Result<ExitCode> {
         old_seal_key_file,
         seal_key_file,
     } = command;
-    let old = read_key(&old_seal_key_file)?;
-    let new = if seal_key_file.exists() {
-        read_key(&seal_key_file)?
+    // Every old key is read before a new key file may be created.
+    let old = old_seal_key_file
+        .iter()
+        .map(|path| read_key(path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let created = !seal_key_file.exists();
+    let new = if created {
+        create_key_file(&seal_key_file)?
     } else {
-        let key = SealKey::generate();
-        let mut file = crate::private_files::create_new_private_file(&seal_key_file)
-            .map_err(|e| UsageError(format!("cannot create {}: {e}", seal_key_file.display())))?;
-        std::io::Write::write_all(
-            &mut file,
-            format!("{}\n", key.to_hex().expose_secret()).as_bytes(),
-        )?;
-        key
+        read_key(&seal_key_file)?
     };
-    let keyring = Keyring::new(old).rotated_to(new);
-    let store = Store::connect(&database_url, keyring)
+    let new_id = new.id_hex();
+    let keyring = old.into_iter().fold(Keyring::new(new), Keyring::with_older);
+    match reseal(&database_url, keyring).await {
+        Ok(changed) => {
+            println!("{}", json!({"resealed": changed, "key_id": new_id}));
+            eprintln!(
+                "re-sealed {changed} secrets under key {new_id}: restart every instance with \
+                 only this key; the old key is no longer needed"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            if created && let Err(e) = std::fs::remove_file(&seal_key_file) {
+                eprintln!(
+                    "warning: could not remove the new key file {}: {e}",
+                    seal_key_file.display()
+                );
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Writes a fresh key to `path` (mode 0600, synced) before anything is sealed under it.
+fn create_key_file(path: &std::path::Path) -> anyhow::Result<SealKey> {
+    let key = SealKey::generate();
+    let mut file = crate::private_files::create_new_private_file(path)
+        .map_err(|e| UsageError(format!("cannot create {}: {e}", path.display())))?;
+    let written = std::io::Write::write_all(
+        &mut file,
+        format!("{}\n", key.to_hex().expose_secret()).as_bytes(),
+    )
+    .and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(path);
+        return Err(anyhow::Error::new(e).context(format!("writing {}", path.display())));
+    }
+    Ok(key)
+}
+
+/// Checks the keyring against the database (exit 2 when it does not open it; nothing written)
+/// and re-seals every row under its first key.
+async fn reseal(database_url: &str, keyring: Keyring) -> anyhow::Result<u64> {
+    let store = Store::connect_to_rotate(database_url, keyring)
         .await
-        .map_err(|e| UsageError(format!("--database-url: {e}")))?;
-    let changed = store.reseal_all().await?;
+        .map_err(|e| match e {
+            StoreError::UnsupportedUrl(_) => {
+                anyhow::Error::new(UsageError(format!("--database-url: {e}")))
+            }
+            StoreError::WrongSealKey { .. } => anyhow::Error::new(UsageError(format!(
+                "{e}; pass every key the database still uses with --old-seal-key-file \
+                 (nothing was written)"
+            ))),
+            other => anyhow::Error::new(other).context("opening the database"),
+        })?;
+    let changed = store.reseal_all().await;
     store.close().await;
-    println!("{}", json!({"resealed": changed}));
-    eprintln!("re-sealed {changed} secrets; the old key is no longer needed");
-    Ok(ExitCode::SUCCESS)
+    changed.context("re-sealing")
 }

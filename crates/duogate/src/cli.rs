@@ -68,6 +68,8 @@ pub enum Command {
     /// Basic-auth accounts of a running service (for ONTAP clients): create, delete.
     #[command(subcommand)]
     Account(admin_commands::AccountCommand),
+    /// Ask a running service whether it is healthy (exit 0), for probes and HEALTHCHECK.
+    Health(admin_commands::ServiceArgs),
     /// Seal-key maintenance on the service's database.
     #[command(subcommand)]
     Seal(admin_commands::SealCommand),
@@ -276,6 +278,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(command) => admin_commands::token(command).await,
         Command::Tenant(command) => admin_commands::tenant(command).await,
         Command::Seal(command) => admin_commands::seal(command).await,
+        Command::Health(service) => admin_commands::health(service).await,
         Command::Account(command) => admin_commands::account(command).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

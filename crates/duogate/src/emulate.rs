@@ -64,6 +64,10 @@ pub struct EmulateArgs {
     /// Seconds before an unanswered push is decided deny/timeout.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub push_timeout: u64,
+    /// Duo's request budgets: `duo` (Duo's published defaults) and/or KEY=N[/s|min|h] rules
+    /// (KEY: modify, single, page, all, logs, or a path); off by default.
+    #[arg(long, value_name = "SPEC")]
+    pub rate_limits: Option<duo_emulator::RateLimits>,
     /// Serve HTTPS with a generated CA and server certificate (the --print-keys line gains
     /// "ca_file").
     #[arg(long)]
@@ -139,6 +143,7 @@ fn fixed_keys(args: &EmulateArgs, generated: KeySet) -> KeySet {
         admin_skey: args.admin_skey.clone().unwrap_or(generated.admin_skey),
         auth_ikey: args.auth_ikey.clone().unwrap_or(generated.auth_ikey),
         auth_skey: args.auth_skey.clone().unwrap_or(generated.auth_skey),
+        ..generated
     }
 }
 
@@ -196,6 +201,7 @@ pub async fn emulate(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         seed,
         state_file: args.state.clone(),
         push_timeout: Duration::from_secs(args.push_timeout),
+        rate_limits: args.rate_limits.clone().unwrap_or_default(),
         ..EmulatorConfig::default()
     };
     if args.admin_ikey.is_some() || args.auth_ikey.is_some() {

@@ -32,6 +32,12 @@
 //!
 //! TLS, the loopback rule for plain HTTP and SIGHUP reloading: [`crate::serve_listener`]. Every
 //! JSON line has `"url"` (`http://…` or `https://…`, with the bound port).
+//!
+//! Seal keys: `--seal-key-file` may be given several times (`seal_key_files = [..]` in the
+//! config; the single `seal_key_file` still works): the first key seals new secrets, every key
+//! opens. `DUOGATE_SEAL_KEY` (one key, 64 hex characters) takes precedence over files. A keyring
+//! that does not open the database (the rule is in `duogate_store::seal`) is a usage error
+//! (exit 2) naming the key ids the database expects, before anything is served or written.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -39,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{ArgAction, Args};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::json;
@@ -67,10 +73,10 @@ pub struct ServeArgs {
     /// Address to listen on (127.0.0.1:0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// TOML config file (keys: listen, database_url, seal_key_file, allow_plain_http_duo,
-    /// tls_cert_file, tls_key_file, tls_disable, log_format, workers, shutdown_timeout_secs,
-    /// max_connections, metrics_token, a `database` table: max_connections,
-    /// statement_timeout_ms, and an `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// TOML config file (keys: listen, database_url, seal_key_files (or seal_key_file),
+    /// allow_plain_http_duo, tls_cert_file, tls_key_file, tls_disable, log_format, workers,
+    /// shutdown_timeout_secs, max_connections, metrics_token, a `database` table:
+    /// max_connections, statement_timeout_ms, and an `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -82,9 +88,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
-    /// File holding the seal key (64 hex characters or base64 of 32 bytes).
-    #[arg(long, env = "DUOGATE_SEAL_KEY_FILE", value_name = "FILE")]
-    pub seal_key_file: Option<PathBuf>,
+    /// File holding a seal key (64 hex characters or base64 of 32 bytes). Repeat it during a
+    /// rotation: the first key seals new secrets, every key opens (`--seal-key-file new
+    /// --seal-key-file old`).
+    #[arg(
+        long,
+        env = "DUOGATE_SEAL_KEY_FILE",
+        value_name = "FILE",
+        action = ArgAction::Append
+    )]
+    pub seal_key_file: Vec<PathBuf>,
     /// Keep --dev's data in DIR across restarts (default: a new private temporary folder,
     /// removed on exit).
     #[arg(long, value_name = "DIR", requires = "dev")]
@@ -126,6 +139,8 @@ struct ConfigFile {
     listen: Option<SocketAddr>,
     database_url: Option<String>,
     seal_key_file: Option<PathBuf>,
+    #[serde(default)]
+    seal_key_files: Vec<PathBuf>,
     #[serde(default)]
     allow_plain_http_duo: bool,
     tls_cert_file: Option<PathBuf>,
@@ -378,6 +393,66 @@ fn read_seal_key(path: &Path) -> anyhow::Result<SealKey> {
         .map_err(|e| UsageError(format!("seal key file {}: {e}", path.display())).into())
 }
 
+/// The keyring from `DUOGATE_SEAL_KEY`, else the `--seal-key-file`s (or
+/// `DUOGATE_SEAL_KEY_FILE`), else the config's `seal_key_files` / `seal_key_file`: the first key
+/// seals, every key opens.
+fn seal_keyring(args: &ServeArgs, file: &ConfigFile) -> anyhow::Result<Keyring> {
+    if let Ok(text) = std::env::var("DUOGATE_SEAL_KEY") {
+        let key = SealKey::parse(&SecretString::from(text))
+            .map_err(|e| UsageError(format!("DUOGATE_SEAL_KEY: {e}")))?;
+        return Ok(Keyring::new(key));
+    }
+    let paths: Vec<PathBuf> = if !args.seal_key_file.is_empty() {
+        args.seal_key_file.clone()
+    } else {
+        if file.seal_key_file.is_some() && !file.seal_key_files.is_empty() {
+            return usage("--config: give either seal_key_file or seal_key_files, not both");
+        }
+        file.seal_key_file
+            .iter()
+            .chain(&file.seal_key_files)
+            .cloned()
+            .collect()
+    };
+    let Some((first, older)) = paths.split_first() else {
+        return usage(
+            "no seal key: pass --seal-key-file, set DUOGATE_SEAL_KEY or DUOGATE_SEAL_KEY_FILE, \
+             or put seal_key_files in --config (generate one with `openssl rand -hex 32`)",
+        );
+    };
+    older
+        .iter()
+        .try_fold(Keyring::new(read_seal_key(first)?), |ring, path| {
+            Ok(ring.with_older(read_seal_key(path)?))
+        })
+}
+
+/// Opens the store; a keyring that does not open the database is a usage error (exit 2) that
+/// names the key ids the database expects, followed by `hint`.
+async fn connect_store(
+    database_url: &str,
+    keyring: Keyring,
+    pool: PoolSettings,
+    hint: &str,
+) -> anyhow::Result<Store> {
+    Store::connect_with(
+        database_url,
+        keyring,
+        std::sync::Arc::new(jiff::Timestamp::now),
+        pool,
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::UnsupportedUrl(_) => {
+            anyhow::Error::new(UsageError(format!("--database-url: {e}")))
+        }
+        StoreError::WrongSealKey { .. } => {
+            anyhow::Error::new(UsageError(format!("{e}; {hint} (nothing was written)")))
+        }
+        other => anyhow::Error::new(other).context("opening the database"),
+    })
+}
+
 async fn shutdown_signal() {
     crate::emulate::shutdown_signal().await;
 }
@@ -421,46 +496,31 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = read_config_file(args.config.as_deref())?;
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
     let operational = file.operational(&args)?;
-    let tls = args
-        .tls
-        .choice(file.tls_cert_file, file.tls_key_file, file.tls_disable)?;
-    let Some(database_url) = args.database_url.clone().or(file.database_url) else {
+    let tls = args.tls.choice(
+        file.tls_cert_file.clone(),
+        file.tls_key_file.clone(),
+        file.tls_disable,
+    )?;
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    // The listener's rules are checked before the database is touched.
+    crate::serve_listener::check_loopback_rule(listen, tls.files.is_some(), tls.disabled)?;
+    let Some(database_url) = args.database_url.clone().or(file.database_url.clone()) else {
         return usage(
             "no database: pass --database-url (sqlite://FILE or postgres://…), set \
              DUOGATE_DATABASE_URL, or put database_url in --config; or try `duogate serve --dev`",
         );
     };
-    let key = match (
-        std::env::var("DUOGATE_SEAL_KEY").ok(),
-        args.seal_key_file.clone().or(file.seal_key_file),
-    ) {
-        (Some(text), _) => SealKey::parse(&SecretString::from(text))
-            .map_err(|e| UsageError(format!("DUOGATE_SEAL_KEY: {e}")))?,
-        (None, Some(path)) => read_seal_key(&path)?,
-        (None, None) => {
-            return usage(
-                "no seal key: pass --seal-key-file, set DUOGATE_SEAL_KEY or DUOGATE_SEAL_KEY_FILE, \
-                 or put seal_key_file in --config (generate one with `openssl rand -hex 32`)",
-            );
-        }
-    };
-    let store = Store::connect_with(
+    let keyring = seal_keyring(&args, &file)?;
+    let store = connect_store(
         &database_url,
-        Keyring::new(key),
-        std::sync::Arc::new(jiff::Timestamp::now),
+        keyring,
         operational.pool,
+        "pass every key the database still uses with --seal-key-file, the sealing key first",
     )
-    .await
-    .map_err(|e| match e {
-        StoreError::UnsupportedUrl(_) => {
-            anyhow::Error::new(UsageError(format!("--database-url: {e}")))
-        }
-        other => anyhow::Error::new(other).context("opening the database"),
-    })?;
-    let listen = args
-        .listen
-        .or(file.listen)
-        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    .await?;
     let bound = crate::serve_listener::bind(listen, tls).await?;
     let local = bound.local;
     let state = AppState::new(

@@ -90,8 +90,6 @@ def test_bao_cli_with_vault_cacert_lists_duo_methods(tls_service):
     assert '"initialized": true' in health.stdout
 
 
-@pytest.mark.skip(reason="`bao status` needs sys/seal-status, which the seal-keys work adds; "
-                         "enable once it is merged")
 def test_bao_status_with_vault_cacert(tls_service):
     status = bao(tls_service, "status", "-format=json")
     assert status.returncode == 0, status.stderr

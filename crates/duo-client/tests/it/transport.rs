@@ -18,9 +18,18 @@ use crate::{client, serve};
 
 const LIMITED: &str = r#"{"code": 42901, "message": "Too Many Requests", "stat": "FAIL"}"#;
 
-/// A server that answers 429 `limited` times (with a `Retry-After` that must be ignored), then
-/// OK; counts requests.
+/// A server that answers 429 `limited` times without `Retry-After` (as the Admin API does),
+/// then OK; counts requests.
 async fn rate_limited(limited: u32) -> (String, Arc<AtomicU32>) {
+    rate_limited_with(limited, None).await
+}
+
+/// A server that answers 429 `limited` times, with `retry_after` as the header (and name) given,
+/// then OK; counts requests.
+async fn rate_limited_with(
+    limited: u32,
+    retry_after: Option<(&'static str, &'static str)>,
+) -> (String, Arc<AtomicU32>) {
     let count = Arc::new(AtomicU32::new(0));
     let router = axum::Router::new()
         .route(
@@ -28,12 +37,13 @@ async fn rate_limited(limited: u32) -> (String, Arc<AtomicU32>) {
             get(move |State(count): State<Arc<AtomicU32>>| async move {
                 let n = count.fetch_add(1, Ordering::SeqCst);
                 if n < limited {
-                    (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        [("retry-after", "600")],
-                        LIMITED,
-                    )
-                        .into_response()
+                    let mut response = (StatusCode::TOO_MANY_REQUESTS, LIMITED).into_response();
+                    if let Some((name, value)) = retry_after {
+                        response
+                            .headers_mut()
+                            .insert(name, axum::http::HeaderValue::from_static(value));
+                    }
+                    response
                 } else {
                     (StatusCode::OK, r#"{"stat": "OK", "response": {"time": 1}}"#).into_response()
                 }
@@ -58,11 +68,68 @@ async fn three_429s_are_ridden_out_on_duos_schedule() {
         slept >= Duration::from_secs(7) && slept < Duration::from_secs(10),
         "{slept:?}"
     );
-    // Exactly the seeded schedule (the helper seeds the jitter with 1); Retry-After is ignored.
+    // Exactly the seeded schedule (the helper seeds the jitter with 1).
     let expected: Duration = DuoBackoff::new(Some(1)).take(3).sum();
     assert!(
         slept >= expected && slept < expected + Duration::from_millis(50),
         "slept {slept:?}, schedule {expected:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_with_retry_after_waits_exactly_that_long_then_succeeds() {
+    let (url, count) = rate_limited_with(1, Some(("retry-after", "5"))).await;
+    let started = tokio::time::Instant::now();
+    let answer = client(&url, "DIKEY", "skey")
+        .call("GET", "/auth/v2/check", &Map::new())
+        .await;
+    assert!(answer.is_ok(), "{answer:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    let slept = started.elapsed();
+    assert!(
+        slept >= Duration::from_secs(5) && slept < Duration::from_millis(5_050),
+        "{slept:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_replaces_the_schedule_for_every_429_and_keeps_its_attempts() {
+    // duo_unix's X-Retry-After is read too. Seven 429s: six waits of 2 s, then the 429.
+    let (url, count) = rate_limited_with(u32::MAX, Some(("x-retry-after", "2"))).await;
+    let started = tokio::time::Instant::now();
+    let raw = client(&url, "DIKEY", "skey")
+        .call_raw("GET", "/auth/v2/check", &Map::new())
+        .await
+        .unwrap();
+    assert_eq!((raw.status, raw.attempts), (429, 7));
+    assert_eq!(raw.retry_after, Some(Duration::from_secs(2)));
+    assert_eq!(count.load(Ordering::SeqCst), 7);
+    let slept = started.elapsed();
+    assert!(
+        slept >= Duration::from_secs(12) && slept < Duration::from_millis(12_050),
+        "{slept:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_retry_after_is_cut_to_the_configured_maximum() {
+    let (url, _) = rate_limited_with(1, Some(("retry-after", "600"))).await;
+    let mut config = ClientConfig::new(
+        ApiHost::parse(&url).unwrap(),
+        "DIKEY",
+        "skey".to_string().into(),
+    );
+    config.max_retry_after = Duration::from_secs(10);
+    let started = tokio::time::Instant::now();
+    DuoClient::new(config)
+        .unwrap()
+        .call("GET", "/auth/v2/check", &Map::new())
+        .await
+        .unwrap();
+    let slept = started.elapsed();
+    assert!(
+        slept >= Duration::from_secs(10) && slept < Duration::from_millis(10_050),
+        "{slept:?}"
     );
 }
 

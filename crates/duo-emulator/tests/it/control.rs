@@ -548,8 +548,21 @@ async fn rotation_answers_the_print_keys_shape_with_the_public_url() {
     );
     assert_eq!(
         rotated.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["admin_ikey", "admin_skey", "auth_ikey", "auth_skey", "url"]
+        [
+            "admin_ikey",
+            "admin_skey",
+            "auth_ikey",
+            "auth_skey",
+            "oidc_client_id",
+            "oidc_client_secret",
+            "url"
+        ]
     );
+    assert_ne!(
+        keys.oidc_client_secret,
+        crate::support::keys().oidc_client_secret
+    );
+    assert_eq!(keys.oidc_client_id, crate::support::keys().oidc_client_id);
     assert_eq!(keys.auth_skey.len(), 40);
     assert!(keys.auth_skey.chars().all(|c| c.is_ascii_alphanumeric()));
     assert_ne!(keys.auth_skey, crate::support::keys().auth_skey);

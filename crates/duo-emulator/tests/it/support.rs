@@ -24,6 +24,8 @@ pub fn keys() -> KeySet {
         admin_skey: "adminsecretadminsecretadminsecretadmin01".into(),
         auth_ikey: "DIAUTHAUTHAUTHAUTH01".into(),
         auth_skey: "authsecretauthsecretauthsecretauthsecr01".into(),
+        oidc_client_id: "DIOIDCOIDCOIDCOIDC01".into(),
+        oidc_client_secret: "oidcsecretoidcsecretoidcsecretoidcsecr01".into(),
     }
 }
 
@@ -46,11 +48,13 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub content_type: String,
+    pub headers: axum::http::HeaderMap,
 }
 
 pub async fn send(emulator: &Emulator, request: Request<Body>) -> Reply {
     let response = emulator.router().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let content_type = response
         .headers()
         .get("content-type")
@@ -66,6 +70,7 @@ pub async fn send(emulator: &Emulator, request: Request<Body>) -> Reply {
         status,
         body,
         content_type,
+        headers,
     }
 }
 

@@ -47,6 +47,11 @@
 //! is not offered. [`Policy::FailClosed`] keeps Vault's behaviour: a push to device `auto`
 //! or a passcode; it reports waiting progress too, but never asks for Verified Push.
 //!
+//! 429s: each call rides them out with duo-client's retry ([`Limits::rate_limit_attempts`]
+//! attempts): Duo's exponential schedule, or, when a 429 carries `Retry-After` (the Auth API
+//! sends it), exactly that wait, capped at 32 s (duo-client's
+//! [`ClientConfig::max_retry_after`] default, the longest wait of Duo's own schedule).
+//!
 //! Time: every Duo call has the client's timeout; the whole push wait is bounded by
 //! [`Limits::push_timeout`]; waits use tokio's clock, so tests run them with a paused clock.
 //! Nothing here logs or returns a passcode or secret.
@@ -301,7 +306,8 @@ pub struct Limits {
     /// Pause between `auth_status` polls that answer `waiting` at once.
     pub poll_interval: Duration,
     /// Attempts per call while Duo answers 429 (duo_client's schedule: 7, waiting 1, 2, 4 … 32
-    /// s between them); when they run out the call fails.
+    /// s between them, or what a `Retry-After` asks for, up to 32 s); when they run out the call
+    /// fails.
     pub rate_limit_attempts: u32,
 }
 

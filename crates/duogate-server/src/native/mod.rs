@@ -3,7 +3,7 @@
 //!
 //! | route | role | what |
 //! |---|---|---|
-//! | `GET health` | none | `{"status": "ok", "database": "sqlite"}` |
+//! | `GET health` | none | `{"status": "ok", "database": "sqlite", "seal": {"key_id", "missing_key_ids": []}}`; 503 with `status` `seal_key_missing` (rows are sealed under keys this instance was not given, named in `missing_key_ids`) or `database_unavailable` |
 //! | `GET status` | reader | `{version, database, tenants, integrations: {kind: count}, reachability: [{id, kind, tenant, name, status}]}`: every stored Duo endpoint checked now (`OK` or the error) |
 //! | `GET openapi.json` | none | the OpenAPI 3.1 document of these routes |
 //! | `GET tenants` | reader | `{"tenants": [{id, path, created_at}]}` |
@@ -36,7 +36,7 @@ mod tokens;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -78,12 +78,44 @@ pub fn router() -> axum::Router<AppState> {
         .fallback(|| async { ApiError::not_found("no such endpoint") })
 }
 
-async fn health(State(state): State<AppState>) -> Json<Value> {
+/// Liveness, and whether this instance opens every sealed row: one `SELECT DISTINCT` of the
+/// key ids of sealed rows per call (`Store::seal_health`), so an instance left on an old key
+/// while another seals under a new one answers 503 until it is restarted with that key.
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = match state.store.engine() {
         duogate_store::Engine::Sqlite => "sqlite",
         duogate_store::Engine::Postgres => "postgres",
     };
-    Json(json!({"status": "ok", "database": database}))
+    match state.store.seal_health().await {
+        Ok(seal) => {
+            let body = |status: &str| {
+                json!({
+                    "status": status,
+                    "database": database,
+                    "seal": {"key_id": seal.current_key_id, "missing_key_ids": seal.missing_key_ids},
+                })
+            };
+            if seal.is_ok() {
+                (StatusCode::OK, Json(body("ok")))
+            } else {
+                tracing::warn!(
+                    missing = ?seal.missing_key_ids,
+                    "rows are sealed under keys this instance was not given: restart it with them"
+                );
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(body("seal_key_missing")),
+                )
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "health: the database cannot be read");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "database_unavailable", "database": database})),
+            )
+        }
+    }
 }
 
 /// The OpenAPI document, kept as a golden file (`openapi.json` beside this module; the test

@@ -4,7 +4,10 @@
 //!
 //! | route | verbs | what |
 //! |---|---|---|
-//! | `sys/health` | GET, HEAD | bare status object; no token needed |
+//! | `sys/health` | GET, HEAD | bare status object; no token needed; 503 `sealed` when rows are sealed under a key this instance lacks |
+//! | `sys/seal-status` | GET | Vault's seal status (`bao status`, hvac `read_seal_status`); no token needed |
+//! | `sys/leader` | GET | `{"ha_enabled": false}` (every instance is active); no token needed |
+//! | `sys/init` | GET | `{"initialized": true}` (hvac's `is_initialized`); no token needed |
 //! | `sys/namespaces` | LIST | child namespaces of the request namespace |
 //! | `sys/namespaces/{name}` | POST, GET, DELETE | a child namespace (a tenant) |
 //! | `sys/auth` | GET | auth mounts of the namespace (`token/` always) |
@@ -30,7 +33,7 @@
 //! login MFA).
 //!
 //! Access: a token (`X-Vault-Token`, else `Authorization: Bearer`) is needed everywhere but
-//! `sys/health` and `sys/mfa/validate`. Reads and lists need the reader role, writes the admin
+//! `sys/health`, `sys/seal-status`, `sys/leader`, `sys/init` and `sys/mfa/validate`. Reads and lists need the reader role, writes the admin
 //! role; `auth/{mount}/login` needs the mfa role; `auth/token/lookup-self` any valid token. A missing, bad or insufficient token is 403 `permission denied`, checked
 //! before the namespace is looked up, so nothing is revealed about what exists. A token bound
 //! to a tenant acts only in that namespace.
@@ -49,6 +52,13 @@
 //! - Checks run before anything is deleted, so a refused delete changes nothing.
 //! - Deleting a namespace is synchronous: the answer's `status` is `deleted` (OpenBao answers
 //!   `in-progress` and deletes in the background); a namespace with children is refused.
+//! - Sealing: there is no unseal step (the seal keys are given at start, and a keyring that
+//!   does not open the database is refused then). `sealed` in `sys/health` and
+//!   `sys/seal-status` means that the database holds rows sealed under a key this instance was
+//!   not given (another instance seals with a newer key; see `duogate_store::seal`): `sys/health`
+//!   answers 503 then, so a load balancer takes the instance out until it is restarted with
+//!   that key. `type` is `shamir` with `t = n = 1` and `progress` 0; `storage_type` is `sqlite`
+//!   or `postgresql`; `sys/leader` says `ha_enabled: false` because every instance is active.
 //! - Auth mounts: only type `trusted` exists (other types: `plugin not found in the catalog`).
 //! - Login enforcements accept any (non-empty) `identity_entity_ids` and `identity_group_ids`:
 //!   entities and groups are named by each login on a `trusted` mount, not kept in an identity
@@ -164,6 +174,9 @@ const UNROUTED: &str = "unrouted";
 pub fn logical_route(segments: &[&str]) -> &'static str {
     match segments {
         ["sys", "health"] => "sys/health",
+        ["sys", "seal-status"] => "sys/seal-status",
+        ["sys", "leader"] => "sys/leader",
+        ["sys", "init"] => "sys/init",
         ["sys", "mfa", "validate"] => "sys/mfa/validate",
         ["auth", "token", "lookup-self"] => "auth/token/lookup-self",
         ["auth", _, "login"] => "auth/{mount}/login",
@@ -215,8 +228,15 @@ async fn dispatch(
         .collect();
     *logical = logical_route(&segments);
 
-    if segments == ["sys", "health"] && split.namespace_prefix.is_empty() {
-        return sys::health(state, op);
+    // Unauthenticated, as in Vault, and only at the root (no namespace prefix).
+    if split.namespace_prefix.is_empty() {
+        match segments.as_slice() {
+            ["sys", "health"] => return sys::health(state, op).await,
+            ["sys", "seal-status"] => return sys::seal_status(state, op).await,
+            ["sys", "leader"] => return sys::leader(op),
+            ["sys", "init"] => return sys::init(op),
+            _ => {}
+        }
     }
 
     // `sys/mfa/validate` is unauthenticated, as in Vault: the request id is the capability.
@@ -359,5 +379,43 @@ async fn route(
             Err(VaultError::unsupported_path())
         }
         _ => Err(VaultError::no_handler(&segments.join("/"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logical_route;
+
+    #[test]
+    fn logical_routes_are_templates_without_the_names_and_ids_of_the_path() {
+        let id = "0f8e2c4e-3b51-4f1d-9a57-8a5b3f0e2d11";
+        for (path, route) in [
+            (vec!["sys", "health"], "sys/health"),
+            (vec!["sys", "seal-status"], "sys/seal-status"),
+            (
+                vec!["identity", "mfa", "method", "duo", id],
+                "identity/mfa/method/duo/{id}",
+            ),
+            (
+                vec!["identity", "mfa", "method", id],
+                "identity/mfa/method/{id}",
+            ),
+            (
+                vec!["identity", "mfa", "login-enforcement", "corp"],
+                "identity/mfa/login-enforcement/{name}",
+            ),
+            (
+                vec!["sys", "namespaces", "team", "a"],
+                "sys/namespaces/{name}",
+            ),
+            (vec!["auth", "userpass", "login"], "auth/{mount}/login"),
+            (
+                vec!["sys", "mfa", "method", "duo", "corp"],
+                "sys/mfa/method/duo/{name}",
+            ),
+            (vec!["secret", "data", "corp"], "unsupported"),
+        ] {
+            assert_eq!(logical_route(&path), route, "{path:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! no-store`, and echoes `X-Vault-Namespace` when the request sent one. Successes are either
 //! the envelope (`request_id, lease_id, renewable, lease_duration, data, wrap_info, warnings,
 //! auth`, in that order, absent parts `null`; no `mount_type`, as OpenBao), a bare JSON object
-//! (`sys/health`), or 204 with an empty body. Errors are `{"errors": [...]}`: handler
+//! (`sys/health`, `sys/seal-status`, `sys/leader`), or 204 with an empty body. Errors are `{"errors": [...]}`: handler
 //! validation errors verbatim, internal errors in go-multierror text
 //! (`"1 error occurred:\n\t* …\n\n"`), and `[]` where Vault sends an empty list.
 
@@ -139,6 +139,9 @@ pub(crate) enum Reply {
     DataAlsoAtTop(serde_json::Map<String, Value>),
     /// 200 with a bare JSON object (no envelope).
     Bare(Value),
+    /// A bare JSON object with another status (`sys/health` of an instance that cannot open
+    /// every sealed row: 503, as Vault answers when sealed).
+    BareWithStatus(StatusCode, Value),
     /// 204, empty body.
     NoContent,
     /// 200 with the envelope's `auth` block (logins), `data` null.
@@ -227,6 +230,9 @@ pub(crate) fn respond(
             namespace,
         ),
         Ok(Reply::Bare(value)) => json_response(StatusCode::OK, value.to_string(), namespace),
+        Ok(Reply::BareWithStatus(status, value)) => {
+            json_response(status, value.to_string(), namespace)
+        }
         Ok(Reply::NoContent) => json_response(StatusCode::NO_CONTENT, String::new(), namespace),
         Err(error) => json_response(
             error.status,

@@ -1,4 +1,10 @@
-//! `sys/health`, `sys/namespaces[/{name}]` and `sys/auth[/{path}]`.
+//! `sys/health`, `sys/seal-status`, `sys/leader`, `sys/init`, `sys/namespaces[/{name}]` and
+//! `sys/auth[/{path}]`.
+//!
+//! `sealed` (health and seal status) is whether the database holds rows sealed under a key id
+//! this instance's keyring lacks: one `SELECT DISTINCT` of the key ids per call
+//! (`Store::seal_health`), so it turns true as soon as another instance seals under a newer key
+//! and false once this one is restarted with it.
 //!
 //! Namespaces are tenants; a namespace is created and read relative to the request namespace
 //! (`X-Vault-Namespace: ns1` + `POST sys/namespaces/ns2` makes `ns1/ns2/`). Auth mounts are
@@ -21,23 +27,92 @@ use crate::state::AppState;
 /// factor itself logs users in through it (issue 4).
 const MOUNTABLE_TYPE: &str = "trusted";
 
-/// `GET sys/health`: a bare status object, like Vault's (unsealed, active).
-pub(super) fn health(state: &AppState, op: Operation) -> Result<Reply, VaultError> {
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+duogate");
+
+/// Whether rows are sealed under a key this instance lacks (logged with the key ids).
+async fn sealed(state: &AppState) -> Result<bool, VaultError> {
+    let health = state.store.seal_health().await?;
+    if !health.is_ok() {
+        tracing::warn!(
+            missing = ?health.missing_key_ids,
+            current = %health.current_key_id,
+            "rows are sealed under keys this instance was not given: restart it with them"
+        );
+    }
+    Ok(!health.is_ok())
+}
+
+/// `GET sys/health`: a bare status object, like Vault's (active); 503 with `sealed: true`
+/// when this instance cannot open every sealed row.
+pub(super) async fn health(state: &AppState, op: Operation) -> Result<Reply, VaultError> {
     if op != Operation::Read {
         return Err(VaultError::unsupported_operation());
     }
-    Ok(Reply::Bare(json!({
+    let sealed = sealed(state).await?;
+    let body = json!({
         "initialized": true,
-        "sealed": false,
+        "sealed": sealed,
         "standby": false,
         "performance_standby": false,
         "replication_performance_mode": "disabled",
         "replication_dr_mode": "disabled",
         "server_time_utc": jiff::Timestamp::now().as_second(),
-        "version": concat!(env!("CARGO_PKG_VERSION"), "+duogate"),
+        "version": VERSION,
         "cluster_name": "duogate",
         "cluster_id": state.cluster_id(),
+    });
+    Ok(if sealed {
+        Reply::BareWithStatus(axum::http::StatusCode::SERVICE_UNAVAILABLE, body)
+    } else {
+        Reply::Bare(body)
+    })
+}
+
+/// `GET sys/seal-status`: Vault's shape (OpenBao's `commit_date` too), for `bao status` and
+/// hvac's `sys.read_seal_status()`.
+pub(super) async fn seal_status(state: &AppState, op: Operation) -> Result<Reply, VaultError> {
+    if op != Operation::Read {
+        return Err(VaultError::unsupported_operation());
+    }
+    let storage_type = match state.store.engine() {
+        duogate_store::Engine::Sqlite => "sqlite",
+        duogate_store::Engine::Postgres => "postgresql",
+    };
+    Ok(Reply::Bare(json!({
+        "type": "shamir",
+        "initialized": true,
+        "sealed": sealed(state).await?,
+        "t": 1,
+        "n": 1,
+        "progress": 0,
+        "nonce": "",
+        "version": VERSION,
+        "build_date": "",
+        "commit_date": "",
+        "migration": false,
+        "cluster_name": "duogate",
+        "cluster_id": state.cluster_id(),
+        "recovery_seal": false,
+        "storage_type": storage_type,
     })))
+}
+
+/// `GET sys/init`: always initialized (there is no init step; the first start mints the root
+/// token).
+pub(super) fn init(op: Operation) -> Result<Reply, VaultError> {
+    if op != Operation::Read {
+        return Err(VaultError::unsupported_operation());
+    }
+    Ok(Reply::Bare(json!({"initialized": true})))
+}
+
+/// `GET sys/leader`: not an HA cluster (every instance is active), as OpenBao's dev server
+/// answers.
+pub(super) fn leader(op: Operation) -> Result<Reply, VaultError> {
+    if op != Operation::Read {
+        return Err(VaultError::unsupported_operation());
+    }
+    Ok(Reply::Bare(json!({"ha_enabled": false})))
 }
 
 fn namespace_json(tenant: &Tenant) -> Value {

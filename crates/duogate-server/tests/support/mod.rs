@@ -106,13 +106,18 @@ impl Duo {
     }
 }
 
-/// A fresh SQLite store and a root (admin) token; keep the directory alive.
+/// The seal keyring of [`store_with_root`]'s stores: another instance on the same database
+/// needs the same key (a stranger's key is refused).
+pub fn keyring() -> Keyring {
+    Keyring::new(SealKey::from_bytes([0x5e; 32]))
+}
+
+/// A fresh SQLite store (sealed with [`keyring`]) and a root (admin) token; keep the directory
+/// alive.
 pub async fn store_with_root() -> (Store, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-    let store = Store::connect(&url, Keyring::new(SealKey::generate()))
-        .await
-        .unwrap();
+    let store = Store::connect(&url, keyring()).await.unwrap();
     let (root, _) = store.create_token(Role::Admin, None, None).await.unwrap();
     (store, root.expose_secret().to_string(), dir)
 }

@@ -31,7 +31,7 @@
 //! 1. Settings: `--config` is read (`listen`, `[enforcement]`, `[database]` pool settings and
 //!    the operational keys `log_format`, `workers`, `shutdown_timeout_secs`,
 //!    `max_connections`, `metrics_token`, checked like without `--dev`;
-//!    `database_url` and `seal_key_file` are refused with exit 2, as are `--database-url`,
+//!    `database_url` and `seal_key_file(s)` are refused with exit 2, as are `--database-url`,
 //!    `--seal-key-file`, `DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY` and
 //!    `DUOGATE_SEAL_KEY_FILE`: dev mode has its own database and key). Without `--config`, ONTAP
 //!    profiles' `status` is re-checked every 60 s (`status_refresh_secs` of a `--config` wins).
@@ -226,13 +226,13 @@ impl DevSettings {
         if file.database_url.is_some() {
             not_for_dev.push("database_url in --config");
         }
-        if file.seal_key_file.is_some() {
-            not_for_dev.push("seal_key_file in --config");
+        if file.seal_key_file.is_some() || !file.seal_key_files.is_empty() {
+            not_for_dev.push("seal_key_file(s) in --config");
         }
         if args.database_url.is_some() {
             not_for_dev.push("--database-url (or DUOGATE_DATABASE_URL)");
         }
-        if args.seal_key_file.is_some() {
+        if !args.seal_key_file.is_empty() {
             not_for_dev.push("--seal-key-file (or DUOGATE_SEAL_KEY_FILE)");
         }
         if std::env::var_os("DUOGATE_SEAL_KEY").is_some() {
@@ -305,6 +305,12 @@ struct SavedEmulator {
     admin_skey: String,
     auth_ikey: String,
     auth_skey: String,
+    /// The Universal Prompt application's (absent from files written before it existed: a new
+    /// pair is generated).
+    #[serde(default)]
+    oidc_client_id: Option<String>,
+    #[serde(default)]
+    oidc_client_secret: Option<String>,
     state: StateFile,
 }
 
@@ -317,16 +323,25 @@ impl SavedEmulator {
             admin_skey: keys.admin_skey,
             auth_ikey: keys.auth_ikey,
             auth_skey: keys.auth_skey,
+            oidc_client_id: Some(keys.oidc_client_id),
+            oidc_client_secret: Some(keys.oidc_client_secret),
             state: emulator.state(),
         }
     }
 
     fn keys(&self) -> KeySet {
+        let generated = KeySet::generate();
+        let oidc = match (&self.oidc_client_id, &self.oidc_client_secret) {
+            (Some(id), Some(secret)) => (id.clone(), secret.clone()),
+            _ => (generated.oidc_client_id, generated.oidc_client_secret),
+        };
         KeySet {
             admin_ikey: self.admin_ikey.clone(),
             admin_skey: self.admin_skey.clone(),
             auth_ikey: self.auth_ikey.clone(),
             auth_skey: self.auth_skey.clone(),
+            oidc_client_id: oidc.0,
+            oidc_client_secret: oidc.1,
         }
     }
 }
@@ -487,6 +502,18 @@ fn dev_seal_key(dir: &Path) -> anyhow::Result<SealKey> {
     if path.exists() {
         return read_seal_key(&path);
     }
+    // A database without its key cannot be opened by a new one: say so, and leave no new key
+    // file behind in a folder that is not ours to repair.
+    let database = dir.join("duogate.db");
+    if database.exists() {
+        return Err(UsageError(format!(
+            "{} exists but its seal key {} is missing: restore the key, or start with another \
+             --data-dir",
+            database.display(),
+            path.display()
+        ))
+        .into());
+    }
     let key = SealKey::generate();
     let mut file =
         create_new_private_file(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -498,14 +525,14 @@ fn dev_seal_key(dir: &Path) -> anyhow::Result<SealKey> {
 async fn open_store(dir: &Path, pool: PoolSettings) -> anyhow::Result<Store> {
     let key = dev_seal_key(dir)?;
     let url = format!("sqlite://{}", dir.join("duogate.db").display());
-    Store::connect_with(
-        &url,
-        Keyring::new(key),
-        std::sync::Arc::new(jiff::Timestamp::now),
-        pool,
-    )
-    .await
-    .context("opening the dev database")
+    let hint = format!(
+        "{} does not open {} (start with another --data-dir)",
+        dir.join("seal.key").display(),
+        dir.join("duogate.db").display()
+    );
+    super::connect_store(&url, Keyring::new(key), pool, &hint)
+        .await
+        .context("opening the dev database")
 }
 
 /// The emulator as saved (keys and data), or freshly seeded.

@@ -414,3 +414,18 @@ fn stderr_shows_ready_to_paste_exports_and_curl_with_the_real_values() {
         "the log after the banner shows no token"
     );
 }
+
+#[test]
+fn a_kept_database_whose_seal_key_is_missing_is_refused_and_no_new_key_is_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(dev_server(Some(&data), &[]));
+    std::fs::remove_file(data.join("seal.key")).unwrap();
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("seal key").and(predicate::str::contains("missing")));
+    assert!(!data.join("seal.key").exists(), "no new key was generated");
+}

@@ -416,15 +416,16 @@ fn first_start_mints_a_root_token_once() {
 }
 
 /// A fresh PostgreSQL database on the server `TEST_POSTGRES_URL` names, dropped on drop.
-struct FreshPostgres {
+pub(crate) struct FreshPostgres {
     base: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl FreshPostgres {
-    fn create(base: &str) -> Self {
-        let name = format!("duogate_cli_{}", std::process::id());
+    /// A database named after this process and `purpose` (tests run in parallel).
+    pub(crate) fn create(base: &str, purpose: &str) -> Self {
+        let name = format!("duogate_cli_{purpose}_{}", std::process::id());
         let run = |sql: &str| {
             let status = Command::new("psql")
                 .args([base, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
@@ -463,7 +464,7 @@ fn a_login_on_one_instance_validates_on_another_through_postgresql() {
         eprintln!("TEST_POSTGRES_URL is not set: skipped");
         return;
     };
-    let db = FreshPostgres::create(&base);
+    let db = FreshPostgres::create(&base, "login");
     let emulator = Server::start(&["emulate", "--listen", "127.0.0.1:0", "--print-keys"], &[]);
     let emulator_url = emulator.line["url"].as_str().unwrap().to_string();
     let (status, _) = emulator.request(
@@ -634,4 +635,39 @@ fn enforcement_settings_come_from_the_config_file_and_bad_values_are_named() {
         server.request("GET", "/v1/duogate/health", None, None).0,
         200
     );
+}
+
+#[test]
+fn health_exits_zero_for_a_healthy_service_and_three_when_nothing_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &[
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    // No token is needed: probes have none.
+    let output = duogate_against(&server, "")
+        .env_remove("DUOGATE_TOKEN")
+        .arg("health")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(body["status"], "ok");
+    // A port where nothing listens: a transport error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"));
+    cmd.env_clear()
+        .args(["health", "--addr", &addr])
+        .assert()
+        .code(3);
 }

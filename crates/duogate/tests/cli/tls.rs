@@ -315,6 +315,10 @@ fn serve_refuses_plain_http_on_a_non_loopback_address_unless_tls_is_disabled() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--tls-disable").and(predicate::str::contains("0.0.0.0")));
+    assert!(
+        !dir.path().join("db.sqlite").exists(),
+        "the refusal comes before the database is touched"
+    );
     assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
         .args(["serve", "--dev", "--listen", "0.0.0.0:0", "--data-dir"])
         .arg(dir.path().join("dev"))
