@@ -1,5 +1,7 @@
 //! Who is calling: a token (`X-Vault-Token`, or `Authorization: Bearer`), looked up by hash, or
-//! an account (`Authorization: Basic`, for ONTAP clients), verified against its argon2 hash.
+//! an account (`Authorization: Basic`, for ONTAP clients), verified against its argon2 hash by
+//! [`crate::basic_auth`] (off the async workers, cached, failures throttled per account and per
+//! client address).
 //!
 //! Each dialect answers a missing or bad credential in its own envelope (native: 401); this
 //! module only finds the caller and checks roles. A caller bound to a tenant acts only inside it.
@@ -9,6 +11,8 @@ use secrecy::SecretString;
 
 use duogate_store::tokens::Role;
 use duogate_store::{Store, StoreError};
+
+use crate::state::AppState;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,14 +70,15 @@ pub fn presented_basic(headers: &HeaderMap) -> Option<(String, SecretString)> {
     Some((name.to_string(), SecretString::from(password.to_string())))
 }
 
-/// Finds the caller; database trouble is not an authentication failure. A caller found is
-/// recorded on the request's log span ([`crate::access_log::record_caller`]: the accessor or
-/// account name, never the secret).
+/// Finds the caller; database trouble is not an authentication failure. Basic credentials
+/// are throttled per client address as [`crate::client_address::current`] gives it. A caller
+/// found is recorded on the request's log span ([`crate::access_log::record_caller`]: the
+/// accessor or account name, never the secret).
 pub async fn authenticate(
-    store: &Store,
+    state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Result<Caller, Denied>, StoreError> {
-    let found = find_caller(store, headers).await;
+    let found = find_caller(state, headers).await;
     if let Ok(Ok(caller)) = &found {
         crate::access_log::record_caller(caller);
     }
@@ -81,9 +86,10 @@ pub async fn authenticate(
 }
 
 async fn find_caller(
-    store: &Store,
+    state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Result<Caller, Denied>, StoreError> {
+    let store = &state.store;
     if let Some(secret) = presented_token(headers) {
         return match store.token_by_secret(&secret).await {
             Ok(token) => Ok(Ok(Caller {
@@ -96,15 +102,24 @@ async fn find_caller(
         };
     }
     if let Some((name, password)) = presented_basic(headers) {
-        return match store.verify_account(&name, &password).await {
-            Ok(account) => Ok(Ok(Caller {
+        let verified = state
+            .basic_auth
+            .verify(
+                store,
+                &state.limiter,
+                &name,
+                &password,
+                crate::client_address::current(),
+            )
+            .await?;
+        return Ok(match verified {
+            Some(account) => Ok(Caller {
                 principal: format!("account:{}", account.name),
                 role: account.role,
                 tenant_id: account.tenant_id,
-            })),
-            Err(StoreError::NotFound) => Ok(Err(Denied::Unauthenticated)),
-            Err(other) => Err(other),
-        };
+            }),
+            None => Err(Denied::Unauthenticated),
+        });
     }
     Ok(Err(Denied::Unauthenticated))
 }
@@ -112,13 +127,13 @@ async fn find_caller(
 /// Finds the caller from a token only (`X-Vault-Token` or `Bearer`): for dialects where
 /// Basic accounts are not credentials (Vault).
 pub async fn authenticate_token(
-    store: &Store,
+    state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Result<Caller, Denied>, StoreError> {
     if presented_token(headers).is_none() {
         return Ok(Err(Denied::Unauthenticated));
     }
-    authenticate(store, headers).await
+    authenticate(state, headers).await
 }
 
 impl Caller {

@@ -8,7 +8,11 @@
 //! # Layout
 //!
 //! - [`state`]: [`AppState`] and [`ServiceSettings`].
-//! - [`access`]: who is calling (tokens) and what their role allows.
+//! - [`access`]: who is calling (tokens, Basic accounts) and what their role allows.
+//! - [`basic_auth`]: Basic-auth verification off the async workers, its cache and throttle.
+//! - [`client_address`]: the client's address, through trusted proxies.
+//! - [`reachability`]: `GET status`'s probes of the stored Duo endpoints, run in the
+//!   background and cached.
 //! - [`engine`]: the second factor against Duo's Auth API (Vault and duo_unix semantics).
 //! - [`native`]: the `/v1/duogate/` routes and their error mapping.
 //! - [`vault`]: the Vault dialect (`/v1/…`).
@@ -28,11 +32,14 @@
 
 pub mod access;
 pub mod access_log;
+pub mod basic_auth;
+pub mod client_address;
 pub mod engine;
 pub mod listener;
 pub mod metrics;
 pub mod native;
 pub mod ontap;
+pub mod reachability;
 pub mod state;
 pub mod targets;
 pub mod username_format;
@@ -49,7 +56,12 @@ pub fn app(state: AppState) -> axum::Router {
         .nest("/api", ontap::router())
         .merge(vault::router())
         .route("/metrics", axum::routing::get(metrics::render));
-    access_log::instrument(routes, state.metrics.clone()).with_state(state)
+    access_log::instrument(routes, state.metrics.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_address::resolve,
+        ))
+        .with_state(state)
 }
 
 /// Serves the app on `listener` (plain or TLS) until `shutdown` resolves, then lets open
@@ -61,6 +73,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     ontap::spawn_status_refresher(&state);
+    reachability::spawn_refresher(&state);
     let options = listener::ServeOptions {
         max_connections: state.settings.max_connections,
         shutdown_timeout: state.settings.shutdown_timeout,

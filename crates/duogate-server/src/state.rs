@@ -9,8 +9,9 @@ use duogate_store::Store;
 pub struct ServiceSettings {
     /// Whether stored Duo endpoints may be plain `http://` (loopback only; tests and `--dev`).
     pub allow_plain_http_duo: bool,
-    /// How often stored ONTAP profiles re-check Duo (`/auth/v2/check`) for their `status`;
-    /// `None`: only on write.
+    /// How often stored ONTAP profiles re-check Duo (`/auth/v2/check`) for their `status`, and
+    /// how often `GET status` probes every stored Duo endpoint in the background; `None`: ONTAP
+    /// statuses only on write, and `GET status` only on an admin's `?refresh=true`.
     pub status_refresh: Option<std::time::Duration>,
     /// The bearer token `/metrics` requires; `None`: open.
     pub metrics_token: Option<secrecy::SecretString>,
@@ -44,8 +45,14 @@ pub struct AppState {
     cluster_id: Arc<str>,
     /// Time bounds for Duo calls and pushes.
     pub limits: crate::engine::Limits,
-    /// Attempt rate limits.
+    /// Attempt rate limits (in the database with PostgreSQL, in memory with SQLite).
     pub limiter: Arc<crate::engine::limiter::AttemptLimiter>,
+    /// Basic-auth verification: the cache of successes and the failure throttle.
+    pub basic_auth: Arc<crate::basic_auth::BasicAuth>,
+    /// Whose forwarding headers are believed for the client's address.
+    pub proxy_trust: Arc<crate::client_address::ProxyTrust>,
+    /// The last reachability probe of the stored Duo endpoints (`GET status`).
+    pub reachability: Arc<crate::reachability::Reachability>,
 }
 
 impl AppState {
@@ -58,14 +65,18 @@ impl AppState {
             observed.observe_store_operation(operation, took);
         }));
         Self {
-            store,
             settings: Arc::new(settings),
             metrics,
             cluster_id: uuid::Uuid::new_v4().to_string().into(),
             limits: crate::engine::Limits::default(),
-            limiter: Arc::new(crate::engine::limiter::AttemptLimiter::new(
+            limiter: Arc::new(crate::engine::limiter::AttemptLimiter::for_store(
                 crate::engine::limiter::RateLimits::default(),
+                &store,
             )),
+            basic_auth: Arc::default(),
+            proxy_trust: Arc::default(),
+            reachability: Arc::default(),
+            store,
         }
     }
 
@@ -76,7 +87,26 @@ impl AppState {
         rate_limits: crate::engine::limiter::RateLimits,
     ) -> Self {
         self.limits = limits;
-        self.limiter = Arc::new(crate::engine::limiter::AttemptLimiter::new(rate_limits));
+        self.limiter = Arc::new(
+            crate::engine::limiter::AttemptLimiter::for_store(rate_limits, &self.store)
+                .with_clock(self.limiter.clock()),
+        );
+        self
+    }
+
+    /// The same state believing forwarding headers from these proxies.
+    pub fn with_proxy_trust(mut self, trust: crate::client_address::ProxyTrust) -> Self {
+        self.proxy_trust = Arc::new(trust);
+        self
+    }
+
+    /// The same state with attempt windows on `clock` (tests).
+    pub fn with_window_clock(mut self, clock: crate::engine::limiter::WindowClock) -> Self {
+        let rate_limits = self.limiter.limits();
+        self.limiter = Arc::new(
+            crate::engine::limiter::AttemptLimiter::for_store(rate_limits, &self.store)
+                .with_clock(clock),
+        );
         self
     }
 

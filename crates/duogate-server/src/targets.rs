@@ -13,7 +13,8 @@ use duogate_store::integrations::{Integration, IntegrationKind};
 use duogate_store::tenants::Tenant;
 
 use crate::access::Caller;
-use crate::engine::{Attempt, Decision, DuoTarget, Outcome, Policy, Probe, ProgressSender, Reason};
+use crate::engine::limiter::MAX_USERNAME_BYTES;
+use crate::engine::{Attempt, Decision, DuoTarget, Outcome, Policy, ProgressSender, Reason};
 use crate::ontap::groups::GroupConfig;
 use crate::ontap::profiles::ProfileConfig;
 use crate::state::AppState;
@@ -32,7 +33,8 @@ pub struct Enforced {
 }
 
 impl Enforced {
-    /// Decides one attempt: the rate limits first (a refused attempt never reaches Duo), then
+    /// Decides one attempt: the username's length ([`MAX_USERNAME_BYTES`]) and the rate limits
+    /// first (a refused attempt never reaches Duo), then
     /// the engine; every decision goes to the audit log (`mfa.decision`, with its reason,
     /// never a passcode), whichever dialect asked, and is counted in
     /// `duogate_mfa_decisions_total{policy, outcome, reason}` (policy `fail_closed` for Vault
@@ -52,35 +54,59 @@ impl Enforced {
         attempt: &Attempt,
         progress: Option<ProgressSender>,
     ) -> Decision {
-        let admitted = state.limiter.admit(
-            &self.integration.id,
-            &attempt.username,
-            attempt.ipaddr.as_deref(),
-        );
-        let decision = if admitted {
-            crate::engine::with_call_metrics(
-                state.metrics.clone(),
-                crate::engine::decide_reporting(
-                    &self.target,
-                    attempt,
-                    &self.policy,
-                    &state.limits,
-                    progress.as_ref(),
-                ),
-            )
-            .await
+        let admitted = if attempt.username.len() > MAX_USERNAME_BYTES {
+            Err(format!(
+                "username: longer than {MAX_USERNAME_BYTES} bytes; not sent to Duo"
+            ))
         } else {
-            // The limiter answers yes or no; which of its limits refused is not told.
-            state.metrics.count_limiter_refusal("attempt");
-            Decision {
+            state
+                .limiter
+                .admit(
+                    &self.integration.id,
+                    &attempt.username,
+                    attempt.ipaddr.as_deref(),
+                )
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "cannot count an attempt; denied");
+                    "the attempt could not be counted; try again later".to_string()
+                })
+        };
+        // The limiter answers yes or no; which of its limits refused is not told.
+        let refused = matches!(admitted, Ok(false));
+        let decision = match admitted {
+            Err(detail) => Decision {
+                outcome: Outcome::Deny,
+                reason: Reason::Error,
+                status_msg: String::new(),
+                detail,
+                attempts: 0,
+            },
+            Ok(true) => {
+                crate::engine::with_call_metrics(
+                    state.metrics.clone(),
+                    crate::engine::decide_reporting(
+                        &self.target,
+                        attempt,
+                        &self.policy,
+                        &state.limits,
+                        progress.as_ref(),
+                    ),
+                )
+                .await
+            }
+            Ok(false) => Decision {
                 outcome: Outcome::Deny,
                 reason: Reason::RateLimited,
                 status_msg: "Too many attempts; try again later.".into(),
                 detail: "too many attempts; try again later".into(),
                 attempts: 0,
-            }
+            },
         };
         drop(progress);
+        if refused {
+            state.metrics.count_limiter_refusal("attempt");
+        }
         state.metrics.count_decision(
             match self.policy {
                 Policy::FailClosed => "fail_closed",
@@ -245,43 +271,4 @@ pub async fn ontap_profile(state: &AppState, tenant: &Tenant) -> Result<Enforced
         integration,
         target,
     })
-}
-
-/// Whether an integration's Duo answers: `OK`, or the error's text (never a secret). Auth API
-/// integrations (Vault methods, step-up methods, ONTAP profiles) are checked with the signed
-/// `/auth/v2/check`, so wrong keys show; Admin API connections with the unsigned
-/// `/auth/v2/ping` (reachability only). Other kinds are not Duo endpoints: `None`.
-pub async fn reachability(state: &AppState, integration: &Integration) -> Option<String> {
-    let config = &integration.config;
-    let (host, ikey, signed) = match integration.kind {
-        IntegrationKind::VaultMethod | IntegrationKind::StepUpMethod => (
-            text(config, "api_hostname"),
-            text(config, "integration_key"),
-            true,
-        ),
-        IntegrationKind::OntapProfile => (
-            text(config, "api_host"),
-            text(config, "integration_key"),
-            true,
-        ),
-        IntegrationKind::Connection => (text(config, "api_host"), text(config, "ikey"), false),
-        _ => return None,
-    };
-    let skey = if signed {
-        match secret(state, integration).await {
-            Ok(skey) => skey,
-            Err(error) => return Some(format!("cannot open the secret key: {error}")),
-        }
-    } else {
-        secrecy::SecretString::from(String::new())
-    };
-    let target = DuoTarget {
-        api_host: host,
-        ikey,
-        skey,
-        allow_plain_http: state.settings.allow_plain_http_duo,
-        proxy: None,
-    };
-    let probe = if signed { Probe::Check } else { Probe::Ping };
-    Some(crate::engine::probe(&target, &state.limits, probe).await)
 }

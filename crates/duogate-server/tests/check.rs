@@ -455,7 +455,7 @@ async fn check_needs_the_mfa_role_and_refuses_bad_input_before_asking_duo() {
 }
 
 #[tokio::test]
-async fn status_reports_the_reachability_of_every_stored_duo_endpoint() {
+async fn a_status_refresh_reports_the_reachability_of_every_stored_duo_endpoint() {
     let setup = Setup::start(RateLimits::default()).await;
     setup.vault_method("good").await;
     let keys = setup.duo.emulator.keys();
@@ -478,7 +478,12 @@ async fn status_reports_the_reachability_of_every_stored_duo_endpoint() {
         .await;
     assert_eq!(status, 201);
     let (status, body) = setup
-        .call(Method::GET, "/v1/duogate/status", Some(&setup.root), None)
+        .call(
+            Method::GET,
+            "/v1/duogate/status?refresh=true",
+            Some(&setup.root),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let of = |name: &str| {

@@ -16,7 +16,9 @@
 //! - [`integrations`]: every stored Duo configuration, with its sealed secret.
 //! - [`tokens`]: API tokens (and login tokens), stored as hashes; roles.
 //! - [`mfa_requests`]: pending two-phase logins, shared by every instance on one database.
-//! - [`accounts`]: Basic-auth accounts with argon2id password hashes.
+//! - [`accounts`]: Basic-auth accounts with argon2id password hashes (verified off the async
+//!   workers).
+//! - [`attempts`]: attempt counters in fixed windows, shared by every instance on one database.
 //! - [`audit`]: the audit log.
 //! - [`error`]: [`StoreError`], the one error type.
 //!
@@ -42,6 +44,7 @@
 #![deny(missing_docs)]
 
 pub mod accounts;
+pub mod attempts;
 pub mod audit;
 mod database_url;
 pub mod error;

@@ -62,6 +62,14 @@ const MIGRATIONS: &[Migration] = &[
          created_at BIGINT NOT NULL)",
         ],
     },
+    Migration {
+        version: 6,
+        statements: &[
+            "CREATE TABLE attempt_counters (scope TEXT NOT NULL, key_hash TEXT NOT NULL, \
+         window_start BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (scope, key_hash, window_start))",
+            "CREATE INDEX attempt_counters_window ON attempt_counters (window_start)",
+        ],
+    },
 ];
 
 fn for_engine(statement: &str, engine: Engine) -> String {

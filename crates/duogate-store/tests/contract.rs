@@ -452,6 +452,153 @@ async fn accounts_verify_only_with_their_password() {
     .await;
 }
 
+#[tokio::test]
+async fn a_new_password_changes_the_stamp_and_only_the_new_one_verifies() {
+    on_every_engine(|store, _, _| async move {
+        let old = SecretString::from("correct horse battery".to_string());
+        let new = SecretString::from("a brand new passphrase".to_string());
+        store
+            .create_account("ontap", &old, Role::Reader, None)
+            .await
+            .unwrap();
+        let before = store.account_login("ontap").await.unwrap().unwrap();
+        assert_eq!(
+            before.stamp(),
+            store.account_login("ontap").await.unwrap().unwrap().stamp(),
+            "the stamp is stable while the password is"
+        );
+        assert!(
+            !format!("{before:?}").contains("argon2"),
+            "Debug hides the hash"
+        );
+        store.set_account_password("ontap", &new).await.unwrap();
+        let after = store.account_login("ontap").await.unwrap().unwrap();
+        assert_ne!(before.stamp(), after.stamp());
+        assert!(duogate_store::accounts::verify_password(Some(&after), &new));
+        assert!(!duogate_store::accounts::verify_password(
+            Some(&after),
+            &old
+        ));
+        assert!(!duogate_store::accounts::verify_password(None, &new));
+        assert!(store.account_login("nobody").await.unwrap().is_none());
+        assert!(matches!(
+            store.set_account_password("nobody", &new).await,
+            Err(StoreError::NotFound)
+        ));
+        let short = SecretString::from("short".to_string());
+        assert!(matches!(
+            store.set_account_password("ontap", &short).await,
+            Err(StoreError::Invalid(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn attempt_counters_admit_up_to_each_limit_and_a_refusal_counts_nothing() {
+    use duogate_store::attempts::AttemptKey;
+    on_every_engine(|store, _, _| async move {
+        let user = |name: &'static [u8]| AttemptKey {
+            scope: "user",
+            key: name,
+            limit: 2,
+        };
+        let source = AttemptKey {
+            scope: "source",
+            key: b"192.0.2.1",
+            limit: 3,
+        };
+        assert!(
+            store
+                .count_attempt(&[user(b"alice"), source], 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .count_attempt(&[user(b"alice"), source], 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .count_attempt(&[user(b"alice"), source], 60)
+                .await
+                .unwrap(),
+            "alice is at her limit"
+        );
+        assert!(
+            store
+                .count_attempt(&[user(b"bob"), source], 60)
+                .await
+                .unwrap(),
+            "alice's refusal did not count against the source"
+        );
+        assert!(
+            !store
+                .count_attempt(&[user(b"carol"), source], 60)
+                .await
+                .unwrap(),
+            "the source is at its limit"
+        );
+        assert!(
+            store.count_attempt(&[user(b"carol")], 60).await.unwrap(),
+            "carol's refused attempt rolled back: her count is still 0"
+        );
+        assert!(store.attempts_exhausted(&[source], 60).await.unwrap());
+        assert!(!store.attempts_exhausted(&[source], 120).await.unwrap());
+        assert!(
+            store
+                .count_attempt(&[user(b"alice"), source], 120)
+                .await
+                .unwrap(),
+            "a new window"
+        );
+        store
+            .add_attempt(&[user(b"dave"), user(b"dave")], 120)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .attempts_exhausted(&[user(b"dave")], 120)
+                .await
+                .unwrap()
+        );
+        let rows = store.attempt_counter_rows().await.unwrap();
+        assert_eq!(
+            store.purge_attempt_windows(120).await.unwrap(),
+            4,
+            "window 60's rows"
+        );
+        assert_eq!(store.attempt_counter_rows().await.unwrap(), rows - 4);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn attempt_counters_never_store_the_raw_key() {
+    use duogate_store::attempts::AttemptKey;
+    on_every_engine(|store, _, url| async move {
+        let key = AttemptKey {
+            scope: "login_account",
+            key: b"hunter2-typed-as-a-name",
+            limit: 5,
+        };
+        store.add_attempt(&[key], 60).await.unwrap();
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let hashes: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM attempt_counters")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        assert_eq!(hashes.len(), 1);
+        assert_eq!(hashes[0].len(), 64, "a SHA-256, hex");
+        assert!(!hashes[0].contains("hunter2"));
+    })
+    .await;
+}
+
 fn named(
     tenant_id: &str,
     kind: IntegrationKind,

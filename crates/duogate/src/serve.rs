@@ -50,6 +50,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
+use duogate_server::client_address::{Cidr, ForwardedHeader, ProxyTrust};
 use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
@@ -74,9 +75,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// TOML config file (keys: listen, database_url, seal_key_files (or seal_key_file),
-    /// allow_plain_http_duo, tls_cert_file, tls_key_file, tls_disable, log_format, workers,
+    /// allow_plain_http_duo, tls_cert_file, tls_key_file, tls_disable, trusted_proxies (CIDRs),
+    /// forwarded_header (x-forwarded-for or forwarded), log_format, workers,
     /// shutdown_timeout_secs, max_connections, metrics_token, a `database` table:
-    /// max_connections, statement_timeout_ms, and an `enforcement` table: duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// max_connections, statement_timeout_ms, and an `enforcement` table:
+    /// duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -156,6 +159,11 @@ struct ConfigFile {
     metrics_token: Option<SecretString>,
     #[serde(default)]
     database: DatabaseConfig,
+    /// Peers (CIDRs) whose forwarding header names the client's address.
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    /// `x-forwarded-for` (default) or `forwarded`: the header those proxies append to.
+    forwarded_header: Option<String>,
 }
 
 /// `[database]` in `--config`: the pool.
@@ -243,6 +251,26 @@ struct OperationalSettings {
 }
 
 impl ConfigFile {
+    /// `trusted_proxies` and `forwarded_header`, parsed (the error names the key and entry).
+    fn proxy_trust(&self) -> Result<ProxyTrust, UsageError> {
+        let proxies = self
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                text.parse::<Cidr>()
+                    .map_err(|e| UsageError(format!("--config: trusted_proxies[{i}]: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let header = match &self.forwarded_header {
+            None => ForwardedHeader::default(),
+            Some(text) => text
+                .parse()
+                .map_err(|e| UsageError(format!("--config: forwarded_header: {e}")))?,
+        };
+        Ok(ProxyTrust::new(proxies, header))
+    }
+
     fn operational(&self, args: &ServeArgs) -> Result<OperationalSettings, UsageError> {
         let shutdown_timeout = match (args.shutdown_timeout, self.shutdown_timeout_secs) {
             (Some(flag), _) => Duration::from_secs(flag),
@@ -305,7 +333,8 @@ struct EnforcementConfig {
     attempts_per_user: usize,
     /// Attempts per source address per minute.
     attempts_per_source: usize,
-    /// How often ONTAP profiles re-check Duo for their `status`; 0 turns the timer off.
+    /// How often ONTAP profiles re-check Duo for their `status` and `GET status` probes every
+    /// stored Duo endpoint; 0 turns the timer off.
     status_refresh_secs: u64,
 }
 
@@ -496,6 +525,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = read_config_file(args.config.as_deref())?;
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
     let operational = file.operational(&args)?;
+    let proxy_trust = file.proxy_trust()?;
     let tls = args.tls.choice(
         file.tls_cert_file.clone(),
         file.tls_key_file.clone(),
@@ -533,7 +563,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown_timeout: operational.shutdown_timeout,
         },
     )
-    .with_engine(limits, rate_limits);
+    .with_engine(limits, rate_limits)
+    .with_proxy_trust(proxy_trust);
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
     let mut line = json!({"listen": local.to_string(), "url": bound.url.clone()});
     if !state.store.has_live_admin_token().await? {

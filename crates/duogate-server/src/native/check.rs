@@ -27,8 +27,10 @@
 //! caller shows the code; the user types it into Duo Mobile). Synchronous checks never ask for
 //! Verified Push: nobody could see the code. Every decision is
 //! audited (`mfa.decision`, with the reason, never the passcode). Attempts are rate limited
-//! per user of an integration and per `ipaddr`; a refused attempt is `deny`/`rate_limited`
-//! without asking Duo.
+//! per user of an integration and per `ipaddr` (the address the caller states for its user;
+//! the caller's own address is not the user's), across instances with PostgreSQL; a refused
+//! attempt is `deny`/`rate_limited` without asking Duo. `username` is at most 256 bytes (400
+//! otherwise).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -41,6 +43,7 @@ use duogate_store::tokens::Role;
 
 use super::{ApiError, TenantQuery, acting_tenant, caller, parse_body};
 use crate::access::Caller;
+use crate::engine::limiter::MAX_USERNAME_BYTES;
 use crate::engine::{
     Attempt, Credential, Decision, Device, Factor, FactorChoice, Policy, Progress,
 };
@@ -186,6 +189,11 @@ pub(super) async fn check(
     let input: CheckInput = parse_body(&body)?;
     if input.username.trim().is_empty() {
         return Err(ApiError::invalid("username: must not be empty"));
+    }
+    if input.username.len() > MAX_USERNAME_BYTES {
+        return Err(ApiError::invalid(format!(
+            "username: longer than {MAX_USERNAME_BYTES} bytes"
+        )));
     }
     let credential = credential(&input)?;
     let enforced = resolve(&state, &caller, &query, &input).await?;

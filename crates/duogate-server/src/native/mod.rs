@@ -4,7 +4,7 @@
 //! | route | role | what |
 //! |---|---|---|
 //! | `GET health` | none | `{"status": "ok", "database": "sqlite", "seal": {"key_id", "missing_key_ids": []}}`; 503 with `status` `seal_key_missing` (rows are sealed under keys this instance was not given, named in `missing_key_ids`) or `database_unavailable` |
-//! | `GET status` | reader | `{version, database, tenants, integrations: {kind: count}, reachability: [{id, kind, tenant, name, status}]}`: every stored Duo endpoint checked now (`OK` or the error) |
+//! | `GET status[?refresh=true]` | reader (admin with `refresh`) | `{version, database, tenants, integrations: {kind: count}, reachability: [{id, kind, tenant, name, status}], checked_at, age_secs}`: the last background probe of every stored Duo endpoint (`OK` or the error; `checked_at` Unix seconds, `null` before the first); `refresh=true` probes now (`crate::reachability`) |
 //! | `GET openapi.json` | none | the OpenAPI 3.1 document of these routes |
 //! | `GET tenants` | reader | `{"tenants": [{id, path, created_at}]}` |
 //! | `POST tenants` `{"path"}` | admin | 201 with the tenant; the parent must exist |
@@ -41,7 +41,6 @@ use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use duogate_store::integrations::IntegrationKind;
 use duogate_store::tenants::{Tenant, TenantPath};
 use duogate_store::tokens::Role;
 
@@ -129,51 +128,36 @@ async fn openapi() -> axum::response::Response {
     ))
 }
 
+/// `?refresh=true` on `GET status`.
+#[derive(Debug, Deserialize, Default)]
+struct StatusQuery {
+    #[serde(default)]
+    refresh: bool,
+}
+
 async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Query(query): Query<StatusQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = caller(&state, &headers, Role::Reader).await?;
+    // Reading the last probes is a reader's right; making Duo calls now is an admin's.
+    let needed = if query.refresh {
+        Role::Admin
+    } else {
+        Role::Reader
+    };
+    let caller = caller(&state, &headers, needed).await?;
     require_unbound(&caller)?;
     let database = match state.store.engine() {
         duogate_store::Engine::Sqlite => "sqlite",
         duogate_store::Engine::Postgres => "postgres",
     };
-    let tenants = state.store.list_tenants().await?;
-    let mut stored = Vec::new();
-    for kind in [
-        IntegrationKind::VaultMethod,
-        IntegrationKind::StepUpMethod,
-        IntegrationKind::OntapProfile,
-        IntegrationKind::Connection,
-    ] {
-        stored.extend(state.store.list_integrations_of_kind(kind).await?);
-    }
-    // Every Duo endpoint at once; each call has the engine's timeout.
-    let checks = stored.iter().map(|integration| {
-        let state = state.clone();
-        async move {
-            (
-                integration,
-                crate::targets::reachability(&state, integration).await,
-            )
-        }
-    });
-    let reachability: Vec<Value> = futures_util::future::join_all(checks)
-        .await
-        .into_iter()
-        .filter_map(|(integration, status)| {
-            let tenant = tenants.iter().find(|t| t.id == integration.tenant_id)?;
-            Some(json!({
-                "id": integration.id,
-                "kind": integration.kind.as_str(),
-                "tenant": tenant.path.as_str(),
-                "name": integration.name,
-                "status": status?,
-            }))
-        })
-        .collect();
-    let tenants = tenants.len();
+    let snapshot = if query.refresh {
+        Some(state.reachability.refresh(&state).await?)
+    } else {
+        state.reachability.latest()
+    };
+    let tenants = state.store.list_tenants().await?.len();
     let integrations: serde_json::Map<String, Value> = state
         .store
         .integration_counts()
@@ -181,12 +165,22 @@ async fn status(
         .into_iter()
         .map(|(kind, n)| (kind.as_str().to_string(), json!(n)))
         .collect();
+    let (reachability, checked_at, age_secs) = match &snapshot {
+        Some(snapshot) => (
+            snapshot.entries.clone(),
+            json!(snapshot.checked_at),
+            json!(snapshot.finished.elapsed().as_secs()),
+        ),
+        None => (Vec::new(), Value::Null, Value::Null),
+    };
     Ok(Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "database": database,
         "tenants": tenants,
         "integrations": integrations,
         "reachability": reachability,
+        "checked_at": checked_at,
+        "age_secs": age_secs,
     })))
 }
 
@@ -196,7 +190,7 @@ pub(crate) async fn caller(
     headers: &HeaderMap,
     role: Role,
 ) -> Result<Caller, ApiError> {
-    let caller = authenticate(&state.store, headers).await??;
+    let caller = authenticate(state, headers).await??;
     caller.require(role)?;
     Ok(caller)
 }

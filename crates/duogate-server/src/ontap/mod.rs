@@ -95,7 +95,7 @@ pub(crate) async fn authorize(
     headers: &HeaderMap,
     role: Role,
 ) -> Result<Caller, OntapError> {
-    let caller = authenticate(&state.store, headers).await??;
+    let caller = authenticate(state, headers).await??;
     caller.require(role)?;
     Ok(caller)
 }

@@ -21,8 +21,9 @@
 //! - Issued tokens have the `login` role (they can only look themselves up), policies
 //!   `["default"]`, a TTL of one hour, and are bound to the login's namespace.
 //! - The Duo username is the method's `username_format` rendered with identity templates
-//!   (empty: the entity name). `ipaddr` is the validating client's address (the peer; proxies'
-//!   headers are not trusted).
+//!   (empty: the entity name). `ipaddr` is the validating client's address: the peer, or, from a
+//!   trusted proxy (`trusted_proxies`), the address it forwarded (`crate::client_address`).
+//! - `username` is at most 256 bytes (`engine::limiter::MAX_USERNAME_BYTES`); longer is 400.
 //! - `lookup-self` never echoes the token itself: `id` is empty.
 
 use std::collections::BTreeMap;
@@ -41,6 +42,7 @@ use duogate_store::tokens::Role;
 use super::VaultCall;
 use super::request::{Fields, Operation};
 use super::response::{Reply, VaultError, multierror};
+use crate::engine::limiter::MAX_USERNAME_BYTES;
 use crate::engine::{Attempt, Credential, Outcome};
 use crate::targets;
 use crate::username_format::{Identity, render_identity};
@@ -122,6 +124,11 @@ pub(super) async fn login(
     fields.has("alias_metadata");
     if username.trim().is_empty() {
         return Err(VaultError::invalid("missing username"));
+    }
+    if username.len() > MAX_USERNAME_BYTES {
+        return Err(VaultError::invalid(format!(
+            "username: longer than {MAX_USERNAME_BYTES} bytes"
+        )));
     }
     let entity_metadata = string_map(call.data.get("metadata"), "metadata")?;
     let alias_metadata = string_map(call.data.get("alias_metadata"), "alias_metadata")?;

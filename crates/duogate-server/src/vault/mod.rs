@@ -136,10 +136,8 @@ pub(crate) fn namespace_fields(tenant: &Tenant) -> (String, String) {
 const MAX_BODY: usize = 32 * 1024 * 1024;
 
 async fn handle(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let peer = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip());
+    // The peer, or the client a trusted proxy forwarded for.
+    let peer = crate::client_address::current();
     let (parts, body) = request.into_parts();
     let namespace_header = parts.headers.get("x-vault-namespace").cloned();
     let mut logical = UNROUTED;
@@ -242,7 +240,7 @@ async fn dispatch(
     // `sys/mfa/validate` is unauthenticated, as in Vault: the request id is the capability.
     let unauthenticated = segments == ["sys", "mfa", "validate"];
     // Vault speaks tokens only: Basic accounts (for ONTAP clients) are not credentials here.
-    let caller = match authenticate_token(&state.store, headers).await? {
+    let caller = match authenticate_token(state, headers).await? {
         Ok(caller) => caller,
         Err(_) if unauthenticated => Caller {
             principal: "anonymous".into(),

@@ -28,9 +28,10 @@
 //!
 //! # Order of start-up
 //!
-//! 1. Settings: `--config` is read (`listen`, `[enforcement]`, `[database]` pool settings and
-//!    the operational keys `log_format`, `workers`, `shutdown_timeout_secs`,
-//!    `max_connections`, `metrics_token`, checked like without `--dev`;
+//! 1. Settings: `--config` is read (`listen`, `trusted_proxies`, `forwarded_header`,
+//!    `[enforcement]`, `[database]` pool settings and the operational keys `log_format`,
+//!    `workers`, `shutdown_timeout_secs`, `max_connections`, `metrics_token`, checked like
+//!    without `--dev`;
 //!    `database_url` and `seal_key_file(s)` are refused with exit 2, as are `--database-url`,
 //!    `--seal-key-file`, `DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY` and
 //!    `DUOGATE_SEAL_KEY_FILE`: dev mode has its own database and key). Without `--config`, ONTAP
@@ -65,6 +66,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use duo_emulator::{Emulator, EmulatorConfig, KeySet, SeedSpec, StateFile, keys_json};
+use duogate_server::client_address::ProxyTrust;
 use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
@@ -189,7 +191,8 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
             shutdown_timeout: operational.shutdown_timeout,
         },
     )
-    .with_engine(settings.limits, settings.rate_limits);
+    .with_engine(settings.limits, settings.rate_limits)
+    .with_proxy_trust(settings.proxy_trust.clone());
     tracing::info!(url = %service_url, "duogate dev server ready");
     let (stop_emulator, emulator_stopped) = tokio::sync::oneshot::channel::<()>();
     let emulator_task = tokio::spawn(emulator.clone().serve(listeners.emulator, async move {
@@ -217,6 +220,7 @@ struct DevSettings {
     rate_limits: RateLimits,
     status_refresh: Option<Duration>,
     operational: super::OperationalSettings,
+    proxy_trust: ProxyTrust,
 }
 
 impl DevSettings {
@@ -247,6 +251,7 @@ impl DevSettings {
         }
         let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
         let operational = file.operational(args)?;
+        let proxy_trust = file.proxy_trust()?;
         Ok(Self {
             listen: args
                 .listen
@@ -266,6 +271,7 @@ impl DevSettings {
                 Some(DEV_STATUS_REFRESH)
             },
             operational,
+            proxy_trust,
         })
     }
 }

@@ -671,3 +671,43 @@ fn health_exits_zero_for_a_healthy_service_and_three_when_nothing_answers() {
         .assert()
         .code(3);
 }
+
+#[test]
+fn a_bad_trusted_proxy_cidr_exits_2_naming_the_key_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join("db.sqlite");
+    let key_file = dir.path().join("seal.key");
+    std::fs::write(&key_file, "55".repeat(32)).unwrap();
+    let config = dir.path().join("duogate.toml");
+    let write = |extra: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\ndatabase_url = \"sqlite://{}?mode=rwc\"\nseal_key_file = \"{}\"\n{extra}\n",
+                db_file.display(),
+                key_file.display()
+            ),
+        )
+        .unwrap();
+    };
+    write("trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.0/33\"]");
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("trusted_proxies[1]"))
+        .stderr(predicate::str::contains("192.0.2.0/33"));
+    assert!(!db_file.exists(), "nothing was created");
+    write("trusted_proxies = [\"10.0.0.0/8\"]\nforwarded_header = \"x-real-ip\"");
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("forwarded_header"));
+    write("trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nforwarded_header = \"forwarded\"");
+    let server = Server::start(&["serve", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(
+        server.request("GET", "/v1/duogate/health", None, None).0,
+        200
+    );
+}
