@@ -71,8 +71,21 @@ pub fn presented_basic(headers: &HeaderMap) -> Option<(String, SecretString)> {
 }
 
 /// Finds the caller; database trouble is not an authentication failure. Basic credentials
-/// are throttled per client address as [`crate::client_address::current`] gives it.
+/// are throttled per client address as [`crate::client_address::current`] gives it. A caller
+/// found is recorded on the request's log span ([`crate::access_log::record_caller`]: the
+/// accessor or account name, never the secret).
 pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Result<Caller, Denied>, StoreError> {
+    let found = find_caller(state, headers).await;
+    if let Ok(Ok(caller)) = &found {
+        crate::access_log::record_caller(caller);
+    }
+    found
+}
+
+async fn find_caller(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Result<Caller, Denied>, StoreError> {

@@ -19,7 +19,9 @@
 //! - [`ontap`]: the ONTAP dialect (`/api/…`).
 //! - [`targets`]: stored integrations as engine inputs.
 //! - [`username_format`]: Vault's `username_format` (identity templates, step-up substitution).
-//! - [`metrics`]: `/metrics` (Prometheus text) and the request-counting middleware.
+//! - [`metrics`]: `/metrics` (Prometheus/OpenMetrics text through `prometheus-client`), and
+//!   what is measured where.
+//! - [`access_log`]: request ids, the per-request span and access line, request metrics.
 //! - [`listener`]: the listening socket, plain or TLS (with a certificate reloadable on SIGHUP).
 //!
 //! The entry point is [`run`]: it takes a bound listener (a `tokio::net::TcpListener` for plain
@@ -29,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod access_log;
 pub mod basic_auth;
 pub mod client_address;
 pub mod engine;
@@ -48,15 +51,12 @@ pub use state::{AppState, ServiceSettings};
 
 /// The whole HTTP app.
 pub fn app(state: AppState) -> axum::Router {
-    axum::Router::new()
+    let routes = axum::Router::new()
         .nest("/v1/duogate", native::router())
         .nest("/api", ontap::router())
         .merge(vault::router())
-        .route("/metrics", axum::routing::get(metrics::render))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::count_requests,
-        ))
+        .route("/metrics", axum::routing::get(metrics::render));
+    access_log::instrument(routes, state.metrics.clone())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client_address::resolve,
@@ -65,7 +65,8 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves the app on `listener` (plain or TLS) until `shutdown` resolves, then lets open
-/// requests finish. Handlers see the peer address as `ConnectInfo<SocketAddr>` either way.
+/// requests finish for up to [`ServiceSettings::shutdown_timeout`] (see [`listener::serve_with`]).
+/// Handlers see the peer address as `ConnectInfo<SocketAddr>` either way.
 pub async fn run(
     state: AppState,
     listener: impl Into<listener::Listener>,
@@ -73,5 +74,11 @@ pub async fn run(
 ) -> std::io::Result<()> {
     ontap::spawn_status_refresher(&state);
     reachability::spawn_refresher(&state);
-    listener::serve(app(state), listener, shutdown).await
+    let options = listener::ServeOptions {
+        max_connections: state.settings.max_connections,
+        shutdown_timeout: state.settings.shutdown_timeout,
+    };
+    listener::serve_with(app(state), listener, shutdown, options)
+        .await
+        .map(|_| ())
 }

@@ -22,6 +22,12 @@
 //! to the HTTP server through a small queue. A failed handshake (an untrusting client, a plain-HTTP request on the
 //! TLS port) is logged at debug level and the connection is closed.
 //!
+//! # Serving
+//!
+//! [`serve_with`] bounds the number of open connections ([`ServeOptions::max_connections`]:
+//! more wait in the kernel's backlog) and the time shutdown waits for requests in flight
+//! ([`ServeOptions::shutdown_timeout`]), after which it logs how many connections it cut.
+//!
 //! # Errors
 //!
 //! [`TlsFilesError`] names the file and the problem, never the file's contents: a key file's
@@ -30,12 +36,16 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
@@ -331,28 +341,221 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish.
-/// Handlers see the peer address as `ConnectInfo<SocketAddr>`, over plain HTTP and TLS alike.
+/// How long shutdown waits for requests in flight unless told otherwise.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How [`serve_with`] serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// At most this many connections are served at once; `None`: no limit.
+    pub max_connections: Option<usize>,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+/// How serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections still open when the shutdown timeout ran out (0 after a complete drain).
+    pub cut_connections: usize,
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish
+/// (with [`ServeOptions::default`]; see [`serve_with`]).
 pub async fn serve(
     router: axum::Router,
     listener: impl Into<Listener>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_with(router, listener, shutdown, ServeOptions::default())
+        .await
+        .map(|_| ())
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves. Handlers see the peer address as
+/// `ConnectInfo<SocketAddr>`, over plain HTTP and TLS alike.
+///
+/// - **Connection limit**: with `max_connections`, at most that many connections are served
+///   at once; the next one is not accepted until one closes, so it waits in the kernel's
+///   listen backlog (and is refused by the kernel only when that backlog is full). With TLS the
+///   limit counts connections whose handshake is done; handshakes have their own bound
+///   ([`MAX_CONCURRENT_HANDSHAKES`]).
+/// - **Shutdown**: when `shutdown` resolves, accepting stops, idle connections are closed and
+///   requests in flight may finish for up to `shutdown_timeout`. Then `serve_with` returns,
+///   logging and reporting ([`ShutdownReport`]) how many connections were still open: those
+///   are cut (their tasks end with the runtime, that is when the process exits). Start of draining and the end are logged at
+///   info level, cut connections at warn.
+pub async fn serve_with(
+    router: axum::Router,
+    listener: impl Into<Listener>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    options: ServeOptions,
+) -> io::Result<ShutdownReport> {
     use axum::serve::ListenerExt as _;
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    match listener.into() {
-        Listener::Plain(listener) => {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown)
-                .await
+    let open = Arc::new(AtomicUsize::new(0));
+    let slots = options
+        .max_connections
+        .map(|limit| Arc::new(tokio::sync::Semaphore::new(limit.max(1))));
+    let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
+    let open_at_signal = open.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(
+            open_connections = open_at_signal.load(Ordering::SeqCst),
+            timeout_secs = options.shutdown_timeout.as_secs_f64(),
+            "shutting down: no new connections; waiting for requests in flight"
+        );
+        let _ = draining.send(());
+    };
+    // axum derives `ConnectInfo<SocketAddr>` from its own listener types only; `tap_io`
+    // wraps ours in one of them (the tap itself does nothing).
+    let served: std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<()>> + Send>> =
+        match listener.into() {
+            Listener::Plain(listener) => Box::pin(
+                axum::serve(
+                    CountedListener::new(listener, slots, open.clone()).tap_io(|_| {}),
+                    service,
+                )
+                .with_graceful_shutdown(signal)
+                .into_future(),
+            ),
+            Listener::Tls(listener) => Box::pin(
+                axum::serve(
+                    CountedListener::new(listener, slots, open.clone()).tap_io(|_| {}),
+                    service,
+                )
+                .with_graceful_shutdown(signal)
+                .into_future(),
+            ),
+        };
+    let deadline = async {
+        if drain_started.await.is_err() {
+            // The server ended before any shutdown: nothing to bound.
+            return std::future::pending().await;
         }
-        // axum derives `ConnectInfo<SocketAddr>` from its own listener types only; `tap_io`
-        // wraps ours in one of them (the tap itself does nothing).
-        Listener::Tls(listener) => {
-            axum::serve(listener.tap_io(|_| {}), service)
-                .with_graceful_shutdown(shutdown)
-                .await
+        tokio::time::sleep(options.shutdown_timeout).await;
+    };
+    tokio::select! {
+        result = served => {
+            tracing::info!("shutdown complete: every connection closed");
+            result.map(|()| ShutdownReport { cut_connections: 0 })
         }
+        () = deadline => {
+            let cut_connections = open.load(Ordering::SeqCst);
+            tracing::warn!(
+                cut_connections,
+                "shutdown timeout reached: cutting the connections still open"
+            );
+            Ok(ShutdownReport { cut_connections })
+        }
+    }
+}
+
+/// A listener that counts open connections and, with a limit, accepts only while fewer are
+/// open.
+struct CountedListener<L> {
+    inner: L,
+    slots: Option<Arc<tokio::sync::Semaphore>>,
+    open: Arc<AtomicUsize>,
+}
+
+impl<L> CountedListener<L> {
+    fn new(inner: L, slots: Option<Arc<tokio::sync::Semaphore>>, open: Arc<AtomicUsize>) -> Self {
+        Self { inner, slots, open }
+    }
+}
+
+impl<L: axum::serve::Listener> axum::serve::Listener for CountedListener<L>
+where
+    L::Io: Unpin,
+{
+    type Io = CountedConnection<L::Io>;
+    type Addr = L::Addr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let slot = match &self.slots {
+            Some(slots) => match slots.clone().acquire_owned().await {
+                Ok(slot) => Some(slot),
+                // The semaphore is never closed.
+                Err(_) => std::future::pending().await,
+            },
+            None => None,
+        };
+        let (io, addr) = self.inner.accept().await;
+        self.open.fetch_add(1, Ordering::SeqCst);
+        let connection = CountedConnection {
+            io,
+            _slot: slot,
+            open: self.open.clone(),
+        };
+        (connection, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A connection that holds its slot and counts itself open until dropped.
+struct CountedConnection<T> {
+    io: T,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    open: Arc<AtomicUsize>,
+}
+
+impl<T> Drop for CountedConnection<T> {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for CountedConnection<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for CountedConnection<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use duogate_store::Store;
 
 /// Service settings that handlers need.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServiceSettings {
     /// Whether stored Duo endpoints may be plain `http://` (loopback only; tests and `--dev`).
     pub allow_plain_http_duo: bool,
@@ -13,6 +13,24 @@ pub struct ServiceSettings {
     /// how often `GET status` probes every stored Duo endpoint in the background; `None`: ONTAP
     /// statuses only on write, and `GET status` only on an admin's `?refresh=true`.
     pub status_refresh: Option<std::time::Duration>,
+    /// The bearer token `/metrics` requires; `None`: open.
+    pub metrics_token: Option<secrecy::SecretString>,
+    /// At most this many TCP connections are served at once (more wait); `None`: no limit.
+    pub max_connections: Option<usize>,
+    /// How long shutdown waits for requests in flight before cutting their connections.
+    pub shutdown_timeout: std::time::Duration,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            allow_plain_http_duo: false,
+            status_refresh: None,
+            metrics_token: None,
+            max_connections: None,
+            shutdown_timeout: crate::listener::DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
 }
 
 /// The state handed to every handler.
@@ -22,7 +40,7 @@ pub struct AppState {
     pub store: Store,
     /// Settings.
     pub settings: Arc<ServiceSettings>,
-    /// Counters behind `/metrics`.
+    /// What `/metrics` shows.
     pub metrics: Arc<crate::metrics::Metrics>,
     cluster_id: Arc<str>,
     /// Time bounds for Duo calls and pushes.
@@ -38,11 +56,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `store` with `settings` and fresh counters.
+    /// State over `store` with `settings` and fresh metrics (which time the store's
+    /// request-path operations).
     pub fn new(store: Store, settings: ServiceSettings) -> Self {
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let observed = metrics.clone();
+        let store = store.with_operation_observer(Arc::new(move |operation, took| {
+            observed.observe_store_operation(operation, took);
+        }));
         Self {
             settings: Arc::new(settings),
-            metrics: Arc::default(),
+            metrics,
             cluster_id: uuid::Uuid::new_v4().to_string().into(),
             limits: crate::engine::Limits::default(),
             limiter: Arc::new(crate::engine::limiter::AttemptLimiter::for_store(

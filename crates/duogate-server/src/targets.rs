@@ -36,7 +36,11 @@ impl Enforced {
     /// Decides one attempt: the username's length ([`MAX_USERNAME_BYTES`]) and the rate limits
     /// first (a refused attempt never reaches Duo), then
     /// the engine; every decision goes to the audit log (`mfa.decision`, with its reason,
-    /// never a passcode), whichever dialect asked.
+    /// never a passcode), whichever dialect asked, and is counted in
+    /// `duogate_mfa_decisions_total{policy, outcome, reason}` (policy `fail_closed` for Vault
+    /// methods, `duo_unix` for ONTAP profiles); the engine's Duo calls are measured
+    /// ([`crate::engine::with_call_metrics`]), refusals counted in
+    /// `duogate_limiter_refusals_total`.
     pub async fn decide(&self, state: &AppState, caller: &Caller, attempt: &Attempt) -> Decision {
         self.decide_reporting(state, caller, attempt, None).await
     }
@@ -68,6 +72,8 @@ impl Enforced {
                     "the attempt could not be counted; try again later".to_string()
                 })
         };
+        // The limiter answers yes or no; which of its limits refused is not told.
+        let refused = matches!(admitted, Ok(false));
         let decision = match admitted {
             Err(detail) => Decision {
                 outcome: Outcome::Deny,
@@ -77,12 +83,15 @@ impl Enforced {
                 attempts: 0,
             },
             Ok(true) => {
-                crate::engine::decide_reporting(
-                    &self.target,
-                    attempt,
-                    &self.policy,
-                    &state.limits,
-                    progress.as_ref(),
+                crate::engine::with_call_metrics(
+                    state.metrics.clone(),
+                    crate::engine::decide_reporting(
+                        &self.target,
+                        attempt,
+                        &self.policy,
+                        &state.limits,
+                        progress.as_ref(),
+                    ),
                 )
                 .await
             }
@@ -95,6 +104,17 @@ impl Enforced {
             },
         };
         drop(progress);
+        if refused {
+            state.metrics.count_limiter_refusal("attempt");
+        }
+        state.metrics.count_decision(
+            match self.policy {
+                Policy::FailClosed => "fail_closed",
+                Policy::Unix(_) => "duo_unix",
+            },
+            decision.outcome.as_str(),
+            decision.reason.as_str(),
+        );
         let detail = serde_json::json!({
             "integration": self.integration.id,
             "kind": self.integration.kind.as_str(),

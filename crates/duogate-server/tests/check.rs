@@ -54,6 +54,7 @@ impl Setup {
             ServiceSettings {
                 allow_plain_http_duo: true,
                 status_refresh: None,
+                ..ServiceSettings::default()
             },
         )
         .with_engine(limits, rate_limits);

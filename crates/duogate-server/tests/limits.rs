@@ -34,6 +34,7 @@ fn settings() -> ServiceSettings {
     ServiceSettings {
         allow_plain_http_duo: true,
         status_refresh: None,
+        ..ServiceSettings::default()
     }
 }
 

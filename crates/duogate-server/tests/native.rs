@@ -25,6 +25,7 @@ impl Service {
             ServiceSettings {
                 allow_plain_http_duo,
                 status_refresh: None,
+                ..ServiceSettings::default()
             },
         );
         Self {
@@ -587,7 +588,7 @@ async fn metrics_count_requests_by_route_template_without_names_or_secrets() {
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     assert!(
         text.contains(
-            r#"duogate_http_requests_total{route="/v1/duogate/health",method="GET",status="200"} 1"#
+            r#"duogate_http_requests_total{dialect="native",route="/v1/duogate/health",method="GET",status="200"} 1"#
         ),
         "{text}"
     );

@@ -84,6 +84,7 @@ impl Service {
             ServiceSettings {
                 allow_plain_http_duo,
                 status_refresh: None,
+                ..ServiceSettings::default()
             },
         );
         Self {
@@ -881,6 +882,7 @@ async fn the_status_refresher_rechecks_on_its_timer() {
         ServiceSettings {
             allow_plain_http_duo: true,
             status_refresh: Some(Duration::from_millis(50)),
+            ..ServiceSettings::default()
         },
     );
     ontap::spawn_status_refresher(&svc.state);
@@ -917,6 +919,7 @@ fn the_status_refresher_does_nothing_without_a_period_or_a_runtime() {
         ServiceSettings {
             allow_plain_http_duo: true,
             status_refresh: Some(Duration::from_secs(60)),
+            ..ServiceSettings::default()
         },
     );
     ontap::spawn_status_refresher(&state);
@@ -925,6 +928,7 @@ fn the_status_refresher_does_nothing_without_a_period_or_a_runtime() {
         ServiceSettings {
             allow_plain_http_duo: true,
             status_refresh: Some(Duration::ZERO),
+            ..ServiceSettings::default()
         },
     );
     runtime.block_on(async { ontap::spawn_status_refresher(&zero) });

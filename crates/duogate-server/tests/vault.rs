@@ -256,6 +256,7 @@ impl Service {
             ServiceSettings {
                 allow_plain_http_duo,
                 status_refresh: None,
+                ..ServiceSettings::default()
             },
         );
         Self {

@@ -33,6 +33,7 @@ impl Vault {
             ServiceSettings {
                 allow_plain_http_duo: true,
                 status_refresh: None,
+                ..ServiceSettings::default()
             },
         )
         .with_engine(

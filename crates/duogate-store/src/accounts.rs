@@ -169,6 +169,7 @@ impl Store {
         name: &str,
         password: &SecretString,
     ) -> Result<Account, StoreError> {
+        let _timer = self.time_operation("verify_account");
         let login = self.account_login(name).await?;
         let matches = verify_password_off_workers(login.clone(), password.clone()).await?;
         match login {
@@ -180,6 +181,7 @@ impl Store {
     /// The account named so with its password hash, to verify a login against; `None` when
     /// there is no such account.
     pub async fn account_login(&self, name: &str) -> Result<Option<AccountLogin>, StoreError> {
+        let _timer = self.time_operation("account_login");
         let row = sqlx::query(
             "SELECT name, password_hash, role, tenant_id, created_at FROM accounts WHERE name = $1",
         )

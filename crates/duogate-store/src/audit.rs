@@ -40,6 +40,7 @@ pub struct AuditEntry {
 impl Store {
     /// Appends an entry.
     pub async fn append_audit(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
+        let _timer = self.time_operation("append_audit");
         let stored = AuditEntry {
             id: uuid::Uuid::now_v7().to_string(),
             at: self.now(),

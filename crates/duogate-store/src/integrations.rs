@@ -231,6 +231,7 @@ impl Store {
 
     /// One integration (without its secret).
     pub async fn integration(&self, id: &str) -> Result<Integration, StoreError> {
+        let _timer = self.time_operation("integration");
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM integrations WHERE id = $1"
         )))
@@ -248,6 +249,7 @@ impl Store {
         kind: IntegrationKind,
         name: &str,
     ) -> Result<Integration, StoreError> {
+        let _timer = self.time_operation("integration_named");
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND kind = $2 AND name = $3"
         )))
@@ -266,6 +268,7 @@ impl Store {
         tenant_id: &str,
         kind: IntegrationKind,
     ) -> Result<Vec<Integration>, StoreError> {
+        let _timer = self.time_operation("list_integrations");
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND kind = $2 ORDER BY name"
         )))
@@ -308,6 +311,7 @@ impl Store {
 
     /// Opens an integration's secret (for calling Duo; never for a response).
     pub async fn integration_secret(&self, id: &str) -> Result<Option<SecretString>, StoreError> {
+        let _timer = self.time_operation("integration_secret");
         let sealed: Option<Option<Vec<u8>>> =
             sqlx::query_scalar("SELECT sealed_secret FROM integrations WHERE id = $1")
                 .bind(id)

@@ -22,6 +22,22 @@
 //! - [`audit`]: the audit log.
 //! - [`error`]: [`StoreError`], the one error type.
 //!
+//! # Pool and timeouts
+//!
+//! [`PoolSettings`] sets the pool size (default 4 connections for SQLite, 10 for PostgreSQL)
+//! and a statement timeout: on PostgreSQL every new connection runs `SET statement_timeout`;
+//! on SQLite, where statements do not wait on a server, it is the `busy_timeout` (how long a
+//! statement waits for a lock held by another connection). Unset, PostgreSQL has no statement
+//! timeout and SQLite keeps sqlx's 5 s busy timeout.
+//!
+//! # Timing
+//!
+//! [`Store::with_operation_observer`] reports how long the request-path operations take
+//! (`token_by_secret`, `verify_account`, `tenant`, `tenant_by_id`, `integration`,
+//! `integration_named`, `integration_secret`, `list_integrations`, `append_audit`, the MFA
+//! request and check-job operations): from the call to its return (or to the future's drop),
+//! pool wait and hashing included. The service turns that into a histogram.
+//!
 //! The contract suite (`tests/contract.rs`) runs every operation on SQLite, and on PostgreSQL
 //! when `TEST_POSTGRES_URL` is set (`scripts/test.sh` sets it).
 #![forbid(unsafe_code)]
@@ -92,6 +108,33 @@ async fn why_unreachable(url: &str) -> Box<dyn std::error::Error + Send + Sync> 
     }
 }
 
+/// Told the name and duration of each timed store operation ([`Store::with_operation_observer`]).
+pub type OperationObserver = Arc<dyn Fn(&'static str, Duration) + Send + Sync>;
+
+/// Times one store operation until dropped.
+pub(crate) struct OperationTimer<'a> {
+    observer: Option<&'a OperationObserver>,
+    operation: &'static str,
+    started: std::time::Instant,
+}
+
+impl Drop for OperationTimer<'_> {
+    fn drop(&mut self) {
+        if let Some(observer) = self.observer {
+            observer(self.operation, self.started.elapsed());
+        }
+    }
+}
+
+/// The pool's size and statement timeout (see the crate documentation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections in the pool; `None`: 4 for SQLite, 10 for PostgreSQL.
+    pub max_connections: Option<u32>,
+    /// PostgreSQL's `statement_timeout`, SQLite's `busy_timeout`; `None`: the engine's default.
+    pub statement_timeout: Option<Duration>,
+}
+
 /// The wall clock, injectable for tests.
 pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
@@ -102,6 +145,7 @@ pub struct Store {
     engine: Engine,
     keyring: Keyring,
     clock: Clock,
+    observer: Option<OperationObserver>,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,7 +176,17 @@ impl Store {
         keyring: Keyring,
         clock: Clock,
     ) -> Result<Self, StoreError> {
-        let store = Self::open(url, keyring, clock).await?;
+        Self::connect_with(url, keyring, clock, PoolSettings::default()).await
+    }
+
+    /// [`Store::connect`] with a given clock and pool settings.
+    pub async fn connect_with(
+        url: &str,
+        keyring: Keyring,
+        clock: Clock,
+        pool: PoolSettings,
+    ) -> Result<Self, StoreError> {
+        let store = Self::open(url, keyring, clock, pool).await?;
         let verified = store.verify_keyring().await?;
         store.record_seal_check(&verified).await?;
         store.ensure_root_tenant().await?;
@@ -144,22 +198,51 @@ impl Store {
     /// key's check in its own transaction (so a failed rotation leaves no check for a key that
     /// was never used).
     pub async fn connect_to_rotate(url: &str, keyring: Keyring) -> Result<Self, StoreError> {
-        let store = Self::open(url, keyring, Arc::new(jiff::Timestamp::now)).await?;
+        let store = Self::open(
+            url,
+            keyring,
+            Arc::new(jiff::Timestamp::now),
+            PoolSettings::default(),
+        )
+        .await?;
         store.verify_keyring().await?;
         Ok(store)
     }
 
     /// Connects and migrates.
-    async fn open(url: &str, keyring: Keyring, clock: Clock) -> Result<Self, StoreError> {
+    async fn open(
+        url: &str,
+        keyring: Keyring,
+        clock: Clock,
+        pool: PoolSettings,
+    ) -> Result<Self, StoreError> {
         let engine = Engine::of_url(url)?;
         sqlx::any::install_default_drivers();
         if engine == Engine::Sqlite {
             database_url::create_missing_sqlite_file(url)?;
         }
+        let timeout_ms = pool
+            .statement_timeout
+            .map(|timeout| timeout.as_millis().min(i32::MAX as u128));
         let connecting = AnyPoolOptions::new()
-            .max_connections(match engine {
+            .max_connections(pool.max_connections.unwrap_or(match engine {
                 Engine::Sqlite => 4,
                 Engine::Postgres => 10,
+            }))
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if let Some(ms) = timeout_ms {
+                        // An integer formatted into the statement: nothing from outside.
+                        let statement = match engine {
+                            Engine::Postgres => format!("SET statement_timeout = {ms}"),
+                            Engine::Sqlite => format!("PRAGMA busy_timeout = {ms}"),
+                        };
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                            .execute(&mut *connection)
+                            .await?;
+                    }
+                    Ok(())
+                })
             })
             .connect(url);
         // Only the first connection is bounded here; the pool's own acquire timeout (for busy
@@ -196,7 +279,24 @@ impl Store {
             engine,
             keyring,
             clock,
+            observer: None,
         })
+    }
+
+    /// The same store, reporting each timed operation to `observer` (see the crate
+    /// documentation). Clones made afterwards share it.
+    pub fn with_operation_observer(mut self, observer: OperationObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Starts timing `operation` until the returned guard drops.
+    pub(crate) fn time_operation(&self, operation: &'static str) -> OperationTimer<'_> {
+        OperationTimer {
+            observer: self.observer.as_ref(),
+            operation,
+            started: std::time::Instant::now(),
+        }
     }
 
     /// The engine.

@@ -40,6 +40,7 @@ impl Store {
         body: Value,
         ttl_secs: i64,
     ) -> Result<MfaRequest, StoreError> {
+        let _timer = self.time_operation("create_mfa_request");
         let now = self.now();
         let request = MfaRequest {
             id: uuid::Uuid::new_v4().to_string(),
@@ -67,6 +68,7 @@ impl Store {
 
     /// A pending request that has not expired; `NotFound` otherwise.
     pub async fn mfa_request(&self, id: &str) -> Result<MfaRequest, StoreError> {
+        let _timer = self.time_operation("mfa_request");
         let row = sqlx::query(
             "SELECT id, tenant_id, body, expires_at FROM mfa_requests WHERE id = $1 AND expires_at > $2",
         )
@@ -88,6 +90,7 @@ impl Store {
     /// Consumes a pending request: `Ok` for exactly one caller, `NotFound` for everyone else
     /// (already consumed, expired or unknown).
     pub async fn consume_mfa_request(&self, id: &str) -> Result<(), StoreError> {
+        let _timer = self.time_operation("consume_mfa_request");
         let result = sqlx::query("DELETE FROM mfa_requests WHERE id = $1 AND expires_at > $2")
             .bind(id)
             .bind(self.now())
@@ -118,6 +121,7 @@ const PROGRESS_PREFIX: &str = "progress:";
 impl Store {
     /// Records an asynchronous check that expires after `ttl_secs`; returns its id.
     pub async fn create_check_job(&self, ttl_secs: i64) -> Result<String, StoreError> {
+        let _timer = self.time_operation("create_check_job");
         let now = self.now();
         let id = uuid::Uuid::new_v4().to_string();
         sqlx::query("DELETE FROM check_jobs WHERE expires_at <= $1")
@@ -137,6 +141,7 @@ impl Store {
 
     /// Records a check's decision.
     pub async fn finish_check_job(&self, id: &str, result: &Value) -> Result<(), StoreError> {
+        let _timer = self.time_operation("finish_check_job");
         let updated = sqlx::query("UPDATE check_jobs SET result = $1 WHERE id = $2")
             .bind(result.to_string())
             .bind(id)
@@ -156,6 +161,7 @@ impl Store {
         id: &str,
         progress: &Value,
     ) -> Result<bool, StoreError> {
+        let _timer = self.time_operation("record_check_progress");
         let updated = sqlx::query(
             "UPDATE check_jobs SET result = $1 WHERE id = $2 AND expires_at > $3 \
              AND (result IS NULL OR result LIKE 'progress:%')",
@@ -170,6 +176,7 @@ impl Store {
 
     /// A check that has not expired; `NotFound` otherwise.
     pub async fn check_job(&self, id: &str) -> Result<CheckJob, StoreError> {
+        let _timer = self.time_operation("check_job");
         let row = sqlx::query("SELECT result FROM check_jobs WHERE id = $1 AND expires_at > $2")
             .bind(id)
             .bind(self.now())

@@ -133,6 +133,7 @@ impl Store {
 
     /// The tenant at `path`.
     pub async fn tenant(&self, path: &TenantPath) -> Result<Tenant, StoreError> {
+        let _timer = self.time_operation("tenant");
         let row = sqlx::query("SELECT id, path, created_at FROM tenants WHERE path = $1")
             .bind(path.as_str())
             .fetch_optional(&self.pool)
@@ -159,6 +160,7 @@ impl Store {
 
     /// The tenant with this id.
     pub async fn tenant_by_id(&self, id: &str) -> Result<Tenant, StoreError> {
+        let _timer = self.time_operation("tenant_by_id");
         let row = sqlx::query("SELECT id, path, created_at FROM tenants WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)

@@ -186,6 +186,7 @@ impl Store {
 
     /// The live token matching `secret`; `NotFound` when unknown, revoked or expired.
     pub async fn token_by_secret(&self, secret: &SecretString) -> Result<Token, StoreError> {
+        let _timer = self.time_operation("token_by_secret");
         let row = sqlx::query(
             "SELECT accessor, role, tenant_id, created_at, expires_at, detail FROM tokens WHERE token_hash = $1",
         )

@@ -913,6 +913,37 @@ async fn a_lineage_is_the_tenant_and_its_ancestors_root_first() {
     .await;
 }
 
+#[tokio::test]
+async fn pool_settings_apply_and_timed_operations_are_reported() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    on_every_engine(|_store, keyring, url| async move {
+        let seen: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+        let observed = seen.clone();
+        // A statement timeout that does not parse (or an unknown setting) fails the connection.
+        let store = Store::connect_with(
+            &url,
+            keyring,
+            Arc::new(jiff::Timestamp::now),
+            duogate_store::PoolSettings {
+                max_connections: Some(1),
+                statement_timeout: Some(Duration::from_millis(1500)),
+            },
+        )
+        .await
+        .unwrap()
+        .with_operation_observer(Arc::new(move |operation, _| {
+            observed.lock().unwrap().push(operation);
+        }));
+        let (secret, _) = store.create_token(Role::Reader, None, None).await.unwrap();
+        store.token_by_secret(&secret).await.unwrap();
+        store.tenant(&TenantPath::root()).await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), ["token_by_secret", "tenant"]);
+        store.close().await;
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The seal key check (the rule is in `duogate_store::seal`'s module doc)
 

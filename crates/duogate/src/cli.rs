@@ -28,7 +28,8 @@ Exit codes: 0 success, 1 Duo refused (its code and message are printed), 2 usage
 #[derive(Debug, Parser)]
 #[command(name = "duogate", version, about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
-    /// More logging on stderr (-v info, -vv debug). RUST_LOG overrides.
+    /// More logging on stderr (-v info, -vv debug; `serve` logs info already: -v debug, -vv
+    /// trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

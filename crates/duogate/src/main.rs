@@ -21,6 +21,7 @@
 //! - `private_files`: files and folders created for their owner only (0600 / 0700).
 //! - `serve_listener`: how `serve` listens: TLS flags, plain HTTP only on loopback, SIGHUP reload.
 //! - `dev_tls`: the generated dev CA and server certificate (`serve --dev-tls`, `emulate --tls`).
+//! - `logging`: the subscriber: stderr, text or JSON lines, colours only on a terminal.
 //! - `failure`: the error kinds and their exit codes (0 ok, 1 Duo said no, 2 usage, 3 transport).
 #![forbid(unsafe_code)]
 
@@ -31,6 +32,7 @@ mod connector;
 mod dev_tls;
 mod emulate;
 mod failure;
+mod logging;
 mod logs;
 mod output;
 mod private_files;
@@ -44,12 +46,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // Read before the runtime exists: `serve`'s worker threads and log format.
+    let process = match serve::ProcessSettings::of(&cli.command) {
+        Ok(process) => process,
+        Err(error) => return failure::report(&error.into()),
+    };
+    logging::init(cli.verbose, process.log_format, process.service);
+    let runtime = match process.runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -60,20 +63,4 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => failure::report(&error),
     }
-}
-
-/// Logs go to stderr; `-v` shows info, `-vv` debug; `RUST_LOG` overrides.
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
 }

@@ -18,6 +18,18 @@
 //! any token is made; not touched when a token already exists, so a service manager can pass it
 //! on every start).
 //!
+//! Operations (flags win over `--config`): `--log-format text|json` (`log_format`; see
+//! [`crate::logging`]), `--workers N` (`workers`, 1..=1024; default: the machine's cores; read
+//! before the async runtime is built, see [`ProcessSettings`]), `--shutdown-timeout SECS`
+//! (`shutdown_timeout_secs`, 0..=3600, default 10: how long requests in flight may finish
+//! after SIGINT/SIGTERM before their connections are cut), `max_connections` (1..=1000000:
+//! connections served at once; more wait in the kernel's backlog), `metrics_token` (a bearer
+//! token `/metrics` requires; absent: open), and `[database]` `max_connections` (1..=1000) and
+//! `statement_timeout_ms` (1..=3600000; PostgreSQL's `statement_timeout`, SQLite's
+//! `busy_timeout`). A value out of range exits 2 naming the key. Start, ready and shutdown are
+//! logged at info level; without `--dev` everything on stderr is the log (JSON lines with
+//! `--log-format json`), while `--dev` prints its human banner first.
+//!
 //! TLS, the loopback rule for plain HTTP and SIGHUP reloading: [`crate::serve_listener`]. Every
 //! JSON line has `"url"` (`http://…` or `https://…`, with the bound port).
 //!
@@ -43,9 +55,10 @@ use duogate_server::engine::Limits;
 use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
 use duogate_store::tokens::Role;
-use duogate_store::{Keyring, SealKey, Store, StoreError};
+use duogate_store::{Keyring, PoolSettings, SealKey, Store, StoreError};
 
 use crate::failure::{UsageError, usage};
+use crate::logging::LogFormat;
 use crate::private_files::create_new_private_file;
 
 mod dev;
@@ -63,7 +76,9 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
     /// TOML config file (keys: listen, database_url, seal_key_files (or seal_key_file),
     /// allow_plain_http_duo, tls_cert_file, tls_key_file, tls_disable, trusted_proxies (CIDRs),
-    /// forwarded_header (x-forwarded-for or forwarded), and an `enforcement` table:
+    /// forwarded_header (x-forwarded-for or forwarded), log_format, workers,
+    /// shutdown_timeout_secs, max_connections, metrics_token, a `database` table:
+    /// max_connections, statement_timeout_ms, and an `enforcement` table:
     /// duo_timeout_secs, push_timeout_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
@@ -102,7 +117,24 @@ pub struct ServeArgs {
     pub allow_plain_http_duo: bool,
     #[command(flatten)]
     pub tls: ServeTlsArgs,
+    /// Log format on stderr: text, or json (one object per line) [config: log_format].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Worker threads of the async runtime (default: the machine's cores) [config: workers].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(WORKERS_RANGE))]
+    pub workers: Option<u64>,
+    /// On SIGINT/SIGTERM, how long requests in flight may finish, in seconds (default 10)
+    /// [config: shutdown_timeout_secs].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(SHUTDOWN_TIMEOUT_RANGE))]
+    pub shutdown_timeout: Option<u64>,
 }
+
+/// `--workers` / `workers`.
+const WORKERS_RANGE: std::ops::RangeInclusive<u64> = 1..=1024;
+/// `--shutdown-timeout` / `shutdown_timeout_secs`.
+const SHUTDOWN_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 0..=3600;
+/// The longest `metrics_token`.
+const METRICS_TOKEN_MAX_LEN: usize = 256;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,11 +152,102 @@ struct ConfigFile {
     tls_disable: bool,
     #[serde(default)]
     enforcement: EnforcementConfig,
+    log_format: Option<LogFormat>,
+    workers: Option<u64>,
+    shutdown_timeout_secs: Option<u64>,
+    max_connections: Option<u64>,
+    metrics_token: Option<SecretString>,
+    #[serde(default)]
+    database: DatabaseConfig,
     /// Peers (CIDRs) whose forwarding header names the client's address.
     #[serde(default)]
     trusted_proxies: Vec<String>,
     /// `x-forwarded-for` (default) or `forwarded`: the header those proxies append to.
     forwarded_header: Option<String>,
+}
+
+/// `[database]` in `--config`: the pool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DatabaseConfig {
+    /// Connections in the pool (default 4 for SQLite, 10 for PostgreSQL).
+    max_connections: Option<u64>,
+    /// PostgreSQL's `statement_timeout` / SQLite's `busy_timeout`, in milliseconds.
+    statement_timeout_ms: Option<u64>,
+}
+
+/// A `--config` value outside its range is a usage error naming the key.
+fn check_range(
+    key: &str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, UsageError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(UsageError(format!(
+            "--config: {key} = {value} is out of range {}..={}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
+/// What the process is set up with before the async runtime exists: the log format and the
+/// runtime's worker threads (`serve` reads them from its flags and `--config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessSettings {
+    /// The log format.
+    pub log_format: LogFormat,
+    /// Worker threads; `None`: the machine's cores.
+    pub workers: Option<usize>,
+    /// Whether this process serves (`serve`): info-level logs by default.
+    pub service: bool,
+}
+
+impl ProcessSettings {
+    /// The settings of `command`: `serve`'s from its flags and `--config`; other commands
+    /// log text and run on two worker threads.
+    pub fn of(command: &crate::cli::Command) -> Result<Self, UsageError> {
+        let crate::cli::Command::Serve(args) = command else {
+            return Ok(Self {
+                log_format: LogFormat::Text,
+                workers: Some(2),
+                service: false,
+            });
+        };
+        let file = read_config_file(args.config.as_deref())?;
+        let workers = match (args.workers, file.workers) {
+            (Some(flag), _) => Some(flag),
+            (None, Some(value)) => Some(check_range("workers", value, WORKERS_RANGE)?),
+            (None, None) => None,
+        };
+        Ok(Self {
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            workers: workers.map(|n| n as usize),
+            service: true,
+        })
+    }
+
+    /// The async runtime these settings ask for.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let workers = self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}
+
+/// The service's operational settings from flags and `--config`, shared by `serve` and
+/// `serve --dev`.
+struct OperationalSettings {
+    metrics_token: Option<SecretString>,
+    max_connections: Option<usize>,
+    shutdown_timeout: Duration,
+    pool: PoolSettings,
 }
 
 impl ConfigFile {
@@ -146,6 +269,55 @@ impl ConfigFile {
                 .map_err(|e| UsageError(format!("--config: forwarded_header: {e}")))?,
         };
         Ok(ProxyTrust::new(proxies, header))
+    }
+
+    fn operational(&self, args: &ServeArgs) -> Result<OperationalSettings, UsageError> {
+        let shutdown_timeout = match (args.shutdown_timeout, self.shutdown_timeout_secs) {
+            (Some(flag), _) => Duration::from_secs(flag),
+            (None, Some(value)) => Duration::from_secs(check_range(
+                "shutdown_timeout_secs",
+                value,
+                SHUTDOWN_TIMEOUT_RANGE,
+            )?),
+            (None, None) => duogate_server::listener::DEFAULT_SHUTDOWN_TIMEOUT,
+        };
+        let max_connections = self
+            .max_connections
+            .map(|value| check_range("max_connections", value, 1..=1_000_000))
+            .transpose()?
+            .map(|n| n as usize);
+        if let Some(token) = &self.metrics_token {
+            let token = token.expose_secret();
+            if token.is_empty()
+                || token.len() > METRICS_TOKEN_MAX_LEN
+                || !token.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(UsageError(format!(
+                    "--config: metrics_token must be 1 to {METRICS_TOKEN_MAX_LEN} printable \
+                     ASCII characters without spaces"
+                )));
+            }
+        }
+        let pool = PoolSettings {
+            max_connections: self
+                .database
+                .max_connections
+                .map(|value| check_range("database.max_connections", value, 1..=1000))
+                .transpose()?
+                .map(|n| n as u32),
+            statement_timeout: self
+                .database
+                .statement_timeout_ms
+                .map(|value| check_range("database.statement_timeout_ms", value, 1..=3_600_000))
+                .transpose()?
+                .map(Duration::from_millis),
+        };
+        Ok(OperationalSettings {
+            metrics_token: self.metrics_token.clone(),
+            max_connections,
+            shutdown_timeout,
+            pool,
+        })
     }
 }
 
@@ -286,18 +458,28 @@ fn seal_keyring(args: &ServeArgs, file: &ConfigFile) -> anyhow::Result<Keyring> 
 
 /// Opens the store; a keyring that does not open the database is a usage error (exit 2) that
 /// names the key ids the database expects, followed by `hint`.
-async fn connect_store(database_url: &str, keyring: Keyring, hint: &str) -> anyhow::Result<Store> {
-    Store::connect(database_url, keyring)
-        .await
-        .map_err(|e| match e {
-            StoreError::UnsupportedUrl(_) => {
-                anyhow::Error::new(UsageError(format!("--database-url: {e}")))
-            }
-            StoreError::WrongSealKey { .. } => {
-                anyhow::Error::new(UsageError(format!("{e}; {hint} (nothing was written)")))
-            }
-            other => anyhow::Error::new(other).context("opening the database"),
-        })
+async fn connect_store(
+    database_url: &str,
+    keyring: Keyring,
+    pool: PoolSettings,
+    hint: &str,
+) -> anyhow::Result<Store> {
+    Store::connect_with(
+        database_url,
+        keyring,
+        std::sync::Arc::new(jiff::Timestamp::now),
+        pool,
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::UnsupportedUrl(_) => {
+            anyhow::Error::new(UsageError(format!("--database-url: {e}")))
+        }
+        StoreError::WrongSealKey { .. } => {
+            anyhow::Error::new(UsageError(format!("{e}; {hint} (nothing was written)")))
+        }
+        other => anyhow::Error::new(other).context("opening the database"),
+    })
 }
 
 async fn shutdown_signal() {
@@ -339,8 +521,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.dev {
         return dev::serve_dev(args).await;
     }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "duogate starting");
     let file = read_config_file(args.config.as_deref())?;
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
+    let operational = file.operational(&args)?;
     let proxy_trust = file.proxy_trust()?;
     let tls = args.tls.choice(
         file.tls_cert_file.clone(),
@@ -363,6 +547,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = connect_store(
         &database_url,
         keyring,
+        operational.pool,
         "pass every key the database still uses with --seal-key-file, the sealing key first",
     )
     .await?;
@@ -373,6 +558,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ServiceSettings {
             allow_plain_http_duo: args.allow_plain_http_duo || file.allow_plain_http_duo,
             status_refresh,
+            metrics_token: operational.metrics_token,
+            max_connections: operational.max_connections,
+            shutdown_timeout: operational.shutdown_timeout,
         },
     )
     .with_engine(limits, rate_limits)
@@ -383,16 +571,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         match &args.root_token_file {
             Some(path) => {
                 write_first_root_token(&state.store, path).await?;
-                eprintln!(
-                    "no admin token existed: a root token was created and written to {}",
-                    path.display()
+                tracing::info!(
+                    file = %path.display(),
+                    "no admin token existed: a root token was created and written to the file"
                 );
             }
             None => {
                 let (token, _) = state.store.create_token(Role::Admin, None, None).await?;
                 line["root_token"] = json!(token.expose_secret());
-                eprintln!(
-                    "no admin token existed: a root token was created and is shown once (\"root_token\")"
+                tracing::info!(
+                    "no admin token existed: a root token was created and is shown once \
+                     (\"root_token\" on stdout)"
                 );
             }
         }
@@ -400,7 +589,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // SIGHUP is handled before the line announces the server, so no reload request kills it.
     crate::serve_listener::reload_on_sighup(bound.tls.clone());
     print_line(&line)?;
-    eprintln!("duogate listening on {}", bound.url);
+    tracing::info!(url = %bound.url, "duogate ready");
     duogate_server::run(state, bound.listener, shutdown_signal()).await?;
+    tracing::info!("duogate stopped");
     Ok(ExitCode::SUCCESS)
 }

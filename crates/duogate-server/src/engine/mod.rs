@@ -60,6 +60,51 @@
 
 pub mod limiter;
 
+tokio::task_local! {
+    /// Where the Duo calls of the decision being made are counted ([`with_call_metrics`]).
+    static CALL_METRICS: std::sync::Arc<crate::metrics::Metrics>;
+}
+
+/// Runs `decision` (a [`decide`] or [`decide_reporting`] future) with each Duo call it makes
+/// counted and timed in `metrics` (`duogate_duo_calls_total`,
+/// `duogate_duo_call_duration_seconds`). The engine keeps no service state of its own: the
+/// metrics are scoped over the decision's future, so the engine's signatures stay as they are,
+/// and a decision run without this scope is simply not measured.
+pub async fn with_call_metrics<F: std::future::Future>(
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    decision: F,
+) -> F::Output {
+    CALL_METRICS.scope(metrics, decision).await
+}
+
+/// One Duo call to `endpoint` (the Duo path, e.g. `/auth/v2/preauth`), measured when a
+/// [`with_call_metrics`] scope is active.
+async fn duo_call<T>(
+    endpoint: &'static str,
+    call: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let _ = CALL_METRICS.try_with(|metrics| {
+        metrics.observe_duo_call(endpoint, call_outcome(&result), started.elapsed());
+    });
+    result
+}
+
+/// The `outcome` label of a Duo call.
+fn call_outcome<T>(result: &Result<T, ClientError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(ClientError::Duo { status: 429, .. }) => "rate_limited",
+        Err(ClientError::Duo { .. }) => "fail",
+        Err(ClientError::Timeout { .. }) => "timeout",
+        Err(ClientError::Transport { .. } | ClientError::Tls { .. }) => "unreachable",
+        Err(ClientError::Malformed { .. }) => "malformed",
+        Err(ClientError::Config(_)) => "config",
+        Err(_) => "error",
+    }
+}
+
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -511,7 +556,7 @@ async fn decide_fail_closed(
         Err(text) => return Decision::deny(Reason::Error, "", text),
     };
     let auth = client.auth();
-    if let Err(error) = auth.check().await {
+    if let Err(error) = duo_call("/auth/v2/check", auth.check()).await {
         let detail = match &error {
             ClientError::Duo { .. } => {
                 let (message, detail) = fail_texts(&error);
@@ -574,7 +619,7 @@ async fn preauth(
     client: &DuoClient,
     request: PreauthRequest,
 ) -> Result<duo_proto::models::PreauthResponse, ClientError> {
-    client.auth().preauth(&request).await
+    duo_call("/auth/v2/preauth", client.auth().preauth(&request)).await
 }
 
 /// What preauth's `result` means, for both policies.
@@ -749,7 +794,7 @@ async fn run_auth(
     verification_code: Option<String>,
 ) -> AuthPhase {
     let auth = client.auth();
-    let txid = match auth.auth(&request).await {
+    let txid = match duo_call("/auth/v2/auth", auth.auth(&request)).await {
         Ok(AuthOutcome::Pending(pending)) => pending.txid,
         Ok(AuthOutcome::Decided(answer)) => return AuthPhase::Decided(decision_of(&answer)),
         Err(error) => return AuthPhase::Failed(error),
@@ -764,7 +809,11 @@ async fn run_auth(
     let deadline = tokio::time::Instant::now() + limits.push_timeout;
     let mut reported: Option<Progress> = None;
     loop {
-        let polled = tokio::time::timeout_at(deadline, auth.auth_status(&txid)).await;
+        let polled = tokio::time::timeout_at(
+            deadline,
+            duo_call("/auth/v2/auth_status", auth.auth_status(&txid)),
+        )
+        .await;
         let status = match polled {
             Err(_) => {
                 return AuthPhase::Decided(Decision::deny(
@@ -901,7 +950,7 @@ async fn unix_attempt(
         ErrorClass::Fail => Decision::deny(Reason::Denied, "", error.to_string()),
         ErrorClass::Abort => Decision::deny(Reason::Error, "", error.to_string()),
     };
-    if let Err(error) = auth.ping().await {
+    if let Err(error) = duo_call("/auth/v2/ping", auth.ping()).await {
         return before_auth(error);
     }
     let request = PreauthRequest {

@@ -23,6 +23,11 @@
 //! | `sys/mfa/validate` | POST | second phase of a login (no token) |
 //! | `auth/token/lookup-self` | GET, POST | the calling token (any valid token) |
 //!
+//! Every response carries the logical route it was dispatched to (the table's first column,
+//! e.g. `identity/mfa/method/duo/{id}`; [`logical_route`]) as a
+//! [`crate::access_log::RouteLabel`] extension: the access log and the metrics name that
+//! route, not the catch-all `/v1/{*path}` nor the raw path.
+//!
 //! Modules: `request` (verbs, namespaces, bodies, weak typing), `response` (envelopes and
 //! the one error mapping), `methods`, `enforcements`, `stepup`, `sys`, `login` (two-phase
 //! login MFA).
@@ -135,6 +140,7 @@ async fn handle(State(state): State<AppState>, request: axum::extract::Request) 
     let peer = crate::client_address::current();
     let (parts, body) = request.into_parts();
     let namespace_header = parts.headers.get("x-vault-namespace").cloned();
+    let mut logical = UNROUTED;
     let result = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(body) => {
             dispatch(
@@ -144,12 +150,47 @@ async fn handle(State(state): State<AppState>, request: axum::extract::Request) 
                 &parts.headers,
                 &body,
                 peer,
+                &mut logical,
             )
             .await
         }
         Err(_) => Err(VaultError::invalid("the request body is too large")),
     };
-    respond(result, namespace_header.as_ref())
+    let mut response = respond(result, namespace_header.as_ref());
+    response
+        .extensions_mut()
+        .insert(crate::access_log::RouteLabel::vault(logical));
+    response
+}
+
+/// The logical route of a request that never got as far as its path.
+const UNROUTED: &str = "unrouted";
+
+/// The logical route (a row of the module's table) that `segments` dispatch to, for the
+/// access log and the metrics: a template, never the names or ids in the path. Paths no handler
+/// serves are `unsupported`.
+pub fn logical_route(segments: &[&str]) -> &'static str {
+    match segments {
+        ["sys", "health"] => "sys/health",
+        ["sys", "seal-status"] => "sys/seal-status",
+        ["sys", "leader"] => "sys/leader",
+        ["sys", "init"] => "sys/init",
+        ["sys", "mfa", "validate"] => "sys/mfa/validate",
+        ["auth", "token", "lookup-self"] => "auth/token/lookup-self",
+        ["auth", _, "login"] => "auth/{mount}/login",
+        ["sys", "namespaces"] => "sys/namespaces",
+        ["sys", "namespaces", ..] => "sys/namespaces/{name}",
+        ["sys", "auth"] => "sys/auth",
+        ["sys", "auth", ..] => "sys/auth/{path}",
+        ["sys", "mfa", "method", "duo", _] => "sys/mfa/method/duo/{name}",
+        ["identity", "mfa", "method", "duo"] => "identity/mfa/method/duo",
+        ["identity", "mfa", "method", "duo", _] => "identity/mfa/method/duo/{id}",
+        ["identity", "mfa", "method"] => "identity/mfa/method",
+        ["identity", "mfa", "method", _] => "identity/mfa/method/{id}",
+        ["identity", "mfa", "login-enforcement"] => "identity/mfa/login-enforcement",
+        ["identity", "mfa", "login-enforcement", _] => "identity/mfa/login-enforcement/{name}",
+        _ => "unsupported",
+    }
 }
 
 /// The role a route needs: `None` for routes open to any valid token.
@@ -169,6 +210,7 @@ async fn dispatch(
     headers: &HeaderMap,
     body: &[u8],
     peer: Option<std::net::IpAddr>,
+    logical: &mut &'static str,
 ) -> Result<Reply, VaultError> {
     let raw = uri.path().strip_prefix("/v1").unwrap_or("");
     let rest = percent_encoding::percent_decode_str(raw.trim_start_matches('/'))
@@ -182,6 +224,7 @@ async fn dispatch(
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
+    *logical = logical_route(&segments);
 
     // Unauthenticated, as in Vault, and only at the root (no namespace prefix).
     if split.namespace_prefix.is_empty() {
@@ -298,6 +341,9 @@ async fn request_tenant(
     if !caller.may_use_tenant(&tenant.id) {
         return Err(VaultError::permission_denied());
     }
+    if caller.tenant_id.is_none() {
+        crate::access_log::record_tenant(&tenant.id);
+    }
     Ok(tenant)
 }
 
@@ -331,5 +377,43 @@ async fn route(
             Err(VaultError::unsupported_path())
         }
         _ => Err(VaultError::no_handler(&segments.join("/"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logical_route;
+
+    #[test]
+    fn logical_routes_are_templates_without_the_names_and_ids_of_the_path() {
+        let id = "0f8e2c4e-3b51-4f1d-9a57-8a5b3f0e2d11";
+        for (path, route) in [
+            (vec!["sys", "health"], "sys/health"),
+            (vec!["sys", "seal-status"], "sys/seal-status"),
+            (
+                vec!["identity", "mfa", "method", "duo", id],
+                "identity/mfa/method/duo/{id}",
+            ),
+            (
+                vec!["identity", "mfa", "method", id],
+                "identity/mfa/method/{id}",
+            ),
+            (
+                vec!["identity", "mfa", "login-enforcement", "corp"],
+                "identity/mfa/login-enforcement/{name}",
+            ),
+            (
+                vec!["sys", "namespaces", "team", "a"],
+                "sys/namespaces/{name}",
+            ),
+            (vec!["auth", "userpass", "login"], "auth/{mount}/login"),
+            (
+                vec!["sys", "mfa", "method", "duo", "corp"],
+                "sys/mfa/method/duo/{name}",
+            ),
+            (vec!["secret", "data", "corp"], "unsupported"),
+        ] {
+            assert_eq!(logical_route(&path), route, "{path:?}");
+        }
     }
 }

@@ -28,8 +28,10 @@
 //!
 //! # Order of start-up
 //!
-//! 1. Settings: `--config` is read (`listen`, `trusted_proxies`, `forwarded_header` and
-//!    `[enforcement]`, checked like without `--dev`;
+//! 1. Settings: `--config` is read (`listen`, `trusted_proxies`, `forwarded_header`,
+//!    `[enforcement]`, `[database]` pool settings and the operational keys `log_format`,
+//!    `workers`, `shutdown_timeout_secs`, `max_connections`, `metrics_token`, checked like
+//!    without `--dev`;
 //!    `database_url` and `seal_key_file(s)` are refused with exit 2, as are `--database-url`,
 //!    `--seal-key-file`, `DUOGATE_DATABASE_URL`, `DUOGATE_SEAL_KEY` and
 //!    `DUOGATE_SEAL_KEY_FILE`: dev mode has its own database and key). Without `--config`, ONTAP
@@ -70,7 +72,7 @@ use duogate_server::engine::limiter::RateLimits;
 use duogate_server::{AppState, ServiceSettings};
 use duogate_store::integrations::{IntegrationKind, NewIntegration};
 use duogate_store::tokens::Role;
-use duogate_store::{Keyring, OptionalExt as _, SealKey, Store, StoreError};
+use duogate_store::{Keyring, OptionalExt as _, PoolSettings, SealKey, Store, StoreError};
 
 use super::{DEFAULT_LISTEN, ServeArgs, print_line, read_config_file, read_seal_key};
 use crate::failure::UsageError;
@@ -95,6 +97,10 @@ const DEV_STATE_FILE: &str = "dev-state.json";
 
 /// `duogate serve --dev`: the steps of the module documentation, in order.
 pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "duogate dev server starting"
+    );
     let settings = DevSettings::from_args(&args)?;
     let tls = args.tls.choice(None, None, false)?;
     crate::serve_listener::check_loopback_rule(
@@ -122,7 +128,7 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         (tls.files, None)
     };
-    let store = open_store(data_dir.path()).await?;
+    let store = open_store(data_dir.path(), settings.operational.pool).await?;
 
     let emulator = start_emulator(saved.as_ref())?;
     let emulator_url = listeners.emulator_url();
@@ -174,15 +180,20 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
         data_dir: &data_dir,
     });
 
+    let operational = settings.operational;
     let app = AppState::new(
         store.clone(),
         ServiceSettings {
             allow_plain_http_duo: true,
             status_refresh: settings.status_refresh,
+            metrics_token: operational.metrics_token,
+            max_connections: operational.max_connections,
+            shutdown_timeout: operational.shutdown_timeout,
         },
     )
     .with_engine(settings.limits, settings.rate_limits)
     .with_proxy_trust(settings.proxy_trust.clone());
+    tracing::info!(url = %service_url, "duogate dev server ready");
     let (stop_emulator, emulator_stopped) = tokio::sync::oneshot::channel::<()>();
     let emulator_task = tokio::spawn(emulator.clone().serve(listeners.emulator, async move {
         let _ = emulator_stopped.await;
@@ -193,6 +204,7 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     state.emulator = SavedEmulator::of(&emulator, state.emulator.port);
     let saved_at_exit = data_dir.save(&state);
     store.close().await;
+    tracing::info!("duogate dev server stopped");
     served?;
     saved_at_exit?;
     // `data_dir` is dropped here: a temporary folder goes with it.
@@ -207,6 +219,7 @@ struct DevSettings {
     limits: Limits,
     rate_limits: RateLimits,
     status_refresh: Option<Duration>,
+    operational: super::OperationalSettings,
     proxy_trust: ProxyTrust,
 }
 
@@ -237,6 +250,7 @@ impl DevSettings {
             )));
         }
         let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
+        let operational = file.operational(args)?;
         let proxy_trust = file.proxy_trust()?;
         Ok(Self {
             listen: args
@@ -256,6 +270,7 @@ impl DevSettings {
             } else {
                 Some(DEV_STATUS_REFRESH)
             },
+            operational,
             proxy_trust,
         })
     }
@@ -513,7 +528,7 @@ fn dev_seal_key(dir: &Path) -> anyhow::Result<SealKey> {
 }
 
 /// The dev database `dir/duogate.db` (created with mode 0600 by the store).
-async fn open_store(dir: &Path) -> anyhow::Result<Store> {
+async fn open_store(dir: &Path, pool: PoolSettings) -> anyhow::Result<Store> {
     let key = dev_seal_key(dir)?;
     let url = format!("sqlite://{}", dir.join("duogate.db").display());
     let hint = format!(
@@ -521,7 +536,7 @@ async fn open_store(dir: &Path) -> anyhow::Result<Store> {
         dir.join("seal.key").display(),
         dir.join("duogate.db").display()
     );
-    super::connect_store(&url, Keyring::new(key), &hint)
+    super::connect_store(&url, Keyring::new(key), pool, &hint)
         .await
         .context("opening the dev database")
 }

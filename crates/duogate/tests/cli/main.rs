@@ -10,6 +10,7 @@ mod dev_mode;
 mod emulator;
 mod errors;
 mod logs;
+mod observability;
 mod seal;
 mod serve;
 mod startup;
