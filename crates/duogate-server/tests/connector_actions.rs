@@ -55,6 +55,7 @@ async fn user_bypass_code_and_group_actions_run_over_http() {
         ServiceSettings {
             allow_plain_http_duo: true,
             status_refresh: None,
+            ..ServiceSettings::default()
         },
     );
     let request = Request::builder()

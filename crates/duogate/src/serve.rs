@@ -594,3 +594,69 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!("duogate stopped");
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../packaging/duogate.example.toml");
+
+    /// The keys a table accepts, read from serde's refusal of an unknown one.
+    fn accepted_keys(table: Option<&str>) -> Vec<String> {
+        let probe = match table {
+            Some(table) => format!("[{table}]\nnot_a_key = 1\n"),
+            None => "not_a_key = 1\n".to_string(),
+        };
+        let error = toml::from_str::<ConfigFile>(&probe)
+            .expect_err("an unknown key is refused")
+            .to_string();
+        let expected = error
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("serde names the accepted keys: {error}"));
+        expected
+            .split(", ")
+            .map(|key| {
+                key.trim()
+                    .trim_matches('`')
+                    .trim_end_matches('`')
+                    .to_string()
+            })
+            .filter(|key| !key.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_example_configuration_parses_and_its_values_are_in_range() {
+        let file: ConfigFile = toml::from_str(EXAMPLE).expect("the example parses");
+        file.enforcement.settings().expect("enforcement in range");
+        file.proxy_trust().expect("proxies parse");
+    }
+
+    #[test]
+    fn the_example_configuration_mentions_every_key_the_service_reads() {
+        let tables = [None, Some("enforcement"), Some("database")];
+        let mut missing = Vec::new();
+        for table in tables {
+            let keys = accepted_keys(table);
+            assert!(keys.len() > 1, "{table:?}: {keys:?}");
+            for key in keys {
+                // `seal_key_file` is the one-key spelling of `seal_key_files`.
+                let mentioned = EXAMPLE.lines().any(|line| {
+                    let line = line.trim_start_matches(['#', ' ']);
+                    line.starts_with(&format!("{key} ")) || line.starts_with(&format!("[{key}]"))
+                }) || (key == "seal_key_file" && EXAMPLE.contains("seal_key_file"));
+                if !mentioned {
+                    missing.push(format!(
+                        "{}{key}",
+                        table.map(|t| format!("{t}.")).unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "packaging/duogate.example.toml does not mention: {missing:?}"
+        );
+    }
+}
