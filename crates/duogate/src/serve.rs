@@ -64,7 +64,7 @@ pub struct ServeArgs {
     /// TOML config file (keys: listen, database_url, seal_key_files (or seal_key_file),
     /// allow_plain_http_duo, tls_cert_file, tls_key_file, tls_disable, trusted_proxies (CIDRs),
     /// forwarded_header (x-forwarded-for or forwarded), and an `enforcement` table:
-    /// duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// duo_timeout_secs, push_timeout_secs, check_deadline_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -157,6 +157,9 @@ struct EnforcementConfig {
     duo_timeout_secs: u64,
     /// How long a push may wait for an answer, in all.
     push_timeout_secs: u64,
+    /// The most one whole check may take (every Duo call, 429 waits and retries); by default
+    /// `push_timeout_secs + 15`.
+    check_deadline_secs: Option<u64>,
     /// Attempts per user of one integration per minute.
     attempts_per_user: usize,
     /// Attempts per source address per minute.
@@ -173,6 +176,7 @@ impl Default for EnforcementConfig {
         Self {
             duo_timeout_secs: limits.call_timeout.as_secs(),
             push_timeout_secs: limits.push_timeout.as_secs(),
+            check_deadline_secs: None,
             attempts_per_user: rates.per_user,
             attempts_per_source: rates.per_source,
             status_refresh_secs: 300,
@@ -196,6 +200,14 @@ impl EnforcementConfig {
         };
         check("duo_timeout_secs", self.duo_timeout_secs, 1..=120)?;
         check("push_timeout_secs", self.push_timeout_secs, 5..=600)?;
+        let check_deadline_secs = self
+            .check_deadline_secs
+            .unwrap_or(self.push_timeout_secs + 15);
+        check(
+            "check_deadline_secs",
+            check_deadline_secs,
+            self.push_timeout_secs..=3600,
+        )?;
         check(
             "attempts_per_user",
             self.attempts_per_user as u64,
@@ -212,6 +224,7 @@ impl EnforcementConfig {
         let limits = Limits {
             call_timeout: Duration::from_secs(self.duo_timeout_secs),
             push_timeout: Duration::from_secs(self.push_timeout_secs),
+            check_deadline: Duration::from_secs(check_deadline_secs),
             ..Limits::default()
         };
         let rates = RateLimits {

@@ -621,6 +621,14 @@ fn enforcement_settings_come_from_the_config_file_and_bad_values_are_named() {
         .stderr(predicate::str::contains(
             "enforcement.push_timeout_secs = 1 is out of range 5..=600",
         ));
+    write("push_timeout_secs = 60\ncheck_deadline_secs = 30");
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "enforcement.check_deadline_secs = 30 is out of range 60..=3600",
+        ));
     write("push_taimout_secs = 60");
     assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
         .args(["serve", "--config", config.to_str().unwrap()])
@@ -628,7 +636,7 @@ fn enforcement_settings_come_from_the_config_file_and_bad_values_are_named() {
         .code(2)
         .stderr(predicate::str::contains("push_taimout_secs"));
     write(
-        "duo_timeout_secs = 5\npush_timeout_secs = 30\nattempts_per_user = 3\nattempts_per_source = 50\nstatus_refresh_secs = 0",
+        "duo_timeout_secs = 5\npush_timeout_secs = 30\ncheck_deadline_secs = 45\nattempts_per_user = 3\nattempts_per_source = 50\nstatus_refresh_secs = 0",
     );
     let server = Server::start(&["serve", "--config", config.to_str().unwrap()], &[]);
     assert_eq!(
