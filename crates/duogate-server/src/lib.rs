@@ -34,6 +34,7 @@ pub mod client_address;
 pub mod engine;
 pub mod listener;
 pub mod metrics;
+pub mod names;
 pub mod native;
 pub mod ontap;
 pub mod reachability;

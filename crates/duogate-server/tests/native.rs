@@ -782,3 +782,92 @@ async fn a_token_bound_to_a_tenant_reaches_nothing_outside_it() {
         .await;
     assert_eq!(status, 200, "the root connection is still there");
 }
+
+#[tokio::test]
+async fn names_hosts_keys_and_duo_ids_are_limited_before_anything_is_stored_or_sent() {
+    let svc = Service::start(true).await;
+    let root = svc.root.clone();
+    let good =
+        json!({"api_host": "http://127.0.0.1:9", "ikey": "DIXXXXXXXXXXXXXXXXXX", "skey": SKEY});
+    let long_name = "n".repeat(10_000);
+    let cases: Vec<(String, Value)> = vec![
+        (
+            "c".into(),
+            json!({"api_host": "a".repeat(100_000), "ikey": "DI1", "skey": SKEY}),
+        ),
+        (
+            "c".into(),
+            json!({"api_host": "api x.duosecurity.com", "ikey": "DI1", "skey": SKEY}),
+        ),
+        (
+            "c".into(),
+            json!({"api_host": "api-x.duosecurity.com", "ikey": "DI1", "skey": ""}),
+        ),
+        (
+            "c".into(),
+            json!({"api_host": "api-x.duosecurity.com", "ikey": "DI1", "skey": "has space"}),
+        ),
+        ("a%00b".into(), good.clone()),
+        ("a%0Ab".into(), good.clone()),
+        ("..%2Fx".into(), good.clone()),
+        ("%2E%2E".into(), good.clone()),
+        (long_name, good.clone()),
+    ];
+    for (name, body) in cases {
+        let (status, answer) = svc
+            .call(
+                Method::PUT,
+                &format!("/v1/duogate/connections/{name}"),
+                Some(&root),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 400, "{name:.20}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid", "{answer}");
+        assert!(answer.to_string().len() < 400, "the value is not echoed");
+    }
+    let stored = svc
+        .state
+        .store
+        .list_integrations_of_kind(duogate_store::integrations::IntegrationKind::Connection)
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
+    for name in [".", "..", "CON", "nul.txt", "COM1"] {
+        let (status, answer) = svc
+            .call(
+                Method::POST,
+                "/v1/duogate/accounts",
+                Some(&root),
+                Some(json!({"name": name, "password": "ontap-password-123", "role": "reader"})),
+            )
+            .await;
+        assert_eq!(status, 400, "{name}: {answer}");
+    }
+    // A 100,000-character id is refused before Duo is asked (no 502 from a doomed call).
+    let (status, _) = svc
+        .call(
+            Method::PUT,
+            "/v1/duogate/connections/c",
+            Some(&root),
+            Some(good),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, answer) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/connections/c/actions/retrieve_user_by_user_id",
+            Some(&root),
+            Some(json!({"user_id": "D".repeat(100_000)})),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("user_id:"),
+        "{answer}"
+    );
+}

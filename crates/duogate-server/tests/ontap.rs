@@ -446,6 +446,26 @@ async fn invalid_profile_bodies_get_ontap_codes_and_change_nothing() {
         ),
         (with("owner", json!("vs0")), "2", "owner"),
         (without("api_host"), "2", "api_host"),
+        (
+            with("api_host", json!("a".repeat(100_000))),
+            "2",
+            "api_host",
+        ),
+        (
+            with("api_host", json!("api-x duosecurity.com")),
+            "2",
+            "api_host",
+        ),
+        (
+            with("http_proxy", json!("a".repeat(100_000))),
+            "2",
+            "http_proxy",
+        ),
+        (
+            with("http_proxy", json!(format!("{}:3128", "p".repeat(254)))),
+            "2",
+            "http_proxy",
+        ),
         (without("integration_key"), "2", "integration_key"),
         (without("secret_key"), "2", "secret_key"),
     ];
@@ -466,6 +486,22 @@ async fn invalid_profile_bodies_get_ontap_codes_and_change_nothing() {
             reply.text
         );
         assert!(!reply.text.contains("has spaces in it"));
+        assert!(reply.text.len() < 1000, "the value is not echoed");
+    }
+    // Group names may hold `/` (Active Directory names), but not control characters, nor be
+    // `..` or longer than 256 characters.
+    for name in [
+        "a\nb".to_string(),
+        "..".into(),
+        "x\u{0}".into(),
+        "g".repeat(257),
+    ] {
+        let body = json!({"owner": {"uuid": vs0}, "name": name});
+        let reply = svc
+            .call(Method::POST, GROUPS, svc.admin(), Some(body))
+            .await;
+        assert_eq!(error_code(&reply).0, 400, "{name:.20?}: {}", reply.text);
+        assert!(reply.json["error"]["message"].is_string(), "{}", reply.text);
     }
     for (body, what) in [
         ("", "empty"),

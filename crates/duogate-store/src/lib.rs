@@ -35,6 +35,7 @@ pub mod error;
 pub mod integrations;
 pub mod mfa_requests;
 pub mod migrate;
+pub mod names;
 pub mod seal;
 pub mod seal_checks;
 pub mod tenants;

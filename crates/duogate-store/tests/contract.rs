@@ -1241,3 +1241,45 @@ async fn seal_health_names_the_keys_of_rows_this_instance_cannot_open() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn odd_object_and_account_names_are_refused_and_nothing_is_stored() {
+    on_every_engine(|store, _keyring, _url| async move {
+        let root = store.root_tenant().await.unwrap();
+        let long = "n".repeat(10_000);
+        for name in ["a\0b", "a\nb", "../x", ".", "..", long.as_str()] {
+            let refused = store
+                .create_integration(NewIntegration {
+                    tenant_id: root.id.clone(),
+                    kind: IntegrationKind::Connection,
+                    name: name.into(),
+                    config: json!({}),
+                    secret: Some(skey()),
+                })
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Invalid(_))),
+                "{name:.20?}: {refused:?}"
+            );
+        }
+        assert!(
+            store
+                .list_integrations_of_kind(IntegrationKind::Connection)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let password = SecretString::from("a long enough password".to_string());
+        for name in [".", "..", "CON", "aux.txt", "LPT1"] {
+            let refused = store
+                .create_account(name, &password, Role::Reader, None)
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Invalid(_))),
+                "{name}: {refused:?}"
+            );
+        }
+        assert!(store.list_accounts().await.unwrap().is_empty());
+    })
+    .await;
+}

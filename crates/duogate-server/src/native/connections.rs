@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -49,6 +49,8 @@ fn connection_json(integration: &Integration) -> Value {
 }
 
 fn validate(state: &AppState, input: &ConnectionInput) -> Result<ConnectionConfig, ApiError> {
+    crate::names::check_host(&input.api_host)
+        .map_err(|e| ApiError::invalid(format!("api_host: {e}")))?;
     let host =
         ApiHost::parse(&input.api_host).map_err(|e| ApiError::invalid(format!("api_host: {e}")))?;
     if host.is_plain_http() && !state.settings.allow_plain_http_duo {
@@ -58,6 +60,15 @@ fn validate(state: &AppState, input: &ConnectionInput) -> Result<ConnectionConfi
     }
     if input.ikey.trim().is_empty() {
         return Err(ApiError::invalid("ikey: must not be empty"));
+    }
+    // As the other dialects: 1 to 256 printable characters without spaces (never echoed).
+    if let Some(skey) = &input.skey {
+        let skey = skey.expose_secret();
+        if !(1..=256).contains(&skey.len()) || !skey.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ApiError::invalid(
+                "skey: 1 to 256 printable characters without spaces",
+            ));
+        }
     }
     let timeout_secs = input.timeout_secs.unwrap_or(30);
     if !(1..=600).contains(&timeout_secs) {
@@ -186,6 +197,7 @@ pub(super) async fn run_action(
         parse_body(&body)?
     };
     // Validate before touching Duo: a bad input sends nothing.
+    crate::names::check_duo_ids(&input).map_err(ApiError::invalid)?;
     let call = actions::plan(&action, &input)?;
     let stored = find(&state, &tenant.id, &name).await?;
     let config: ConnectionConfig = serde_json::from_value(stored.config.clone())
