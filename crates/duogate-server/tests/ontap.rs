@@ -1422,3 +1422,29 @@ async fn writes_are_audited_without_secrets() {
     assert!(!text.contains(&svc.keys().auth_skey));
     assert!(!text.contains("fresh-secret-key-value"));
 }
+
+#[tokio::test]
+async fn bodies_over_two_mib_are_413_in_the_ontap_envelope_and_change_nothing() {
+    let svc = Service::start().await;
+    let vs0 = svc.tenant("vs0").await;
+    svc.create_profile(&vs0, json!({})).await;
+    let before = svc.snapshot().await;
+    let big = format!("{{\"comment\": \"{}\"}}", "x".repeat(3 << 20));
+    for (method, uri) in [
+        (Method::POST, PROFILES.to_string()),
+        (Method::PATCH, format!("{PROFILES}/{vs0}")),
+        (Method::POST, GROUPS.to_string()),
+    ] {
+        let reply = svc
+            .send(method.clone(), &uri, svc.admin(), Some(big.clone()), None)
+            .await;
+        assert_eq!(
+            (reply.status, reply.json["error"]["code"].clone()),
+            (413, json!("2")),
+            "{method} {uri}: {:.200}",
+            reply.text
+        );
+        assert!(reply.json["error"]["message"].is_string());
+    }
+    assert_eq!(svc.snapshot().await, before);
+}

@@ -40,7 +40,7 @@
 //! otherwise).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -48,6 +48,7 @@ use serde_json::{Value, json};
 use duogate_store::mfa_requests::CheckJob;
 use duogate_store::tokens::Role;
 
+use super::extract::{NativeBody, NativePath, NativeQuery};
 use super::{ApiError, TenantQuery, acting_tenant, caller, parse_body};
 use crate::access::Caller;
 use crate::engine::limiter::MAX_USERNAME_BYTES;
@@ -193,8 +194,8 @@ async fn resolve(
 pub(super) async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<TenantQuery>,
-    body: axum::body::Bytes,
+    NativeQuery(query): NativeQuery<TenantQuery>,
+    NativeBody(body): NativeBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Mfa).await?;
     let input: CheckInput = parse_body(&body)?;
@@ -283,7 +284,7 @@ fn progress_json(progress: &Progress, txid: &str) -> Value {
 pub(super) async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(txid): Path<String>,
+    NativePath(txid): NativePath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let caller = caller(&state, &headers, Role::Mfa).await?;
     let not_found = || ApiError::not_found(format!("no check {txid:?}"));

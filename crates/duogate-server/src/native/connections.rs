@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,7 @@ use duogate_store::integrations::{Integration, IntegrationKind, NewIntegration};
 use duogate_store::tokens::Role;
 use duogate_store::{OptionalExt as _, StoreError};
 
+use super::extract::{NativeBody, NativePath, NativeQuery};
 use super::{ApiError, TenantQuery, acting_tenant, audit_write, caller, parse_body};
 use crate::state::AppState;
 
@@ -85,9 +86,9 @@ fn validate(state: &AppState, input: &ConnectionInput) -> Result<ConnectionConfi
 pub(super) async fn put(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
-    body: axum::body::Bytes,
+    NativePath(name): NativePath<String>,
+    NativeQuery(query): NativeQuery<TenantQuery>,
+    NativeBody(body): NativeBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     let tenant = acting_tenant(&state, &caller, &query).await?;
@@ -151,8 +152,8 @@ async fn find(state: &AppState, tenant_id: &str, name: &str) -> Result<Integrati
 pub(super) async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
+    NativePath(name): NativePath<String>,
+    NativeQuery(query): NativeQuery<TenantQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let caller = caller(&state, &headers, Role::Reader).await?;
     let tenant = acting_tenant(&state, &caller, &query).await?;
@@ -164,8 +165,8 @@ pub(super) async fn read(
 pub(super) async fn remove(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
+    NativePath(name): NativePath<String>,
+    NativeQuery(query): NativeQuery<TenantQuery>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     let tenant = acting_tenant(&state, &caller, &query).await?;
@@ -185,9 +186,9 @@ pub(super) async fn remove(
 pub(super) async fn run_action(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, action)): Path<(String, String)>,
-    Query(query): Query<TenantQuery>,
-    body: axum::body::Bytes,
+    NativePath((name, action)): NativePath<(String, String)>,
+    NativeQuery(query): NativeQuery<TenantQuery>,
+    NativeBody(body): NativeBody,
 ) -> Result<Json<ActionResult>, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     let tenant = acting_tenant(&state, &caller, &query).await?;
