@@ -414,6 +414,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::serve_listener::reload_on_sighup(bound.tls.clone());
     print_line(&line)?;
     eprintln!("duogate listening on {}", bound.url);
-    duogate_server::run(state, bound.listener, shutdown_signal()).await?;
+    let store = state.store.clone();
+    let served = duogate_server::run(state, bound.listener, shutdown_signal()).await;
+    // A clean exit leaves every write in the database file itself (SQLite's WAL emptied), so
+    // copying that file alone is a complete backup.
+    if let Err(error) = store.checkpoint_and_close().await {
+        tracing::warn!(%error, "could not checkpoint the database on shutdown");
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }

@@ -192,7 +192,9 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let _ = emulator_task.await;
     state.emulator = SavedEmulator::of(&emulator, state.emulator.port);
     let saved_at_exit = data_dir.save(&state);
-    store.close().await;
+    if let Err(error) = store.checkpoint_and_close().await {
+        tracing::warn!(%error, "could not checkpoint the database on shutdown");
+    }
     served?;
     saved_at_exit?;
     // `data_dir` is dropped here: a temporary folder goes with it.

@@ -719,3 +719,49 @@ fn a_bad_trusted_proxy_cidr_exits_2_naming_the_key_before_anything_starts() {
         200
     );
 }
+
+#[test]
+fn a_clean_shutdown_leaves_every_write_in_the_sqlite_file_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let key = "22".repeat(32);
+    let server = Server::start(
+        &["serve", "--listen", "127.0.0.1:0", "--database-url", &url],
+        &[("DUOGATE_SEAL_KEY", key.as_str())],
+    );
+    let root = server.line["root_token"].as_str().unwrap().to_string();
+    let (status, body) = server.request(
+        "POST",
+        "/v1/identity/mfa/method/duo",
+        Some(&root),
+        Some(json!({"method_name": "kept", "api_hostname": "api-deadbeef.duosecurity.com", "integration_key": "DIXXXXXXXXXXXXXXXXXX", "secret_key": "s".repeat(40)})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(server.terminate().success());
+    let wal = dir.path().join("db.sqlite-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "the WAL still holds {} bytes",
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
+    );
+    // The database file alone, copied elsewhere, has the method.
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("copy.sqlite");
+    std::fs::copy(&db, &copy).unwrap();
+    let keyring = duogate_store::Keyring::new(
+        duogate_store::SealKey::parse(&secrecy::SecretString::from(key)).unwrap(),
+    );
+    let names: Vec<String> = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = duogate_store::Store::connect(&format!("sqlite://{}", copy.display()), keyring)
+            .await
+            .unwrap();
+        let methods = store
+            .list_integrations_of_kind(duogate_store::integrations::IntegrationKind::VaultMethod)
+            .await
+            .unwrap();
+        store.close().await;
+        methods.into_iter().map(|m| m.name).collect()
+    });
+    assert_eq!(names, ["kept"]);
+}
