@@ -74,5 +74,6 @@ pub async fn run(
 ) -> std::io::Result<()> {
     ontap::spawn_status_refresher(&state);
     reachability::spawn_refresher(&state);
-    listener::serve(app(state), listener, shutdown).await
+    let header_read_timeout = state.header_read_timeout;
+    listener::serve_with(app(state), listener, shutdown, header_read_timeout).await
 }

@@ -22,6 +22,14 @@
 //! to the HTTP server through a small queue. A failed handshake (an untrusting client, a plain-HTTP request on the
 //! TLS port) is logged at debug level and the connection is closed.
 //!
+//! # Slow clients
+//!
+//! An HTTP/1 client must send a request's whole head (request line and headers) within the
+//! header-read timeout ([`DEFAULT_HEADER_READ_TIMEOUT`], `header_read_timeout_secs` in the
+//! binary's configuration), or its connection is closed: a client that opens connections and
+//! dribbles half a request line cannot hold them. [`serve_with`] runs hyper's connection
+//! builder with that timeout (axum's `serve` offers no such setting).
+//!
 //! # Errors
 //!
 //! [`TlsFilesError`] names the file and the problem, never the file's contents: a key file's
@@ -42,6 +50,9 @@ use tokio_rustls::server::TlsStream;
 
 /// How long a client has to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an HTTP/1 client may take to send a request's head (see "Slow clients").
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many TLS handshakes may be in progress at once.
 pub const MAX_CONCURRENT_HANDSHAKES: usize = 1024;
@@ -333,27 +344,88 @@ impl axum::serve::Listener for TlsListener {
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish.
 /// Handlers see the peer address as `ConnectInfo<SocketAddr>`, over plain HTTP and TLS alike.
+/// HTTP/1 request heads must arrive within [`DEFAULT_HEADER_READ_TIMEOUT`].
 pub async fn serve(
     router: axum::Router,
     listener: impl Into<Listener>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    serve_with(router, listener, shutdown, DEFAULT_HEADER_READ_TIMEOUT).await
+}
+
+/// [`serve`] with another header-read timeout.
+pub async fn serve_with(
+    router: axum::Router,
+    listener: impl Into<Listener>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    header_read_timeout: Duration,
+) -> io::Result<()> {
     match listener.into() {
         Listener::Plain(listener) => {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown)
-                .await
+            serve_connections(listener, router, shutdown, header_read_timeout).await
         }
-        // axum derives `ConnectInfo<SocketAddr>` from its own listener types only; `tap_io`
-        // wraps ours in one of them (the tap itself does nothing).
         Listener::Tls(listener) => {
-            axum::serve(listener.tap_io(|_| {}), service)
-                .with_graceful_shutdown(shutdown)
-                .await
+            serve_connections(listener, router, shutdown, header_read_timeout).await
         }
     }
+}
+
+/// The accept loop: one task per connection, hyper's HTTP/1 and HTTP/2 with a header-read
+/// timeout; on `shutdown`, stops accepting, asks every connection to finish its requests
+/// and waits for them.
+async fn serve_connections<L>(
+    mut listener: L,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    header_read_timeout: Duration,
+) -> io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let router = router.clone();
+        let mut stopping = stopping.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    tower::ServiceExt::oneshot(router.clone(), request.map(axum::body::Body::new))
+                },
+            );
+            let mut builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let connection =
+                builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(io), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::trace!(%peer, %error, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = stopping.wait_for(|stop| *stop) => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    }
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 #[cfg(test)]

@@ -63,7 +63,8 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
     /// TOML config file (keys: listen, database_url, seal_key_files (or seal_key_file),
     /// allow_plain_http_duo, tls_cert_file, tls_key_file, tls_disable, trusted_proxies (CIDRs),
-    /// forwarded_header (x-forwarded-for or forwarded), and an `enforcement` table:
+    /// forwarded_header (x-forwarded-for or forwarded), header_read_timeout_secs, and an
+    /// `enforcement` table:
     /// duo_timeout_secs, push_timeout_secs, check_deadline_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
@@ -125,9 +126,22 @@ struct ConfigFile {
     trusted_proxies: Vec<String>,
     /// `x-forwarded-for` (default) or `forwarded`: the header those proxies append to.
     forwarded_header: Option<String>,
+    /// How long an HTTP/1 client may take to send a request's head (1 to 300; default 10).
+    header_read_timeout_secs: Option<u64>,
 }
 
 impl ConfigFile {
+    /// `header_read_timeout_secs`, range-checked (the error names the key).
+    fn header_read_timeout(&self) -> Result<Duration, UsageError> {
+        match self.header_read_timeout_secs {
+            None => Ok(duogate_server::listener::DEFAULT_HEADER_READ_TIMEOUT),
+            Some(secs @ 1..=300) => Ok(Duration::from_secs(secs)),
+            Some(secs) => Err(UsageError(format!(
+                "--config: header_read_timeout_secs = {secs} is out of range 1..=300"
+            ))),
+        }
+    }
+
     /// `trusted_proxies` and `forwarded_header`, parsed (the error names the key and entry).
     fn proxy_trust(&self) -> Result<ProxyTrust, UsageError> {
         let proxies = self
@@ -355,6 +369,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = read_config_file(args.config.as_deref())?;
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
     let proxy_trust = file.proxy_trust()?;
+    let header_read_timeout = file.header_read_timeout()?;
     let tls = args.tls.choice(
         file.tls_cert_file.clone(),
         file.tls_key_file.clone(),
@@ -389,7 +404,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .with_engine(limits, rate_limits)
-    .with_proxy_trust(proxy_trust);
+    .with_proxy_trust(proxy_trust)
+    .with_header_read_timeout(header_read_timeout);
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
     let mut line = json!({"listen": local.to_string(), "url": bound.url.clone()});
     if !state.store.has_live_admin_token().await? {
