@@ -1135,6 +1135,16 @@ async fn an_async_check_whose_instance_died_ends_as_a_timeout_on_every_instance(
     assert_eq!(answers[0]["txid"], txid.as_str());
     assert_eq!(answers[1], answers[0]);
     assert_eq!(answers[2], answers[0]);
+    let ended: Vec<_> = setup
+        .state
+        .store
+        .recent_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "mfa.decision" && e.target == txid)
+        .collect();
+    assert_eq!(ended.len(), 1, "audited once: {ended:?}");
     // A decision arriving late changes nothing.
     assert!(
         setup

@@ -27,7 +27,8 @@
 //! check is still waiting (the instance deciding it died), whichever instance answers
 //! `GET check/{txid}` records and answers the final `{"result": "deny", "reason": "timeout"}`
 //! (not `error`: nobody decided within the time allowed, as with an unanswered push), so it
-//! ends the same on every instance; a decision arriving later is dropped. While it waits,
+//! ends the same on every instance; a decision arriving later is dropped. That ending is
+//! audited (`mfa.decision`, target the txid, `"overdue": true`) by the instance that wrote it. While it waits,
 //! `GET check/{txid}` shows the latest news from Duo: `{"result": "waiting", "reason":
 //! "waiting", "status": "pushed", "status_msg": …, "txid"}`, plus `verification_code` for a
 //! Verified Duo Push, which an asynchronous check against an ONTAP profile asks for (the
@@ -315,6 +316,16 @@ pub(super) async fn status(
                     txid = %txid,
                     "an asynchronous check was not decided by its deadline; ended as deny/timeout"
                 );
+                // Audited like every decision (the job does not keep the username: the
+                // target is the txid).
+                caller
+                    .audit(
+                        &state.store,
+                        "mfa.decision",
+                        &txid,
+                        json!({"result": "deny", "reason": "timeout", "overdue": true}),
+                    )
+                    .await?;
                 return Ok(Json(timed_out));
             }
             // Not overdue, or another instance just ended or decided it: read it again.

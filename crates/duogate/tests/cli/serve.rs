@@ -629,6 +629,21 @@ fn enforcement_settings_come_from_the_config_file_and_bad_values_are_named() {
         .stderr(predicate::str::contains(
             "enforcement.check_deadline_secs = 30 is out of range 60..=3600",
         ));
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{db}\"\nseal_key_file = \"{}\"\nheader_read_timeout_secs = 0\n",
+            key_file.display()
+        ),
+    )
+    .unwrap();
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "header_read_timeout_secs = 0 is out of range 1..=300",
+        ));
     write("push_taimout_secs = 60");
     assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
         .args(["serve", "--config", config.to_str().unwrap()])
