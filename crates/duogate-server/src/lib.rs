@@ -37,6 +37,7 @@ pub mod client_address;
 pub mod engine;
 pub mod listener;
 pub mod metrics;
+pub mod names;
 pub mod native;
 pub mod ontap;
 pub mod reachability;
@@ -77,6 +78,7 @@ pub async fn run(
     let options = listener::ServeOptions {
         max_connections: state.settings.max_connections,
         shutdown_timeout: state.settings.shutdown_timeout,
+        header_read_timeout: state.header_read_timeout,
     };
     listener::serve_with(app(state), listener, shutdown, options)
         .await

@@ -28,6 +28,14 @@
 //! more wait in the kernel's backlog) and the time shutdown waits for requests in flight
 //! ([`ServeOptions::shutdown_timeout`]), after which it logs how many connections it cut.
 //!
+//! # Slow clients
+//!
+//! An HTTP/1 client must send a request's whole head (request line and headers) within the
+//! header-read timeout ([`DEFAULT_HEADER_READ_TIMEOUT`], `header_read_timeout_secs` in the
+//! binary's configuration), or its connection is closed: a client that opens connections and
+//! dribbles half a request line cannot hold them. [`serve_with`] runs hyper's connection
+//! builder with that timeout (axum's `serve` offers no such setting).
+//!
 //! # Errors
 //!
 //! [`TlsFilesError`] names the file and the problem, never the file's contents: a key file's
@@ -52,6 +60,9 @@ use tokio_rustls::server::TlsStream;
 
 /// How long a client has to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an HTTP/1 client may take to send a request's head (see "Slow clients").
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many TLS handshakes may be in progress at once.
 pub const MAX_CONCURRENT_HANDSHAKES: usize = 1024;
@@ -351,6 +362,8 @@ pub struct ServeOptions {
     pub max_connections: Option<usize>,
     /// How long shutdown waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// How long an HTTP/1 client may take to send a request's head.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -358,6 +371,7 @@ impl Default for ServeOptions {
         Self {
             max_connections: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -389,6 +403,8 @@ pub async fn serve(
 ///   listen backlog (and is refused by the kernel only when that backlog is full). With TLS the
 ///   limit counts connections whose handshake is done; handshakes have their own bound
 ///   ([`MAX_CONCURRENT_HANDSHAKES`]).
+/// - **Slow clients**: an HTTP/1 request head must arrive within `header_read_timeout`, or
+///   the connection is closed.
 /// - **Shutdown**: when `shutdown` resolves, accepting stops, idle connections are closed and
 ///   requests in flight may finish for up to `shutdown_timeout`. Then `serve_with` returns,
 ///   logging and reporting ([`ShutdownReport`]) how many connections were still open: those
@@ -400,8 +416,6 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     options: ServeOptions,
 ) -> io::Result<ShutdownReport> {
-    use axum::serve::ListenerExt as _;
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let open = Arc::new(AtomicUsize::new(0));
     let slots = options
         .max_connections
@@ -417,26 +431,21 @@ pub async fn serve_with(
         );
         let _ = draining.send(());
     };
-    // axum derives `ConnectInfo<SocketAddr>` from its own listener types only; `tap_io`
-    // wraps ours in one of them (the tap itself does nothing).
+    let header_read_timeout = options.header_read_timeout;
     let served: std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<()>> + Send>> =
         match listener.into() {
-            Listener::Plain(listener) => Box::pin(
-                axum::serve(
-                    CountedListener::new(listener, slots, open.clone()).tap_io(|_| {}),
-                    service,
-                )
-                .with_graceful_shutdown(signal)
-                .into_future(),
-            ),
-            Listener::Tls(listener) => Box::pin(
-                axum::serve(
-                    CountedListener::new(listener, slots, open.clone()).tap_io(|_| {}),
-                    service,
-                )
-                .with_graceful_shutdown(signal)
-                .into_future(),
-            ),
+            Listener::Plain(listener) => Box::pin(serve_connections(
+                CountedListener::new(listener, slots, open.clone()),
+                router,
+                signal,
+                header_read_timeout,
+            )),
+            Listener::Tls(listener) => Box::pin(serve_connections(
+                CountedListener::new(listener, slots, open.clone()),
+                router,
+                signal,
+                header_read_timeout,
+            )),
         };
     let deadline = async {
         if drain_started.await.is_err() {
@@ -557,6 +566,64 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CountedConnection<T> {
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
     }
+}
+
+/// The accept loop: one task per connection, hyper's HTTP/1 and HTTP/2 with a header-read
+/// timeout; on `shutdown`, stops accepting, asks every connection to finish its requests
+/// and waits for them.
+async fn serve_connections<L>(
+    mut listener: L,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    header_read_timeout: Duration,
+) -> io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let router = router.clone();
+        let mut stopping = stopping.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    tower::ServiceExt::oneshot(router.clone(), request.map(axum::body::Body::new))
+                },
+            );
+            let mut builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let connection =
+                builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(io), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::trace!(%peer, %error, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = stopping.wait_for(|stop| *stop) => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    }
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 #[cfg(test)]

@@ -53,6 +53,8 @@ pub struct AppState {
     pub proxy_trust: Arc<crate::client_address::ProxyTrust>,
     /// The last reachability probe of the stored Duo endpoints (`GET status`).
     pub reachability: Arc<crate::reachability::Reachability>,
+    /// How long an HTTP/1 client may take to send a request's head ([`crate::run`]).
+    pub header_read_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -76,6 +78,7 @@ impl AppState {
             basic_auth: Arc::default(),
             proxy_trust: Arc::default(),
             reachability: Arc::default(),
+            header_read_timeout: crate::listener::DEFAULT_HEADER_READ_TIMEOUT,
             store,
         }
     }
@@ -97,6 +100,12 @@ impl AppState {
     /// The same state believing forwarding headers from these proxies.
     pub fn with_proxy_trust(mut self, trust: crate::client_address::ProxyTrust) -> Self {
         self.proxy_trust = Arc::new(trust);
+        self
+    }
+
+    /// The same state giving HTTP/1 clients `timeout` to send a request's head.
+    pub fn with_header_read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.header_read_timeout = timeout;
         self
     }
 

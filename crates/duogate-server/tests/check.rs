@@ -32,6 +32,7 @@ impl Setup {
                 push_timeout: Duration::from_secs(30),
                 poll_interval: Duration::from_millis(100),
                 rate_limit_attempts: 7,
+                check_deadline: Duration::from_secs(120),
             },
             rate_limits,
         )
@@ -605,6 +606,7 @@ async fn the_fail_mode_matrix_holds_through_the_api() {
             poll_interval: Duration::from_millis(100),
             // Two attempts: a 429 storm outlasts the backoff after about a second.
             rate_limit_attempts: 2,
+            check_deadline: Duration::from_secs(120),
         },
         RateLimits {
             per_user: 1000,
@@ -939,6 +941,7 @@ async fn an_async_check_shows_the_verified_push_code_while_waiting_then_decides(
             push_timeout: Duration::from_secs(30),
             poll_interval: Duration::from_millis(100),
             rate_limit_attempts: 7,
+            check_deadline: Duration::from_secs(120),
         },
         RateLimits::default(),
     )
@@ -1019,4 +1022,153 @@ async fn an_async_check_shows_the_verified_push_code_while_waiting_then_decides(
     assert_eq!(got, ("allow".to_string(), "approved".to_string()));
     let last = setup.duo.transactions().await;
     assert_eq!(last.last().unwrap()["choice"], "push1");
+}
+
+#[tokio::test]
+async fn an_async_check_is_read_only_by_callers_of_its_tenant() {
+    let setup = Setup::start(RateLimits::default()).await;
+    setup.emulator_user("alice", "approve").await;
+    let method_id = setup.vault_method("corp").await;
+    let (status, started) = setup
+        .call(
+            Method::POST,
+            "/v1/duogate/check",
+            Some(&setup.root),
+            Some(json!({"method": method_id, "username": "alice", "async": true})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let txid = started["txid"].as_str().unwrap().to_string();
+    setup
+        .state
+        .store
+        .create_tenant(&TenantPath::parse("elsewhere").unwrap())
+        .await
+        .unwrap();
+    let outsider = setup.token(Role::Mfa, Some("elsewhere")).await;
+    let unknown_txid = "00000000-0000-4000-8000-000000000000";
+    let (unknown_status, unknown) = setup
+        .call(
+            Method::GET,
+            &format!("/v1/duogate/check/{unknown_txid}"),
+            Some(&outsider),
+            None,
+        )
+        .await;
+    assert_eq!(unknown_status, 404, "{unknown}");
+    // Until and after the decision, the other tenant's caller sees exactly an unknown txid.
+    let read_as_outsider = || async {
+        setup
+            .call(
+                Method::GET,
+                &format!("/v1/duogate/check/{txid}"),
+                Some(&outsider),
+                None,
+            )
+            .await
+    };
+    let (status, body) = read_as_outsider().await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        body.to_string().replace(&txid, unknown_txid),
+        unknown.to_string()
+    );
+    let decided = poll_check(&setup, &txid, |body| body["result"] != "waiting").await;
+    assert_eq!(decided["result"], "allow", "{decided}");
+    let (status, body) = read_as_outsider().await;
+    assert_eq!(status, 404, "{body}");
+    assert!(!body.to_string().contains("allow"), "{body}");
+    // A caller bound to the check's own tenant reads it.
+    let insider = setup.token(Role::Mfa, Some("")).await;
+    let (status, body) = setup
+        .call(
+            Method::GET,
+            &format!("/v1/duogate/check/{txid}"),
+            Some(&insider),
+            None,
+        )
+        .await;
+    assert_eq!((status, &body["result"]), (200, &json!("allow")), "{body}");
+}
+
+#[tokio::test]
+async fn an_async_check_whose_instance_died_ends_as_a_timeout_on_every_instance() {
+    let setup = Setup::start(RateLimits::default()).await;
+    let root_tenant = setup
+        .state
+        .store
+        .tenant(&TenantPath::parse("").unwrap())
+        .await
+        .unwrap();
+    // The job an instance recorded before dying: its deadline (plus the grace) has passed and
+    // nobody will ever decide it.
+    let txid = setup
+        .state
+        .store
+        .create_check_job(&root_tenant.id, -30, 600)
+        .await
+        .unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        setup._dir.path().join("s.db").display()
+    );
+    let other = AppState::new(
+        duogate_store::Store::connect(&url, support::keyring())
+            .await
+            .unwrap(),
+        ServiceSettings::default(),
+    );
+    let mut answers = Vec::new();
+    for state in [&setup.state, &other, &setup.state] {
+        let (status, body) = support::send(
+            state,
+            "GET",
+            &format!("/v1/duogate/check/{txid}"),
+            &[("x-vault-token", setup.root.as_str())],
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        answers.push(body);
+    }
+    assert_eq!(answers[0]["result"], "deny", "{}", answers[0]);
+    assert_eq!(answers[0]["reason"], "timeout", "{}", answers[0]);
+    assert_eq!(answers[0]["txid"], txid.as_str());
+    assert_eq!(answers[1], answers[0]);
+    assert_eq!(answers[2], answers[0]);
+    let ended: Vec<_> = setup
+        .state
+        .store
+        .recent_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "mfa.decision" && e.target == txid)
+        .collect();
+    assert_eq!(ended.len(), 1, "audited once: {ended:?}");
+    // A decision arriving late changes nothing.
+    assert!(
+        setup
+            .state
+            .store
+            .finish_check_job(&txid, &json!({"result": "allow"}))
+            .await
+            .is_err()
+    );
+    // A check still within its deadline keeps waiting.
+    let fresh = setup
+        .state
+        .store
+        .create_check_job(&root_tenant.id, 90, 600)
+        .await
+        .unwrap();
+    let (_, body) = support::send(
+        &other,
+        "GET",
+        &format!("/v1/duogate/check/{fresh}"),
+        &[("x-vault-token", setup.root.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(body["result"], "waiting", "{body}");
 }

@@ -41,6 +41,7 @@ fn limits() -> Limits {
         push_timeout: Duration::from_secs(30),
         poll_interval: Duration::from_millis(200),
         rate_limit_attempts: 7,
+        check_deadline: Duration::from_secs(120),
     }
 }
 
@@ -551,4 +552,51 @@ async fn a_429_with_retry_after_is_waited_out_for_exactly_that_long() {
         waited >= Duration::from_secs(10) && waited < Duration::from_millis(10_500),
         "waited {waited:?} beyond the baseline {baseline:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_whole_check_is_cut_at_its_deadline_following_fail_mode_only_before_the_auth_phase() {
+    let duo = Duo::start(Duration::from_secs(3600)).await;
+    duo.user("alice", "approve", &["123456"]).await;
+    duo.user("silent", "timeout", &["123456"]).await;
+    // A 429 storm on preauth, each asking for 30 s: riding it out would take three minutes.
+    duo.control(
+        "POST",
+        "/_emulator/faults",
+        json!({"kind": "rate_limit", "every": 1, "paths": ["/auth/v2/preauth"], "retry_after": 30}),
+    )
+    .await;
+    let capped = Limits {
+        check_deadline: Duration::from_secs(20),
+        ..limits()
+    };
+    let login = attempt("alice", Credential::Push);
+    let cases = [
+        (Policy::FailClosed, Outcome::Deny, Reason::Timeout),
+        (unix(FailMode::Safe, 1), Outcome::Allow, Reason::FailSafe),
+        (unix(FailMode::Secure, 1), Outcome::Deny, Reason::FailSecure),
+    ];
+    for (policy, outcome, reason) in cases {
+        let started = tokio::time::Instant::now();
+        let decision = decide(&duo.target(), &login, &policy, &capped).await;
+        expect(&decision, outcome, reason, &format!("429 storm {policy:?}"));
+        assert!(
+            started.elapsed() <= Duration::from_secs(21),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    clear_faults(&duo).await;
+    // Once `auth` is sent, the deadline denies whatever fail_mode says (the push deadline,
+    // 30 s, is later than the check's, 20 s).
+    let started = tokio::time::Instant::now();
+    let decision = decide(
+        &duo.target(),
+        &attempt("silent", Credential::Push),
+        &unix(FailMode::Safe, 3),
+        &capped,
+    )
+    .await;
+    expect(&decision, Outcome::Deny, Reason::Timeout, "after auth");
+    assert!(started.elapsed() <= Duration::from_secs(21));
 }

@@ -44,6 +44,7 @@ fn engine_limits() -> Limits {
         push_timeout: Duration::from_secs(30),
         poll_interval: Duration::from_millis(100),
         rate_limit_attempts: 7,
+        check_deadline: Duration::from_secs(120),
     }
 }
 

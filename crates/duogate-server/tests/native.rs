@@ -783,3 +783,204 @@ async fn a_token_bound_to_a_tenant_reaches_nothing_outside_it() {
         .await;
     assert_eq!(status, 200, "the root connection is still there");
 }
+
+#[tokio::test]
+async fn names_hosts_keys_and_duo_ids_are_limited_before_anything_is_stored_or_sent() {
+    let svc = Service::start(true).await;
+    let root = svc.root.clone();
+    let good =
+        json!({"api_host": "http://127.0.0.1:9", "ikey": "DIXXXXXXXXXXXXXXXXXX", "skey": SKEY});
+    let long_name = "n".repeat(10_000);
+    let cases: Vec<(String, Value)> = vec![
+        (
+            "c".into(),
+            json!({"api_host": "a".repeat(100_000), "ikey": "DI1", "skey": SKEY}),
+        ),
+        (
+            "c".into(),
+            json!({"api_host": "api x.duosecurity.com", "ikey": "DI1", "skey": SKEY}),
+        ),
+        (
+            "c".into(),
+            json!({"api_host": "api-x.duosecurity.com", "ikey": "DI1", "skey": ""}),
+        ),
+        (
+            "c".into(),
+            json!({"api_host": "api-x.duosecurity.com", "ikey": "DI1", "skey": "has space"}),
+        ),
+        ("a%00b".into(), good.clone()),
+        ("a%0Ab".into(), good.clone()),
+        ("..%2Fx".into(), good.clone()),
+        ("%2E%2E".into(), good.clone()),
+        (long_name, good.clone()),
+    ];
+    for (name, body) in cases {
+        let (status, answer) = svc
+            .call(
+                Method::PUT,
+                &format!("/v1/duogate/connections/{name}"),
+                Some(&root),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 400, "{name:.20}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid", "{answer}");
+        assert!(answer.to_string().len() < 400, "the value is not echoed");
+    }
+    let stored = svc
+        .state
+        .store
+        .list_integrations_of_kind(duogate_store::integrations::IntegrationKind::Connection)
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
+    for name in [".", "..", "CON", "nul.txt", "COM1"] {
+        let (status, answer) = svc
+            .call(
+                Method::POST,
+                "/v1/duogate/accounts",
+                Some(&root),
+                Some(json!({"name": name, "password": "ontap-password-123", "role": "reader"})),
+            )
+            .await;
+        assert_eq!(status, 400, "{name}: {answer}");
+    }
+    // A 100,000-character id is refused before Duo is asked (no 502 from a doomed call).
+    let (status, _) = svc
+        .call(
+            Method::PUT,
+            "/v1/duogate/connections/c",
+            Some(&root),
+            Some(good),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, answer) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/connections/c/actions/retrieve_user_by_user_id",
+            Some(&root),
+            Some(json!({"user_id": "D".repeat(100_000)})),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("user_id:"),
+        "{answer}"
+    );
+}
+
+/// A raw request: status and body text.
+async fn raw_call(svc: &Service, method: Method, path: &str, body: Vec<u8>) -> (u16, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("X-Vault-Token", svc.root.as_str())
+        .header("Content-Type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let response = app(svc.state.clone()).oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn bad_query_strings_big_bodies_and_empty_paths_answer_in_the_native_envelope() {
+    let svc = Service::start(false).await;
+    let cases = [
+        (
+            Method::GET,
+            "/v1/duogate/audit?limit=-1",
+            Vec::new(),
+            400,
+            "invalid",
+        ),
+        (
+            Method::GET,
+            "/v1/duogate/audit?limit=x",
+            Vec::new(),
+            400,
+            "invalid",
+        ),
+        (
+            Method::GET,
+            "/v1/duogate/status?refresh=maybe",
+            Vec::new(),
+            400,
+            "invalid",
+        ),
+        (
+            Method::PUT,
+            "/v1/duogate/connections/c?tenant=%FF",
+            b"{}".to_vec(),
+            400,
+            "invalid",
+        ),
+        (
+            Method::POST,
+            "/v1/duogate/tenants",
+            vec![b' '; 3 << 20],
+            413,
+            "too_large",
+        ),
+        (
+            Method::DELETE,
+            "/v1/duogate/tenants/",
+            Vec::new(),
+            404,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            "/v1/duogate/connections/%FF",
+            Vec::new(),
+            400,
+            "invalid",
+        ),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (got, text) = raw_call(&svc, method.clone(), path, body).await;
+        let answer: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text:.200}"));
+        assert_eq!(
+            (got, answer["error"]["code"].clone()),
+            (status, json!(code)),
+            "{method} {path}: {text:.200}"
+        );
+        assert!(answer["error"]["message"].is_string(), "{text:.200}");
+    }
+    // limit=0 answers no entries (there is one).
+    let (status, _) = svc
+        .call(
+            Method::POST,
+            "/v1/duogate/tenants",
+            Some(&svc.root),
+            Some(json!({"path": "acme"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, audit) = svc
+        .call(
+            Method::GET,
+            "/v1/duogate/audit?limit=0",
+            Some(&svc.root),
+            None,
+        )
+        .await;
+    assert_eq!((status, audit), (200, json!({"entries": []})));
+    let (_, audit) = svc
+        .call(
+            Method::GET,
+            "/v1/duogate/audit?limit=1",
+            Some(&svc.root),
+            None,
+        )
+        .await;
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 1, "{audit}");
+}

@@ -447,6 +447,26 @@ async fn invalid_profile_bodies_get_ontap_codes_and_change_nothing() {
         ),
         (with("owner", json!("vs0")), "2", "owner"),
         (without("api_host"), "2", "api_host"),
+        (
+            with("api_host", json!("a".repeat(100_000))),
+            "2",
+            "api_host",
+        ),
+        (
+            with("api_host", json!("api-x duosecurity.com")),
+            "2",
+            "api_host",
+        ),
+        (
+            with("http_proxy", json!("a".repeat(100_000))),
+            "2",
+            "http_proxy",
+        ),
+        (
+            with("http_proxy", json!(format!("{}:3128", "p".repeat(254)))),
+            "2",
+            "http_proxy",
+        ),
         (without("integration_key"), "2", "integration_key"),
         (without("secret_key"), "2", "secret_key"),
     ];
@@ -467,6 +487,22 @@ async fn invalid_profile_bodies_get_ontap_codes_and_change_nothing() {
             reply.text
         );
         assert!(!reply.text.contains("has spaces in it"));
+        assert!(reply.text.len() < 1000, "the value is not echoed");
+    }
+    // Group names may hold `/` (Active Directory names), but not control characters, nor be
+    // `..` or longer than 256 characters.
+    for name in [
+        "a\nb".to_string(),
+        "..".into(),
+        "x\u{0}".into(),
+        "g".repeat(257),
+    ] {
+        let body = json!({"owner": {"uuid": vs0}, "name": name});
+        let reply = svc
+            .call(Method::POST, GROUPS, svc.admin(), Some(body))
+            .await;
+        assert_eq!(error_code(&reply).0, 400, "{name:.20?}: {}", reply.text);
+        assert!(reply.json["error"]["message"].is_string(), "{}", reply.text);
     }
     for (body, what) in [
         ("", "empty"),
@@ -1389,4 +1425,30 @@ async fn writes_are_audited_without_secrets() {
     let text = format!("{entries:?}");
     assert!(!text.contains(&svc.keys().auth_skey));
     assert!(!text.contains("fresh-secret-key-value"));
+}
+
+#[tokio::test]
+async fn bodies_over_two_mib_are_413_in_the_ontap_envelope_and_change_nothing() {
+    let svc = Service::start().await;
+    let vs0 = svc.tenant("vs0").await;
+    svc.create_profile(&vs0, json!({})).await;
+    let before = svc.snapshot().await;
+    let big = format!("{{\"comment\": \"{}\"}}", "x".repeat(3 << 20));
+    for (method, uri) in [
+        (Method::POST, PROFILES.to_string()),
+        (Method::PATCH, format!("{PROFILES}/{vs0}")),
+        (Method::POST, GROUPS.to_string()),
+    ] {
+        let reply = svc
+            .send(method.clone(), &uri, svc.admin(), Some(big.clone()), None)
+            .await;
+        assert_eq!(
+            (reply.status, reply.json["error"]["code"].clone()),
+            (413, json!("2")),
+            "{method} {uri}: {:.200}",
+            reply.text
+        );
+        assert!(reply.json["error"]["message"].is_string());
+    }
+    assert_eq!(svc.snapshot().await, before);
 }

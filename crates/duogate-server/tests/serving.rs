@@ -53,6 +53,7 @@ async fn shutdown_cuts_and_counts_connections_whose_requests_outlive_the_timeout
         ServeOptions {
             max_connections: None,
             shutdown_timeout: Duration::ZERO,
+            ..ServeOptions::default()
         },
     ));
     let finished = tokio::task::spawn_blocking(move || get(addr, "/ok"))
@@ -83,6 +84,7 @@ async fn a_drained_server_reports_no_cut_connections() {
             max_connections: Some(1),
             // Never reached: nothing is in flight at shutdown.
             shutdown_timeout: Duration::from_secs(3600),
+            ..ServeOptions::default()
         },
     ));
     for _ in 0..3 {
@@ -112,6 +114,7 @@ async fn over_the_connection_limit_a_client_waits_unaccepted() {
         ServeOptions {
             max_connections: Some(1),
             shutdown_timeout: Duration::ZERO,
+            ..ServeOptions::default()
         },
     ));
     let first = tokio::task::spawn_blocking(move || get(addr, "/hang"));

@@ -2652,3 +2652,33 @@ async fn a_token_bound_to_a_namespace_works_inside_it() {
     .await
     .denied();
 }
+
+#[tokio::test]
+async fn overlong_or_odd_hosts_and_method_names_are_refused_in_vaults_format_and_store_nothing() {
+    let svc = Service::start().await;
+    let long_host = "a".repeat(100_000);
+    for body in [
+        duo(json!({"api_hostname": long_host})),
+        duo(json!({"api_hostname": format!("{}.duosecurity.com", "a".repeat(250))})),
+        duo(json!({"api_hostname": "api-x duosecurity.com"})),
+        duo(json!({"method_name": "a/b"})),
+        duo(json!({"method_name": "a\nb"})),
+        duo(json!({"method_name": ".."})),
+        duo(json!({"method_name": "n".repeat(129)})),
+    ] {
+        let error = svc
+            .send(svc.r("POST", DUO).json(&body))
+            .await
+            .one_error(400);
+        assert!(error.len() < 200, "the value is not echoed: {error:.80}");
+    }
+    svc.list_methods(None).await.empty_errors(404);
+    let accessor = svc.mount_trusted(None).await;
+    let error = svc
+        .send(svc.r("POST", format!("{STEPUP}/stepup")).json(&duo(
+            json!({"api_hostname": long_host, "mount_accessor": accessor}),
+        )))
+        .await
+        .one_error(400);
+    assert!(error.starts_with("api_hostname:"), "{error:.80}");
+}

@@ -42,6 +42,7 @@ impl Vault {
                 push_timeout: Duration::from_secs(30),
                 poll_interval: Duration::from_millis(100),
                 rate_limit_attempts: 7,
+                check_deadline: Duration::from_secs(120),
             },
             RateLimits::default(),
         );

@@ -38,10 +38,7 @@ const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$lDlS2
 pub const MIN_PASSWORD_LEN: usize = 12;
 
 fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+    crate::names::is_valid_account_name(name)
 }
 
 /// An account with what a login is checked against.
@@ -130,7 +127,7 @@ impl Store {
     ) -> Result<Account, StoreError> {
         if !valid_name(name) {
             return Err(StoreError::Invalid(
-                "name: 1-64 letters, digits, '-', '_', '.' or '@'".into(),
+                "name: 1-64 letters, digits, '-', '_', '.' or '@'; not dots alone nor a device name (CON, NUL, COM1, …)".into(),
             ));
         }
         hash_password(password)?;

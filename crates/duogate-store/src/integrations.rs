@@ -123,8 +123,11 @@ fn integration_from(row: &sqlx::any::AnyRow) -> Result<Integration, StoreError> 
 impl Store {
     /// Creates an integration; `Conflict` if the tenant already has one of this kind and name.
     pub async fn create_integration(&self, new: NewIntegration) -> Result<Integration, StoreError> {
-        if new.name.trim().is_empty() {
-            return Err(StoreError::Invalid("name: must not be empty".into()));
+        match new.kind {
+            IntegrationKind::OntapGroup | IntegrationKind::AuthMount => {
+                crate::names::check_group_name(&new.name)?
+            }
+            _ => crate::names::check_object_name(&new.name)?,
         }
         self.tenant_by_id(&new.tenant_id)
             .await
@@ -171,7 +174,8 @@ impl Store {
     }
 
     /// [`Store::update_integration`], also renaming it when `name` is `Some` (`Conflict` if the
-    /// tenant has another integration of this kind with that name; then nothing changes).
+    /// tenant has another integration of this kind with that name; then nothing changes). A
+    /// new name follows [`crate::names::check_object_name`].
     pub async fn update_integration_renamed(
         &self,
         id: &str,
@@ -179,8 +183,8 @@ impl Store {
         config: Value,
         secret: Option<SecretString>,
     ) -> Result<Integration, StoreError> {
-        if name.is_some_and(|n| n.trim().is_empty()) {
-            return Err(StoreError::Invalid("name: must not be empty".into()));
+        if let Some(name) = name {
+            crate::names::check_object_name(name)?;
         }
         let now = self.now();
         let mut tx = self.pool.begin().await?;

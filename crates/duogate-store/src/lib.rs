@@ -51,6 +51,7 @@ pub mod error;
 pub mod integrations;
 pub mod mfa_requests;
 pub mod migrate;
+pub mod names;
 pub mod seal;
 pub mod seal_checks;
 pub mod tenants;
@@ -60,6 +61,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::AnyPool;
+use sqlx::Row as _;
 use sqlx::any::AnyPoolOptions;
 
 pub use error::{OptionalExt, StoreError};
@@ -307,6 +309,33 @@ impl Store {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Ends a clean shutdown: with SQLite, first moves the write-ahead log into the main file
+    /// and empties it (`PRAGMA wal_checkpoint(TRUNCATE)`), so a copy of the database file
+    /// alone holds every write; then closes the pool (PostgreSQL: only that). A checkpoint
+    /// that cannot finish (a reader still busy) is reported as an error after the pool is
+    /// closed; SQLite then checkpoints when its last connection closes, as far as it can.
+    pub async fn checkpoint_and_close(&self) -> Result<(), StoreError> {
+        let checkpoint = if self.engine == Engine::Sqlite {
+            match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await
+            {
+                Ok(row) => match row.try_get::<i64, _>(0) {
+                    Ok(0) => Ok(()),
+                    Ok(_) => Err(StoreError::Invalid(
+                        "the WAL checkpoint could not finish: the database was busy".into(),
+                    )),
+                    Err(e) => Err(e.into()),
+                },
+                Err(e) => Err(e.into()),
+            }
+        } else {
+            Ok(())
+        };
+        self.pool.close().await;
+        checkpoint
     }
 
     pub(crate) fn now(&self) -> i64 {

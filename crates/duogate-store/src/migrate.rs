@@ -70,6 +70,15 @@ const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX attempt_counters_window ON attempt_counters (window_start)",
         ],
     },
+    // Check jobs remember their tenant (who may read them) and their decision deadline (after
+    // which any instance ends them); jobs from before have neither.
+    Migration {
+        version: 7,
+        statements: &[
+            "ALTER TABLE check_jobs ADD COLUMN tenant_id TEXT",
+            "ALTER TABLE check_jobs ADD COLUMN decide_by BIGINT",
+        ],
+    },
 ];
 
 fn for_engine(statement: &str, engine: Engine) -> String {

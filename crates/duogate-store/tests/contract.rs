@@ -820,7 +820,7 @@ async fn a_pending_mfa_request_is_shared_consumed_once_and_expires() {
 async fn a_check_job_is_waiting_then_decided_on_every_instance_until_it_expires() {
     use duogate_store::mfa_requests::CheckJob;
     on_every_engine(|store, keyring, url| async move {
-        let id = store.create_check_job(600).await.unwrap();
+        let id = store.create_check_job("t1", 90, 600).await.unwrap();
         let other = Store::connect(&url, keyring.clone()).await.unwrap();
         assert_eq!(other.check_job(&id).await.unwrap(), CheckJob::Waiting);
         store
@@ -854,10 +854,61 @@ async fn a_check_job_is_waiting_then_decided_on_every_instance_until_it_expires(
 }
 
 #[tokio::test]
+async fn an_overdue_check_job_is_ended_once_by_any_instance_and_keeps_its_tenant() {
+    use duogate_store::mfa_requests::{CheckJob, CheckJobEntry};
+    on_every_engine(|store, keyring, url| async move {
+        let id = store.create_check_job("tenant-a", 90, 600).await.unwrap();
+        let entry = store.check_job_entry(&id).await.unwrap();
+        assert_eq!(entry.tenant_id.as_deref(), Some("tenant-a"));
+        let decide_by = entry.decide_by.expect("a deadline");
+        let timeout = json!({"result": "deny", "reason": "timeout"});
+        // Not overdue yet (within the deadline plus grace): nothing changes.
+        assert!(
+            !store
+                .end_overdue_check_job(&id, 10, &timeout)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.check_job(&id).await.unwrap(), CheckJob::Waiting);
+        // 101 s later the deadline (90 s) plus grace (10 s) has passed on another instance.
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(101);
+        let future =
+            Store::connect_with_clock(&url, keyring.clone(), std::sync::Arc::new(move || later))
+                .await
+                .unwrap();
+        assert!(
+            future
+                .end_overdue_check_job(&id, 10, &timeout)
+                .await
+                .unwrap()
+        );
+        // Once ended, a second ending and the (late) real decision change nothing.
+        let other = json!({"result": "deny", "reason": "other"});
+        assert!(!future.end_overdue_check_job(&id, 10, &other).await.unwrap());
+        assert!(matches!(
+            store
+                .finish_check_job(&id, &json!({"result": "allow"}))
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.check_job_entry(&id).await.unwrap(),
+            CheckJobEntry {
+                tenant_id: Some("tenant-a".into()),
+                decide_by: Some(decide_by),
+                job: CheckJob::Decided(timeout),
+            }
+        );
+        future.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn check_progress_shows_until_the_decision_and_never_replaces_it() {
     use duogate_store::mfa_requests::CheckJob;
     on_every_engine(|store, keyring, url| async move {
-        let id = store.create_check_job(600).await.unwrap();
+        let id = store.create_check_job("t1", 90, 600).await.unwrap();
         let other = Store::connect(&url, keyring).await.unwrap();
         let first = json!({"result": "waiting", "verification_code": "123"});
         assert!(store.record_check_progress(&id, &first).await.unwrap());
@@ -1218,6 +1269,48 @@ async fn seal_health_names_the_keys_of_rows_this_instance_cannot_open() {
         assert_eq!(health.missing_key_ids, vec![new_key.id_hex()]);
         assert!(rotated.seal_health().await.unwrap().is_ok());
         rotated.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn odd_object_and_account_names_are_refused_and_nothing_is_stored() {
+    on_every_engine(|store, _keyring, _url| async move {
+        let root = store.root_tenant().await.unwrap();
+        let long = "n".repeat(10_000);
+        for name in ["a\0b", "a\nb", "../x", ".", "..", long.as_str()] {
+            let refused = store
+                .create_integration(NewIntegration {
+                    tenant_id: root.id.clone(),
+                    kind: IntegrationKind::Connection,
+                    name: name.into(),
+                    config: json!({}),
+                    secret: Some(skey()),
+                })
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Invalid(_))),
+                "{name:.20?}: {refused:?}"
+            );
+        }
+        assert!(
+            store
+                .list_integrations_of_kind(IntegrationKind::Connection)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let password = SecretString::from("a long enough password".to_string());
+        for name in [".", "..", "CON", "aux.txt", "LPT1"] {
+            let refused = store
+                .create_account(name, &password, Role::Reader, None)
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Invalid(_))),
+                "{name}: {refused:?}"
+            );
+        }
+        assert!(store.list_accounts().await.unwrap().is_empty());
     })
     .await;
 }

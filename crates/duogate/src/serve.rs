@@ -77,9 +77,9 @@ pub struct ServeArgs {
     /// TOML config file (keys: listen, database_url, seal_key_files (or seal_key_file),
     /// allow_plain_http_duo, tls_cert_file, tls_key_file, tls_disable, trusted_proxies (CIDRs),
     /// forwarded_header (x-forwarded-for or forwarded), log_format, workers,
-    /// shutdown_timeout_secs, max_connections, metrics_token, a `database` table:
-    /// max_connections, statement_timeout_ms, and an `enforcement` table:
-    /// duo_timeout_secs, push_timeout_secs, attempts_per_user,
+    /// shutdown_timeout_secs, max_connections, header_read_timeout_secs, metrics_token, a
+    /// `database` table: max_connections, statement_timeout_ms, and an `enforcement` table:
+    /// duo_timeout_secs, push_timeout_secs, check_deadline_secs, attempts_per_user,
     /// attempts_per_source (per minute), status_refresh_secs).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -164,6 +164,8 @@ struct ConfigFile {
     trusted_proxies: Vec<String>,
     /// `x-forwarded-for` (default) or `forwarded`: the header those proxies append to.
     forwarded_header: Option<String>,
+    /// How long an HTTP/1 client may take to send a request's head (1 to 300; default 10).
+    header_read_timeout_secs: Option<u64>,
 }
 
 /// `[database]` in `--config`: the pool.
@@ -251,6 +253,17 @@ struct OperationalSettings {
 }
 
 impl ConfigFile {
+    /// `header_read_timeout_secs`, range-checked (the error names the key).
+    fn header_read_timeout(&self) -> Result<Duration, UsageError> {
+        match self.header_read_timeout_secs {
+            None => Ok(duogate_server::listener::DEFAULT_HEADER_READ_TIMEOUT),
+            Some(secs @ 1..=300) => Ok(Duration::from_secs(secs)),
+            Some(secs) => Err(UsageError(format!(
+                "--config: header_read_timeout_secs = {secs} is out of range 1..=300"
+            ))),
+        }
+    }
+
     /// `trusted_proxies` and `forwarded_header`, parsed (the error names the key and entry).
     fn proxy_trust(&self) -> Result<ProxyTrust, UsageError> {
         let proxies = self
@@ -329,6 +342,9 @@ struct EnforcementConfig {
     duo_timeout_secs: u64,
     /// How long a push may wait for an answer, in all.
     push_timeout_secs: u64,
+    /// The most one whole check may take (every Duo call, 429 waits and retries); by default
+    /// `push_timeout_secs + 15`.
+    check_deadline_secs: Option<u64>,
     /// Attempts per user of one integration per minute.
     attempts_per_user: usize,
     /// Attempts per source address per minute.
@@ -345,6 +361,7 @@ impl Default for EnforcementConfig {
         Self {
             duo_timeout_secs: limits.call_timeout.as_secs(),
             push_timeout_secs: limits.push_timeout.as_secs(),
+            check_deadline_secs: None,
             attempts_per_user: rates.per_user,
             attempts_per_source: rates.per_source,
             status_refresh_secs: 300,
@@ -368,6 +385,14 @@ impl EnforcementConfig {
         };
         check("duo_timeout_secs", self.duo_timeout_secs, 1..=120)?;
         check("push_timeout_secs", self.push_timeout_secs, 5..=600)?;
+        let check_deadline_secs = self
+            .check_deadline_secs
+            .unwrap_or(self.push_timeout_secs + 15);
+        check(
+            "check_deadline_secs",
+            check_deadline_secs,
+            self.push_timeout_secs..=3600,
+        )?;
         check(
             "attempts_per_user",
             self.attempts_per_user as u64,
@@ -384,6 +409,7 @@ impl EnforcementConfig {
         let limits = Limits {
             call_timeout: Duration::from_secs(self.duo_timeout_secs),
             push_timeout: Duration::from_secs(self.push_timeout_secs),
+            check_deadline: Duration::from_secs(check_deadline_secs),
             ..Limits::default()
         };
         let rates = RateLimits {
@@ -526,6 +552,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (limits, rate_limits, status_refresh) = file.enforcement.settings()?;
     let operational = file.operational(&args)?;
     let proxy_trust = file.proxy_trust()?;
+    let header_read_timeout = file.header_read_timeout()?;
     let tls = args.tls.choice(
         file.tls_cert_file.clone(),
         file.tls_key_file.clone(),
@@ -564,7 +591,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .with_engine(limits, rate_limits)
-    .with_proxy_trust(proxy_trust);
+    .with_proxy_trust(proxy_trust)
+    .with_header_read_timeout(header_read_timeout);
     // First start (no live admin token): mint one, shown once, like `vault operator init`.
     let mut line = json!({"listen": local.to_string(), "url": bound.url.clone()});
     if !state.store.has_live_admin_token().await? {
@@ -590,7 +618,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::serve_listener::reload_on_sighup(bound.tls.clone());
     print_line(&line)?;
     tracing::info!(url = %bound.url, "duogate ready");
-    duogate_server::run(state, bound.listener, shutdown_signal()).await?;
+    let store = state.store.clone();
+    let served = duogate_server::run(state, bound.listener, shutdown_signal()).await;
+    // A clean exit leaves every write in the database file itself (SQLite's WAL emptied), so
+    // copying that file alone is a complete backup.
+    if let Err(error) = store.checkpoint_and_close().await {
+        tracing::warn!(%error, "could not checkpoint the database on shutdown");
+    }
+    served?;
     tracing::info!("duogate stopped");
     Ok(ExitCode::SUCCESS)
 }

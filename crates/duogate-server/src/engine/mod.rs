@@ -53,12 +53,19 @@
 //! [`ClientConfig::max_retry_after`] default, the longest wait of Duo's own schedule).
 //!
 //! Time: every Duo call has the client's timeout; the whole push wait is bounded by
-//! [`Limits::push_timeout`]; waits use tokio's clock, so tests run them with a paused clock.
+//! [`Limits::push_timeout`]; the whole decision (every call, 429 waits and retries included)
+//! by [`Limits::check_deadline`]. When that passes, the decision is deny with
+//! [`Reason::Timeout`], except under the Unix policy before the auth phase has begun (no
+//! `auth` sent yet: ping and preauth were still being ridden out), where `fail_mode` applies
+//! as for any other trouble reaching Duo. Waits use tokio's clock, so tests run them with a
+//! paused clock.
 //! Nothing here logs or returns a passcode or secret.
 //!
 //! Modules: [`limiter`] (attempt rate limits per user and per source).
 
 pub mod limiter;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 tokio::task_local! {
     /// Where the Duo calls of the decision being made are counted ([`with_call_metrics`]).
@@ -309,6 +316,9 @@ pub struct Limits {
     /// s between them, or what a `Retry-After` asks for, up to 32 s); when they run out the call
     /// fails.
     pub rate_limit_attempts: u32,
+    /// The most one whole decision may take (see the module documentation); at least
+    /// `push_timeout`, or pushes are cut short.
+    pub check_deadline: Duration,
 }
 
 impl Default for Limits {
@@ -318,6 +328,7 @@ impl Default for Limits {
             push_timeout: Duration::from_secs(75),
             poll_interval: Duration::from_secs(1),
             rate_limit_attempts: 7,
+            check_deadline: Duration::from_secs(90),
         }
     }
 }
@@ -539,9 +550,32 @@ pub async fn decide_reporting(
     limits: &Limits,
     progress: Option<&ProgressSender>,
 ) -> Decision {
+    let auth_begun = AtomicBool::new(false);
+    let deciding = async {
+        match policy {
+            Policy::FailClosed => {
+                decide_fail_closed(target, attempt, limits, progress, &auth_begun).await
+            }
+            Policy::Unix(unix) => {
+                decide_unix(target, attempt, unix, limits, progress, &auth_begun).await
+            }
+        }
+    };
+    match tokio::time::timeout(limits.check_deadline, deciding).await {
+        Ok(decision) => decision,
+        Err(_) => past_check_deadline(policy, limits, auth_begun.load(Ordering::SeqCst)),
+    }
+}
+
+/// The decision when [`Limits::check_deadline`] passes (see the module documentation).
+fn past_check_deadline(policy: &Policy, limits: &Limits, auth_begun: bool) -> Decision {
+    let detail = format!(
+        "duo authentication failed: \"no decision within the check deadline of {} s\"",
+        limits.check_deadline.as_secs()
+    );
     match policy {
-        Policy::FailClosed => decide_fail_closed(target, attempt, limits, progress).await,
-        Policy::Unix(unix) => decide_unix(target, attempt, unix, limits, progress).await,
+        Policy::Unix(unix) if !auth_begun => fail_mode_decision(unix.fail_mode, detail),
+        _ => Decision::deny(Reason::Timeout, "", detail),
     }
 }
 
@@ -550,6 +584,7 @@ async fn decide_fail_closed(
     attempt: &Attempt,
     limits: &Limits,
     progress: Option<&ProgressSender>,
+    auth_begun: &AtomicBool,
 ) -> Decision {
     let client = match client_for(target, limits) {
         Ok(client) => client,
@@ -596,7 +631,7 @@ async fn decide_fail_closed(
         Ok(request) => request,
         Err(detail) => return Decision::deny(Reason::Error, "", detail),
     };
-    match run_auth(&client, request, limits, progress, None).await {
+    match run_auth(&client, request, limits, progress, None, auth_begun).await {
         AuthPhase::Decided(decision) => decision,
         AuthPhase::Failed(error) => {
             let detail = match &error {
@@ -792,8 +827,10 @@ async fn run_auth(
     limits: &Limits,
     progress: Option<&ProgressSender>,
     verification_code: Option<String>,
+    auth_begun: &AtomicBool,
 ) -> AuthPhase {
     let auth = client.auth();
+    auth_begun.store(true, Ordering::SeqCst);
     let txid = match duo_call("/auth/v2/auth", auth.auth(&request)).await {
         Ok(AuthOutcome::Pending(pending)) => pending.txid,
         Ok(AuthOutcome::Decided(answer)) => return AuthPhase::Decided(decision_of(&answer)),
@@ -909,6 +946,7 @@ async fn decide_unix(
     policy: &UnixPolicy,
     limits: &Limits,
     progress: Option<&ProgressSender>,
+    auth_begun: &AtomicBool,
 ) -> Decision {
     if !policy.is_enabled {
         return Decision::allow(Reason::Disabled, "");
@@ -923,7 +961,8 @@ async fn decide_unix(
     let prompts = policy.max_prompts.clamp(1, 3);
     let mut last = Decision::deny(Reason::Denied, "", String::new());
     for attempt_number in 1..=prompts {
-        let mut decision = unix_attempt(&client, attempt, policy, limits, progress).await;
+        let mut decision =
+            unix_attempt(&client, attempt, policy, limits, progress, auth_begun).await;
         decision.attempts = attempt_number;
         let plain_failure = decision.outcome == Outcome::Deny
             && matches!(decision.reason, Reason::Denied | Reason::Timeout);
@@ -943,6 +982,7 @@ async fn unix_attempt(
     policy: &UnixPolicy,
     limits: &Limits,
     progress: Option<&ProgressSender>,
+    auth_begun: &AtomicBool,
 ) -> Decision {
     let auth = client.auth();
     let before_auth = |error: ClientError| match classify(&error) {
@@ -985,7 +1025,7 @@ async fn unix_attempt(
         Err(detail) => return Decision::deny(Reason::Error, &preauth.status_msg, detail),
     };
     let code = request.txid.as_ref().and(preauth.verification_code.clone());
-    match run_auth(client, request, limits, progress, code).await {
+    match run_auth(client, request, limits, progress, code, auth_begun).await {
         AuthPhase::Decided(decision) => decision,
         AuthPhase::Failed(error) => match classify(&error) {
             ErrorClass::Fail => Decision::deny(Reason::Denied, "", error.to_string()),

@@ -1,7 +1,7 @@
 //! `accounts`: Basic-auth accounts for ONTAP clients. Passwords go in, never out.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use duogate_store::accounts::Account;
 use duogate_store::tokens::Role;
 
+use super::extract::{NativeBody, NativePath};
 use super::{ApiError, audit_write, caller, named_tenant, parse_body, require_unbound};
 use crate::state::AppState;
 
@@ -29,7 +30,7 @@ pub(super) struct NewAccount {
 pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    NativeBody(body): NativeBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     require_unbound(&caller)?;
@@ -75,7 +76,7 @@ pub(super) async fn list(
 pub(super) async fn remove(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    NativePath(name): NativePath<String>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     require_unbound(&caller)?;

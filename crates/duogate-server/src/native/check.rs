@@ -20,7 +20,15 @@
 //! # Asynchronous checks, and Verified Duo Push
 //!
 //! Asynchronous checks are kept in the store for 10 minutes, so with PostgreSQL any instance
-//! answers `GET check/{txid}`; the instance that started the check decides it. While it waits,
+//! answers `GET check/{txid}`; the instance that started the check decides it. A check belongs
+//! to the tenant of its method or profile: a caller bound to another tenant gets the same 404
+//! as for an unknown txid. A check also stores its decision deadline (the engine's
+//! `check_deadline` from its start): when that has passed by [`OVERDUE_GRACE_SECS`] and the
+//! check is still waiting (the instance deciding it died), whichever instance answers
+//! `GET check/{txid}` records and answers the final `{"result": "deny", "reason": "timeout"}`
+//! (not `error`: nobody decided within the time allowed, as with an unanswered push), so it
+//! ends the same on every instance; a decision arriving later is dropped. That ending is
+//! audited (`mfa.decision`, target the txid, `"overdue": true`) by the instance that wrote it. While it waits,
 //! `GET check/{txid}` shows the latest news from Duo: `{"result": "waiting", "reason":
 //! "waiting", "status": "pushed", "status_msg": …, "txid"}`, plus `verification_code` for a
 //! Verified Duo Push, which an asynchronous check against an ONTAP profile asks for (the
@@ -33,7 +41,7 @@
 //! otherwise).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,6 +49,7 @@ use serde_json::{Value, json};
 use duogate_store::mfa_requests::CheckJob;
 use duogate_store::tokens::Role;
 
+use super::extract::{NativeBody, NativePath, NativeQuery};
 use super::{ApiError, TenantQuery, acting_tenant, caller, parse_body};
 use crate::access::Caller;
 use crate::engine::limiter::MAX_USERNAME_BYTES;
@@ -52,6 +61,10 @@ use crate::targets::{self, Enforced, TargetError};
 
 /// How long an asynchronous check stays readable.
 const CHECK_TTL_SECS: i64 = 600;
+
+/// How long past its decision deadline a waiting asynchronous check is ended as timed out
+/// (room for the deciding instance to write a decision it just made).
+const OVERDUE_GRACE_SECS: i64 = 10;
 
 /// A check request.
 #[derive(Debug, Deserialize)]
@@ -182,8 +195,8 @@ async fn resolve(
 pub(super) async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<TenantQuery>,
-    body: axum::body::Bytes,
+    NativeQuery(query): NativeQuery<TenantQuery>,
+    NativeBody(body): NativeBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Mfa).await?;
     let input: CheckInput = parse_body(&body)?;
@@ -211,7 +224,17 @@ pub(super) async fn check(
         let decision = enforced.decide(&state, &caller, &attempt).await;
         return Ok((StatusCode::OK, Json(decision_json(&decision, None))));
     }
-    let txid = state.store.create_check_job(CHECK_TTL_SECS).await?;
+    let decide_within = i64::try_from(state.limits.check_deadline.as_secs())
+        .unwrap_or(CHECK_TTL_SECS)
+        .saturating_add(1);
+    let txid = state
+        .store
+        .create_check_job(
+            &enforced.integration.tenant_id,
+            decide_within,
+            CHECK_TTL_SECS,
+        )
+        .await?;
     let task_state = state.clone();
     let task_txid = txid.clone();
     tokio::spawn(async move {
@@ -262,16 +285,70 @@ fn progress_json(progress: &Progress, txid: &str) -> Value {
 pub(super) async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(txid): Path<String>,
+    NativePath(txid): NativePath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&state, &headers, Role::Mfa).await?;
-    match state.store.check_job(&txid).await {
-        Ok(CheckJob::Waiting) => Ok(Json(waiting(&txid))),
-        Ok(CheckJob::Progress(body)) => Ok(Json(body)),
-        Ok(CheckJob::Decided(body)) => Ok(Json(body)),
-        Err(duogate_store::StoreError::NotFound) => {
-            Err(ApiError::not_found(format!("no check {txid:?}")))
-        }
-        Err(other) => Err(other.into()),
+    let caller = caller(&state, &headers, Role::Mfa).await?;
+    let not_found = || ApiError::not_found(format!("no check {txid:?}"));
+    let entry = match state.store.check_job_entry(&txid).await {
+        Ok(entry) => entry,
+        Err(duogate_store::StoreError::NotFound) => return Err(not_found()),
+        Err(other) => return Err(other.into()),
+    };
+    // Jobs stored before their tenant was recorded are for unbound callers only.
+    let readable = match &entry.tenant_id {
+        Some(tenant) => caller.may_use_tenant(tenant),
+        None => caller.tenant_id.is_none(),
+    };
+    if !readable {
+        return Err(not_found());
     }
+    let job = match entry.job {
+        CheckJob::Decided(body) => return Ok(Json(body)),
+        waiting_job if entry.decide_by.is_none() => waiting_job,
+        waiting_job => {
+            let timed_out = overdue_json(&txid);
+            if state
+                .store
+                .end_overdue_check_job(&txid, OVERDUE_GRACE_SECS, &timed_out)
+                .await?
+            {
+                tracing::warn!(
+                    txid = %txid,
+                    "an asynchronous check was not decided by its deadline; ended as deny/timeout"
+                );
+                // Audited like every decision (the job does not keep the username: the
+                // target is the txid).
+                caller
+                    .audit(
+                        &state.store,
+                        "mfa.decision",
+                        &txid,
+                        json!({"result": "deny", "reason": "timeout", "overdue": true}),
+                    )
+                    .await?;
+                return Ok(Json(timed_out));
+            }
+            // Not overdue, or another instance just ended or decided it: read it again.
+            match state.store.check_job(&txid).await {
+                Ok(job) => job,
+                Err(duogate_store::StoreError::NotFound) => waiting_job,
+                Err(other) => return Err(other.into()),
+            }
+        }
+    };
+    match job {
+        CheckJob::Waiting => Ok(Json(waiting(&txid))),
+        CheckJob::Progress(body) | CheckJob::Decided(body) => Ok(Json(body)),
+    }
+}
+
+/// The final answer of a check nobody decided by its deadline.
+fn overdue_json(txid: &str) -> Value {
+    json!({
+        "result": "deny",
+        "reason": "timeout",
+        "status_msg": "",
+        "detail": "no decision by the check's deadline",
+        "txid": txid,
+    })
 }

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -16,6 +16,7 @@ use duogate_store::integrations::{Integration, IntegrationKind, NewIntegration};
 use duogate_store::tokens::Role;
 use duogate_store::{OptionalExt as _, StoreError};
 
+use super::extract::{NativeBody, NativePath, NativeQuery};
 use super::{ApiError, TenantQuery, acting_tenant, audit_write, caller, parse_body};
 use crate::state::AppState;
 
@@ -49,6 +50,8 @@ fn connection_json(integration: &Integration) -> Value {
 }
 
 fn validate(state: &AppState, input: &ConnectionInput) -> Result<ConnectionConfig, ApiError> {
+    crate::names::check_host(&input.api_host)
+        .map_err(|e| ApiError::invalid(format!("api_host: {e}")))?;
     let host =
         ApiHost::parse(&input.api_host).map_err(|e| ApiError::invalid(format!("api_host: {e}")))?;
     if host.is_plain_http() && !state.settings.allow_plain_http_duo {
@@ -58,6 +61,15 @@ fn validate(state: &AppState, input: &ConnectionInput) -> Result<ConnectionConfi
     }
     if input.ikey.trim().is_empty() {
         return Err(ApiError::invalid("ikey: must not be empty"));
+    }
+    // As the other dialects: 1 to 256 printable characters without spaces (never echoed).
+    if let Some(skey) = &input.skey {
+        let skey = skey.expose_secret();
+        if !(1..=256).contains(&skey.len()) || !skey.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ApiError::invalid(
+                "skey: 1 to 256 printable characters without spaces",
+            ));
+        }
     }
     let timeout_secs = input.timeout_secs.unwrap_or(30);
     if !(1..=600).contains(&timeout_secs) {
@@ -74,9 +86,9 @@ fn validate(state: &AppState, input: &ConnectionInput) -> Result<ConnectionConfi
 pub(super) async fn put(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
-    body: axum::body::Bytes,
+    NativePath(name): NativePath<String>,
+    NativeQuery(query): NativeQuery<TenantQuery>,
+    NativeBody(body): NativeBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     let tenant = acting_tenant(&state, &caller, &query).await?;
@@ -140,8 +152,8 @@ async fn find(state: &AppState, tenant_id: &str, name: &str) -> Result<Integrati
 pub(super) async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
+    NativePath(name): NativePath<String>,
+    NativeQuery(query): NativeQuery<TenantQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let caller = caller(&state, &headers, Role::Reader).await?;
     let tenant = acting_tenant(&state, &caller, &query).await?;
@@ -153,8 +165,8 @@ pub(super) async fn read(
 pub(super) async fn remove(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
+    NativePath(name): NativePath<String>,
+    NativeQuery(query): NativeQuery<TenantQuery>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     let tenant = acting_tenant(&state, &caller, &query).await?;
@@ -174,9 +186,9 @@ pub(super) async fn remove(
 pub(super) async fn run_action(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((name, action)): Path<(String, String)>,
-    Query(query): Query<TenantQuery>,
-    body: axum::body::Bytes,
+    NativePath((name, action)): NativePath<(String, String)>,
+    NativeQuery(query): NativeQuery<TenantQuery>,
+    NativeBody(body): NativeBody,
 ) -> Result<Json<ActionResult>, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     let tenant = acting_tenant(&state, &caller, &query).await?;
@@ -186,6 +198,7 @@ pub(super) async fn run_action(
         parse_body(&body)?
     };
     // Validate before touching Duo: a bad input sends nothing.
+    crate::names::check_duo_ids(&input).map_err(ApiError::invalid)?;
     let call = actions::plan(&action, &input)?;
     let stored = find(&state, &tenant.id, &name).await?;
     let config: ConnectionConfig = serde_json::from_value(stored.config.clone())

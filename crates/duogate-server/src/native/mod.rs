@@ -20,22 +20,26 @@
 //! | `POST connections/{name}/actions/{action}` | admin | runs a Swimlane-shaped action: 200 `{status_code, reason, json_body}` whatever Duo answered; 400 naming the field for bad input (nothing sent); 502 when Duo cannot be reached |
 //! | `POST check` `{method\|profile, username, passcode?, factor?, device?, ipaddr?, groups?, async?}` | mfa | the second factor: 200 `{result, reason, status_msg, detail?}`; with `async` 202 `{txid}` |
 //! | `GET check/{txid}` | mfa | an asynchronous check: `result` is `waiting` until decided |
-//! | `GET audit?limit=N` | reader (unbound) | `{"entries": [...]}`, newest first |
+//! | `GET audit?limit=N` | reader (unbound) | `{"entries": [...]}`, newest first; `N` is 0 (no entries) to 1000 (more reads as 1000), default 100 |
 //!
 //! Tenants: a request acts in the tenant named by `?tenant=PATH` (default: the root tenant); a
 //! token bound to a tenant acts only there (403 elsewhere). Errors:
 //! `{"error": {"code", "message"}}`; missing or invalid credentials (a token, or Basic auth for an
-//! account) are 401 and reveal nothing about what exists.
+//! account) are 401 and reveal nothing about what exists. A query string that does not parse
+//! (`audit?limit=-1`) is 400 `invalid` and a body over 2 MB is 413 `too_large`, in the same
+//! envelope (`native/extract.rs`); so is any path under `/v1/duogate/` that is not a route (404),
+//! including `tenants/` with an empty path.
 
 mod accounts;
 mod check;
 mod connections;
 mod error;
+mod extract;
 mod tenants;
 mod tokens;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
@@ -45,6 +49,8 @@ use duogate_store::tenants::{Tenant, TenantPath};
 use duogate_store::tokens::Role;
 
 pub use error::ApiError;
+
+use extract::NativeQuery;
 
 use crate::access::{Caller, authenticate};
 use crate::state::AppState;
@@ -75,6 +81,12 @@ pub fn router() -> axum::Router<AppState> {
         .route("/check/{txid}", get(check::status))
         .route("/audit", get(audit))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        // `tenants/{*path}` cannot match an empty path, which would otherwise reach the Vault
+        // dialect's catch-all under `/v1/`: it is no endpoint here either.
+        .route(
+            "/tenants/",
+            axum::routing::any(|| async { ApiError::not_found("no such endpoint") }),
+        )
 }
 
 /// Liveness, and whether this instance opens every sealed row: one `SELECT DISTINCT` of the
@@ -138,7 +150,7 @@ struct StatusQuery {
 async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<StatusQuery>,
+    NativeQuery(query): NativeQuery<StatusQuery>,
 ) -> Result<Json<Value>, ApiError> {
     // Reading the last probes is a reader's right; making Duo calls now is an admin's.
     let needed = if query.refresh {
@@ -280,12 +292,16 @@ struct AuditQuery {
 async fn audit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<AuditQuery>,
+    NativeQuery(query): NativeQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     // The log spans every tenant: callers bound to one may not read it.
     let caller = caller(&state, &headers, Role::Reader).await?;
     require_unbound(&caller)?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    // `limit=0` asks for no entries; above 1000 reads 1000.
+    let limit = query.limit.unwrap_or(100).min(1000);
+    if limit == 0 {
+        return Ok(Json(json!({"entries": []})));
+    }
     let entries: Vec<Value> = state
         .store
         .recent_audit(limit)

@@ -1,7 +1,7 @@
 //! `tenants`: list, create, delete.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use duogate_store::tenants::{Tenant, TenantPath};
 use duogate_store::tokens::Role;
 
+use super::extract::{NativeBody, NativePath};
 use super::{ApiError, audit_write, caller, parse_body, require_unbound};
 use crate::state::AppState;
 
@@ -41,7 +42,7 @@ pub(super) struct NewTenant {
 pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    NativeBody(body): NativeBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     require_unbound(&caller)?;
@@ -58,7 +59,7 @@ pub(super) async fn create(
 pub(super) async fn remove(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(path): Path<String>,
+    NativePath(path): NativePath<String>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     require_unbound(&caller)?;

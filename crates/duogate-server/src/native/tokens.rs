@@ -1,7 +1,7 @@
 //! `tokens`: create (shown once) and revoke.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use duogate_store::tokens::Role;
 
+use super::extract::{NativeBody, NativePath};
 use super::{ApiError, audit_write, caller, named_tenant, parse_body, require_unbound};
 use crate::state::AppState;
 
@@ -23,7 +24,7 @@ pub(super) struct NewToken {
 pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    NativeBody(body): NativeBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     let input: NewToken = parse_body(&body)?;
@@ -62,7 +63,7 @@ pub(super) async fn create(
 pub(super) async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(accessor): Path<String>,
+    NativePath(accessor): NativePath<String>,
 ) -> Result<StatusCode, ApiError> {
     let caller = caller(&state, &headers, Role::Admin).await?;
     require_unbound(&caller)?;

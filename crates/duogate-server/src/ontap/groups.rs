@@ -19,7 +19,7 @@
 //! - PATCH may repeat the path's `owner` and `name` in the body; other values are refused
 //!   (400 `2`): renaming is not supported.
 
-use axum::body::Bytes;
+use super::extract::OntapBody;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
@@ -218,7 +218,7 @@ pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    OntapBody(body): OntapBody,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Admin).await?;
     let query = WriteQuery::parse_post(uri.query())?;
@@ -295,7 +295,7 @@ pub(super) async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    OntapBody(body): OntapBody,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Admin).await?;
     WriteQuery::parse_change(uri.query())?;

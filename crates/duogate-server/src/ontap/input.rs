@@ -251,6 +251,8 @@ pub(crate) struct DuoApiHost(String);
 impl DuoApiHost {
     pub(crate) fn parse(value: Value, allow_plain_http: bool) -> Result<Self, OntapError> {
         let given = text("api_host", value)?;
+        crate::names::check_host(&given)
+            .map_err(|e| OntapError::invalid("api_host", format!("Invalid \"api_host\": {e}.")))?;
         let host = ApiHost::parse(&given)
             .map_err(|e| OntapError::invalid("api_host", format!("Invalid \"api_host\": {e}.")))?;
         if host.is_plain_http() && !allow_plain_http {
@@ -320,6 +322,7 @@ impl HttpProxy {
                 "credentials in the proxy address are not supported (they would be stored and shown in clear)",
             ));
         }
+        crate::names::check_host(&given).map_err(|e| bad(&e))?;
         let url = url::Url::parse(&Self::as_url(&given))
             .map_err(|_| bad("use host:port or http://host:port"))?;
         if !matches!(url.scheme(), "http" | "https") {

@@ -36,6 +36,7 @@
 //!   [`spawn_status_refresher`]).
 
 pub mod error;
+mod extract;
 pub(crate) mod groups;
 mod input;
 pub(crate) mod profiles;

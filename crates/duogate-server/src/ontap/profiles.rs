@@ -17,7 +17,7 @@
 //!   An empty PATCH body `{}` changes nothing but re-checks `status`.
 //! - Deleting a profile leaves the owner's Duo groups in place.
 
-use axum::body::Bytes;
+use super::extract::OntapBody;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -344,7 +344,7 @@ pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    OntapBody(body): OntapBody,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Admin).await?;
     let query = WriteQuery::parse_post(uri.query())?;
@@ -442,7 +442,7 @@ pub(super) async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    OntapBody(body): OntapBody,
 ) -> Result<Response, OntapError> {
     let caller = authorize(&state, &headers, Role::Admin).await?;
     WriteQuery::parse_change(uri.query())?;

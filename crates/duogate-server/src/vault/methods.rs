@@ -87,6 +87,8 @@ pub(super) fn duo_settings(
     if api_hostname.is_empty() {
         return Err(VaultError::invalid("api_hostname is empty"));
     }
+    crate::names::check_host(&api_hostname)
+        .map_err(|e| VaultError::invalid(format!("api_hostname: {e}")))?;
     let host = ApiHost::parse(&api_hostname)
         .map_err(|e| VaultError::invalid(format!("api_hostname: {e}")))?;
     if host.is_plain_http() && !state.settings.allow_plain_http_duo {

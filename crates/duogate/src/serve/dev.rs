@@ -203,7 +203,9 @@ pub(super) async fn serve_dev(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let _ = emulator_task.await;
     state.emulator = SavedEmulator::of(&emulator, state.emulator.port);
     let saved_at_exit = data_dir.save(&state);
-    store.close().await;
+    if let Err(error) = store.checkpoint_and_close().await {
+        tracing::warn!(%error, "could not checkpoint the database on shutdown");
+    }
     tracing::info!("duogate dev server stopped");
     served?;
     saved_at_exit?;

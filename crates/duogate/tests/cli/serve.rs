@@ -621,6 +621,29 @@ fn enforcement_settings_come_from_the_config_file_and_bad_values_are_named() {
         .stderr(predicate::str::contains(
             "enforcement.push_timeout_secs = 1 is out of range 5..=600",
         ));
+    write("push_timeout_secs = 60\ncheck_deadline_secs = 30");
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "enforcement.check_deadline_secs = 30 is out of range 60..=3600",
+        ));
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{db}\"\nseal_key_file = \"{}\"\nheader_read_timeout_secs = 0\n",
+            key_file.display()
+        ),
+    )
+    .unwrap();
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "header_read_timeout_secs = 0 is out of range 1..=300",
+        ));
     write("push_taimout_secs = 60");
     assert_cmd::Command::new(env!("CARGO_BIN_EXE_duogate"))
         .args(["serve", "--config", config.to_str().unwrap()])
@@ -628,7 +651,7 @@ fn enforcement_settings_come_from_the_config_file_and_bad_values_are_named() {
         .code(2)
         .stderr(predicate::str::contains("push_taimout_secs"));
     write(
-        "duo_timeout_secs = 5\npush_timeout_secs = 30\nattempts_per_user = 3\nattempts_per_source = 50\nstatus_refresh_secs = 0",
+        "duo_timeout_secs = 5\npush_timeout_secs = 30\ncheck_deadline_secs = 45\nattempts_per_user = 3\nattempts_per_source = 50\nstatus_refresh_secs = 0",
     );
     let server = Server::start(&["serve", "--config", config.to_str().unwrap()], &[]);
     assert_eq!(
@@ -710,4 +733,50 @@ fn a_bad_trusted_proxy_cidr_exits_2_naming_the_key_before_anything_starts() {
         server.request("GET", "/v1/duogate/health", None, None).0,
         200
     );
+}
+
+#[test]
+fn a_clean_shutdown_leaves_every_write_in_the_sqlite_file_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let key = "22".repeat(32);
+    let server = Server::start(
+        &["serve", "--listen", "127.0.0.1:0", "--database-url", &url],
+        &[("DUOGATE_SEAL_KEY", key.as_str())],
+    );
+    let root = server.line["root_token"].as_str().unwrap().to_string();
+    let (status, body) = server.request(
+        "POST",
+        "/v1/identity/mfa/method/duo",
+        Some(&root),
+        Some(json!({"method_name": "kept", "api_hostname": "api-deadbeef.duosecurity.com", "integration_key": "DIXXXXXXXXXXXXXXXXXX", "secret_key": "s".repeat(40)})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(server.terminate().success());
+    let wal = dir.path().join("db.sqlite-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "the WAL still holds {} bytes",
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
+    );
+    // The database file alone, copied elsewhere, has the method.
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("copy.sqlite");
+    std::fs::copy(&db, &copy).unwrap();
+    let keyring = duogate_store::Keyring::new(
+        duogate_store::SealKey::parse(&secrecy::SecretString::from(key)).unwrap(),
+    );
+    let names: Vec<String> = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = duogate_store::Store::connect(&format!("sqlite://{}", copy.display()), keyring)
+            .await
+            .unwrap();
+        let methods = store
+            .list_integrations_of_kind(duogate_store::integrations::IntegrationKind::VaultMethod)
+            .await
+            .unwrap();
+        store.close().await;
+        methods.into_iter().map(|m| m.name).collect()
+    });
+    assert_eq!(names, ["kept"]);
 }
