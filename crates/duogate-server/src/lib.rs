@@ -41,6 +41,7 @@ pub mod names;
 pub mod native;
 pub mod ontap;
 pub mod reachability;
+pub mod routes;
 pub mod state;
 pub mod targets;
 pub mod username_format;

@@ -55,6 +55,36 @@ use extract::NativeQuery;
 use crate::access::{Caller, authenticate};
 use crate::state::AppState;
 
+/// Every row of [`router`]'s table (paths relative to `/v1/duogate`). `actions/{action}` needs
+/// a reader for read actions and an admin for the others; `status?refresh=true` an admin.
+pub const ROUTES: &[crate::routes::RouteSpec] = {
+    use crate::routes::{Access::*, row};
+    &[
+        row("GET", "/health", Open),
+        row("GET", "/status", Needs(Role::Reader)),
+        row("GET", "/openapi.json", Open),
+        row("GET", "/tenants", Needs(Role::Reader)),
+        row("POST", "/tenants", Needs(Role::Admin)),
+        row("DELETE", "/tenants/{*path}", Needs(Role::Admin)),
+        row("GET", "/accounts", Needs(Role::Reader)),
+        row("POST", "/accounts", Needs(Role::Admin)),
+        row("DELETE", "/accounts/{name}", Needs(Role::Admin)),
+        row("POST", "/tokens", Needs(Role::Admin)),
+        row("DELETE", "/tokens/{accessor}", Needs(Role::Admin)),
+        row("GET", "/connections/{name}", Needs(Role::Reader)),
+        row("PUT", "/connections/{name}", Needs(Role::Admin)),
+        row("DELETE", "/connections/{name}", Needs(Role::Admin)),
+        row(
+            "POST",
+            "/connections/{name}/actions/{action}",
+            Needs(Role::Reader),
+        ),
+        row("POST", "/check", Needs(Role::Mfa)),
+        row("GET", "/check/{txid}", Needs(Role::Mfa)),
+        row("GET", "/audit", Needs(Role::Reader)),
+    ]
+};
+
 /// The native routes, to be nested under `/v1/duogate`.
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()

@@ -57,6 +57,65 @@ pub use status::{refresh_statuses, spawn_status_refresher};
 use crate::access::{Caller, authenticate};
 use crate::state::AppState;
 
+/// Every row of [`router`]'s table (paths relative to `/api`).
+pub const ROUTES: &[crate::routes::RouteSpec] = {
+    use crate::routes::{Access::*, row};
+    &[
+        row(
+            "GET",
+            "/security/authentication/duo/profiles",
+            Needs(Role::Reader),
+        ),
+        row(
+            "POST",
+            "/security/authentication/duo/profiles",
+            Needs(Role::Admin),
+        ),
+        row(
+            "GET",
+            "/security/authentication/duo/profiles/{owner_uuid}",
+            Needs(Role::Reader),
+        ),
+        row(
+            "PATCH",
+            "/security/authentication/duo/profiles/{owner_uuid}",
+            Needs(Role::Admin),
+        ),
+        row(
+            "DELETE",
+            "/security/authentication/duo/profiles/{owner_uuid}",
+            Needs(Role::Admin),
+        ),
+        row(
+            "GET",
+            "/security/authentication/duo/groups",
+            Needs(Role::Reader),
+        ),
+        row(
+            "POST",
+            "/security/authentication/duo/groups",
+            Needs(Role::Admin),
+        ),
+        row(
+            "GET",
+            "/security/authentication/duo/groups/{owner_uuid}/{name}",
+            Needs(Role::Reader),
+        ),
+        row(
+            "PATCH",
+            "/security/authentication/duo/groups/{owner_uuid}/{name}",
+            Needs(Role::Admin),
+        ),
+        row(
+            "DELETE",
+            "/security/authentication/duo/groups/{owner_uuid}/{name}",
+            Needs(Role::Admin),
+        ),
+        row("GET", "/svm/svms", Needs(Role::Reader)),
+        row("GET", "/svm/svms/{uuid}", Needs(Role::Reader)),
+    ]
+};
+
 /// The ONTAP routes, to be nested under `/api`.
 pub fn router() -> axum::Router<AppState> {
     let not_allowed = || async { OntapError::method_not_allowed() };

@@ -163,6 +163,60 @@ async fn handle(State(state): State<AppState>, request: axum::extract::Request) 
     response
 }
 
+/// Every row of the dialect's table: [`logical_route`]'s templates (relative to `/v1/`) with
+/// each verb they serve. Reads (`GET`, `LIST`) need a reader, writes an admin, logins an `mfa`
+/// token, `lookup-self` any token; the `sys/health` family is open.
+pub const ROUTES: &[crate::routes::RouteSpec] = {
+    use crate::routes::{Access::*, row};
+    &[
+        row("GET", "sys/health", Open),
+        row("GET", "sys/seal-status", Open),
+        row("GET", "sys/leader", Open),
+        row("GET", "sys/init", Open),
+        row("POST", "sys/mfa/validate", Open),
+        row("GET", "auth/token/lookup-self", AnyToken),
+        row("POST", "auth/{mount}/login", Needs(Role::Mfa)),
+        row("LIST", "sys/namespaces", Needs(Role::Reader)),
+        row("GET", "sys/namespaces/{name}", Needs(Role::Reader)),
+        row("POST", "sys/namespaces/{name}", Needs(Role::Admin)),
+        row("DELETE", "sys/namespaces/{name}", Needs(Role::Admin)),
+        row("GET", "sys/auth", Needs(Role::Reader)),
+        row("GET", "sys/auth/{path}", Needs(Role::Reader)),
+        row("POST", "sys/auth/{path}", Needs(Role::Admin)),
+        row("DELETE", "sys/auth/{path}", Needs(Role::Admin)),
+        row("GET", "sys/mfa/method/duo/{name}", Needs(Role::Reader)),
+        row("POST", "sys/mfa/method/duo/{name}", Needs(Role::Admin)),
+        row("DELETE", "sys/mfa/method/duo/{name}", Needs(Role::Admin)),
+        row("LIST", "identity/mfa/method/duo", Needs(Role::Reader)),
+        row("POST", "identity/mfa/method/duo", Needs(Role::Admin)),
+        row("GET", "identity/mfa/method/duo/{id}", Needs(Role::Reader)),
+        row("POST", "identity/mfa/method/duo/{id}", Needs(Role::Admin)),
+        row("DELETE", "identity/mfa/method/duo/{id}", Needs(Role::Admin)),
+        row("LIST", "identity/mfa/method", Needs(Role::Reader)),
+        row("GET", "identity/mfa/method/{id}", Needs(Role::Reader)),
+        row(
+            "LIST",
+            "identity/mfa/login-enforcement",
+            Needs(Role::Reader),
+        ),
+        row(
+            "GET",
+            "identity/mfa/login-enforcement/{name}",
+            Needs(Role::Reader),
+        ),
+        row(
+            "POST",
+            "identity/mfa/login-enforcement/{name}",
+            Needs(Role::Admin),
+        ),
+        row(
+            "DELETE",
+            "identity/mfa/login-enforcement/{name}",
+            Needs(Role::Admin),
+        ),
+    ]
+};
+
 /// The logical route of a request that never got as far as its path.
 const UNROUTED: &str = "unrouted";
 
