@@ -16,7 +16,9 @@
 //! Beyond the nine actions of the connector this mirrors, the catalogue has
 //! `retrieve_user_by_username` (Duo's answer: a list of 0 or 1 users), `create_user`,
 //! `delete_user`, `enroll_user`, `retrieve_authentication_logs` (one page; `next_offset` is the
-//! previous page's two-value cursor, sent as repeated keys as Duo wants), `retrieve_administrator_logs`,
+//! previous page's two-value cursor, sent as repeated keys as Duo wants), `retrieve_telephony_logs`
+//! and `retrieve_activity_logs` (the same window and paging; their `next_offset` is the previous
+//! page's `"ts_ms,id"` string, sent as one value), `retrieve_administrator_logs`,
 //! the phone actions (`create_phone`, `modify_phone`, `delete_phone`,
 //! `dissociate_phone_from_user`, `create_activation_url`), the group actions
 //! (`retrieve_groups`, `create_group`, `modify_group`, `delete_group`, `retrieve_group_users`,
@@ -125,6 +127,16 @@ pub struct Action {
     /// Accepted inputs.
     pub inputs: &'static [Input],
 }
+
+/// Inputs of the telephony and activity logs (v2): a window in Unix ms, a page size, an order
+/// and the previous page's `metadata.next_offset` (one `"ts_ms,id"` string, sent as one value).
+const V2_ITEM_LOG: [Input; 5] = [
+    input("mintime", InputKind::Count, true),
+    input("maxtime", InputKind::Count, true),
+    input("limit", InputKind::Between(1, 1000), false),
+    input("sort", InputKind::OneOf(&["ts:asc", "ts:desc"]), false),
+    input("next_offset", InputKind::List, false),
+];
 
 const PAGING: [Input; 2] = [
     input("limit", InputKind::Count, false),
@@ -315,6 +327,13 @@ pub const ACTIONS: &[Action] = &[
         inputs: &[path_id("user_id"), path_id("group_id")],
     },
     Action {
+        name: "retrieve_activity_logs",
+        summary: "One page of the activity log (v2) between mintime and maxtime (Unix ms)",
+        method: "GET",
+        path: "/admin/v2/logs/activity",
+        inputs: &V2_ITEM_LOG,
+    },
+    Action {
         name: "retrieve_administrator_logs",
         summary: "Administrator log entries from mintime (Unix seconds) on, oldest first, at most 1000",
         method: "GET",
@@ -393,6 +412,13 @@ pub const ACTIONS: &[Action] = &[
         method: "GET",
         path: "/admin/v1/users/{user_id}/phones",
         inputs: &[path_id("user_id")],
+    },
+    Action {
+        name: "retrieve_telephony_logs",
+        summary: "One page of the telephony log (v2) between mintime and maxtime (Unix ms)",
+        method: "GET",
+        path: "/admin/v2/logs/telephony",
+        inputs: &V2_ITEM_LOG,
     },
     Action {
         name: "retrieve_user_by_user_id",
@@ -832,6 +858,14 @@ pub fn plan(name: &str, input: &Value) -> Result<ActionCall, ActionInputError> {
             "must be the two values of the previous page's metadata.next_offset".into(),
         ));
     }
+    if !action.path.ends_with("/logs/authentication")
+        && let Some(next) = params.get("next_offset").and_then(Value::as_array)
+    {
+        // The telephony and activity logs name a page with one "ts_ms,id" string.
+        let joined: Vec<&str> = next.iter().filter_map(Value::as_str).collect();
+        let joined = joined.join(",");
+        params.insert("next_offset".into(), json!(joined));
+    }
     if params.contains_key("count") && params.contains_key("codes") {
         return Err(invalid(
             "codes",
@@ -970,7 +1004,7 @@ mod tests {
 
     #[test]
     fn catalogue_is_sorted_and_path_inputs_fill_the_path() {
-        assert_eq!(ACTIONS.len(), 30);
+        assert_eq!(ACTIONS.len(), 32);
         assert!(ACTIONS.windows(2).all(|w| w[0].name < w[1].name));
         for action in ACTIONS {
             for spec in action.inputs.iter().filter(|i| i.in_path) {
@@ -1223,6 +1257,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(admin.params["mintime"], json!("1700000000"));
+    }
+
+    #[test]
+    fn telephony_and_activity_log_actions_check_the_window_and_send_one_cursor() {
+        for name in ["retrieve_telephony_logs", "retrieve_activity_logs"] {
+            let call = plan(
+                name,
+                &json!({"mintime": 1000, "maxtime": 2000, "limit": 5, "next_offset": "1500,id-1"}),
+            )
+            .unwrap();
+            assert_eq!(call.method, "GET");
+            assert_eq!(call.params["next_offset"], json!("1500,id-1"));
+            assert_eq!(call.params["limit"], json!("5"));
+            let listed = plan(
+                name,
+                &json!({"mintime": 1, "maxtime": 2, "next_offset": ["1500", "id-1"]}),
+            )
+            .unwrap();
+            assert_eq!(listed.params["next_offset"], json!("1500,id-1"));
+            for (input, field) in [
+                (json!({"maxtime": 5}), "mintime"),
+                (json!({"mintime": 5}), "maxtime"),
+                (json!({"mintime": 5, "maxtime": 4}), "maxtime"),
+                (json!({"mintime": 1, "maxtime": 2, "limit": 0}), "limit"),
+                (
+                    json!({"mintime": 1, "maxtime": 2, "next_offset": "x"}),
+                    "next_offset",
+                ),
+                (json!({"mintime": 1, "maxtime": 2, "users": "a"}), "users"),
+            ] {
+                let err = plan(name, &input).unwrap_err();
+                assert!(err.to_string().contains(field), "{name} {input}: {err}");
+            }
+        }
     }
 
     #[test]

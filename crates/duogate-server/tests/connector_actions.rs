@@ -1,4 +1,4 @@
-//! The connector's user, bypass-code, group and log actions over HTTP
+//! The connector's user, bypass-code, group and log (authentication, telephony, activity) actions over HTTP
 //! (`/v1/duogate/connections/{name}/actions/{action}`) against the emulator: the same catalogue
 //! as the CLI, DELETE calls included, refused inputs sending nothing, codes never audited.
 
@@ -156,6 +156,33 @@ async fn user_bypass_code_and_group_actions_run_over_http() {
             .contains("maxtime"),
         "{refused}"
     );
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    for name in ["retrieve_telephony_logs", "retrieve_activity_logs"] {
+        let (status, page) = run(
+            name,
+            json!({"mintime": now - 3_600_000, "maxtime": now, "limit": 5, "sort": "ts:asc"}),
+        )
+        .await;
+        assert_eq!(
+            (status, page["status_code"].clone()),
+            (200, json!(200)),
+            "{page}"
+        );
+        assert!(page["json_body"]["items"].is_array(), "{name}: {page}");
+        let (status, refused) = run(name, json!({"mintime": now, "next_offset": "x"})).await;
+        assert_eq!(status, 400, "{name}: {refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("maxtime"),
+            "{refused}"
+        );
+    }
 
     let (_, audit) = call(&state, "/v1/duogate/audit?limit=50", &root, None).await;
     let audit = audit.to_string();

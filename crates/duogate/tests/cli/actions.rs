@@ -416,6 +416,45 @@ fn log_actions_return_duos_log_answers() {
 }
 
 #[test]
+fn telephony_and_activity_log_actions_return_duos_item_pages() {
+    let emu = TestEmulator::start("users=1");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for name in ["retrieve_telephony_logs", "retrieve_activity_logs"] {
+        let page = run(
+            &emu,
+            name,
+            json!({"mintime": now - 3_600_000, "maxtime": now, "limit": 10, "sort": "ts:asc"}),
+        );
+        assert!(page["items"].is_array(), "{name}: {page}");
+        assert_eq!(
+            page["metadata"]["total_objects"]["relation"], "eq",
+            "{name}"
+        );
+        let next = run(
+            &emu,
+            name,
+            json!({"mintime": now - 3_600_000, "maxtime": now, "next_offset": format!("{now},x")}),
+        );
+        assert!(next["items"].is_array(), "{name}: {next}");
+        let before = emu.requests_logged();
+        emu.duogate()
+            .args([
+                "action",
+                name,
+                "--input",
+                &json!({"mintime": now, "maxtime": now, "limit": 1001}).to_string(),
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("limit"));
+        assert_eq!(emu.requests_logged(), before, "nothing may reach Duo");
+    }
+}
+
+#[test]
 fn phone_actions_run_against_the_emulator() {
     let emu = TestEmulator::start("users=1");
     let users = run(&emu, "retrieve_users", json!({}));
