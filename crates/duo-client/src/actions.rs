@@ -20,7 +20,7 @@
 //! and `retrieve_activity_logs` (the same window and paging; their `next_offset` is the previous
 //! page's `"ts_ms,id"` string, sent as one value), `retrieve_administrator_logs`,
 //! the phone actions (`create_phone`, `modify_phone`, `delete_phone`,
-//! `dissociate_phone_from_user`, `create_activation_url`), the group actions
+//! `dissociate_phone_from_user`, `create_activation_url`, `send_sms_activation`), the group actions
 //! (`retrieve_groups`, `create_group`, `modify_group`, `delete_group`, `retrieve_group_users`,
 //! `add_user_to_group`, `remove_user_from_group`),
 //! `generate_bypass_codes` (whose `json_body` holds the codes,
@@ -440,6 +440,19 @@ pub const ACTIONS: &[Action] = &[
         method: "GET",
         path: "/admin/v1/users",
         inputs: &PAGING,
+    },
+    Action {
+        name: "send_sms_activation",
+        summary: "Text a Duo Mobile activation link to a mobile phone",
+        method: "POST",
+        path: "/admin/v1/phones/{phone_id}/send_sms_activation",
+        inputs: &[
+            path_id("phone_id"),
+            input("valid_secs", InputKind::Count, false),
+            input("install", InputKind::Binary, false),
+            input("installation_msg", InputKind::Text, false),
+            input("activation_msg", InputKind::Text, false),
+        ],
     },
     Action {
         name: "update_user",
@@ -866,6 +879,19 @@ pub fn plan(name: &str, input: &Value) -> Result<ActionCall, ActionInputError> {
         let joined = joined.join(",");
         params.insert("next_offset".into(), json!(joined));
     }
+    for (field, placeholder) in [
+        ("activation_msg", "<acturl>"),
+        ("installation_msg", "<insturl>"),
+    ] {
+        if let Some(text) = params.get(field).and_then(Value::as_str)
+            && !text.contains(placeholder)
+        {
+            return Err(invalid(
+                field,
+                format!("must hold {placeholder}, where Duo puts the link"),
+            ));
+        }
+    }
     if params.contains_key("count") && params.contains_key("codes") {
         return Err(invalid(
             "codes",
@@ -1004,7 +1030,7 @@ mod tests {
 
     #[test]
     fn catalogue_is_sorted_and_path_inputs_fill_the_path() {
-        assert_eq!(ACTIONS.len(), 32);
+        assert_eq!(ACTIONS.len(), 33);
         assert!(ACTIONS.windows(2).all(|w| w[0].name < w[1].name));
         for action in ACTIONS {
             for spec in action.inputs.iter().filter(|i| i.in_path) {
@@ -1257,6 +1283,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(admin.params["mintime"], json!("1700000000"));
+    }
+
+    #[test]
+    fn sms_activation_sends_install_as_one_or_zero_and_needs_the_link_placeholders() {
+        let call = plan(
+            "send_sms_activation",
+            &json!({"phone_id": "DP1", "install": true, "valid_secs": 60,
+                    "activation_msg": "Go: <acturl>", "installation_msg": "Get: <insturl>"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (call.method, call.path.as_str()),
+            ("POST", "/admin/v1/phones/DP1/send_sms_activation")
+        );
+        assert_eq!(call.params["install"], json!("1"));
+        assert_eq!(call.params["valid_secs"], json!("60"));
+        for (input, field) in [
+            (json!({}), "phone_id"),
+            (json!({"phone_id": "DP1", "install": "maybe"}), "install"),
+            (json!({"phone_id": "DP1", "valid_secs": -5}), "valid_secs"),
+            (
+                json!({"phone_id": "DP1", "activation_msg": "no link"}),
+                "activation_msg",
+            ),
+            (
+                json!({"phone_id": "DP1", "installation_msg": "no"}),
+                "installation_msg",
+            ),
+        ] {
+            let err = plan("send_sms_activation", &input).unwrap_err();
+            assert!(err.to_string().contains(field), "{input}: {err}");
+        }
     }
 
     #[test]

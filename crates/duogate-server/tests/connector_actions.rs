@@ -1,4 +1,5 @@
-//! The connector's user, bypass-code, group and log (authentication, telephony, activity) actions over HTTP
+//! The connector's user, bypass-code, group, SMS-activation and log (authentication, telephony,
+//! activity) actions over HTTP
 //! (`/v1/duogate/connections/{name}/actions/{action}`) against the emulator: the same catalogue
 //! as the CLI, DELETE calls included, refused inputs sending nothing, codes never audited.
 
@@ -183,6 +184,38 @@ async fn user_bypass_code_and_group_actions_run_over_http() {
             "{refused}"
         );
     }
+
+    let (_, phone) = run(
+        "create_phone",
+        json!({"number": "+15550009999", "type": "mobile", "platform": "apple ios"}),
+    )
+    .await;
+    let phone_id = phone["json_body"]["phone_id"].as_str().unwrap().to_string();
+    let (status, sms) = run(
+        "send_sms_activation",
+        json!({"phone_id": phone_id, "install": true, "valid_secs": 600}),
+    )
+    .await;
+    assert_eq!(
+        (status, sms["status_code"].clone()),
+        (200, json!(200)),
+        "{sms}"
+    );
+    assert_eq!(sms["json_body"]["valid_secs"], 600);
+    assert!(sms["json_body"]["installation_msg"].is_string(), "{sms}");
+    let (status, refused) = run(
+        "send_sms_activation",
+        json!({"phone_id": phone_id, "activation_msg": "no link"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("activation_msg"),
+        "{refused}"
+    );
 
     let (_, audit) = call(&state, "/v1/duogate/audit?limit=50", &root, None).await;
     let audit = audit.to_string();
