@@ -16,9 +16,11 @@
 //! Beyond the nine actions of the connector this mirrors, the catalogue has
 //! `retrieve_user_by_username` (Duo's answer: a list of 0 or 1 users), `create_user`,
 //! `delete_user`, `enroll_user`, `retrieve_authentication_logs` (one page; `next_offset` is the
-//! previous page's two-value cursor, sent as repeated keys as Duo wants), `retrieve_administrator_logs`,
+//! previous page's two-value cursor, sent as repeated keys as Duo wants), `retrieve_telephony_logs`
+//! and `retrieve_activity_logs` (the same window and paging; their `next_offset` is the previous
+//! page's `"ts_ms,id"` string, sent as one value), `retrieve_administrator_logs`,
 //! the phone actions (`create_phone`, `modify_phone`, `delete_phone`,
-//! `dissociate_phone_from_user`, `create_activation_url`), the group actions
+//! `dissociate_phone_from_user`, `create_activation_url`, `send_sms_activation`), the group actions
 //! (`retrieve_groups`, `create_group`, `modify_group`, `delete_group`, `retrieve_group_users`,
 //! `add_user_to_group`, `remove_user_from_group`),
 //! `generate_bypass_codes` (whose `json_body` holds the codes,
@@ -125,6 +127,16 @@ pub struct Action {
     /// Accepted inputs.
     pub inputs: &'static [Input],
 }
+
+/// Inputs of the telephony and activity logs (v2): a window in Unix ms, a page size, an order
+/// and the previous page's `metadata.next_offset` (one `"ts_ms,id"` string, sent as one value).
+const V2_ITEM_LOG: [Input; 5] = [
+    input("mintime", InputKind::Count, true),
+    input("maxtime", InputKind::Count, true),
+    input("limit", InputKind::Between(1, 1000), false),
+    input("sort", InputKind::OneOf(&["ts:asc", "ts:desc"]), false),
+    input("next_offset", InputKind::List, false),
+];
 
 const PAGING: [Input; 2] = [
     input("limit", InputKind::Count, false),
@@ -315,6 +327,13 @@ pub const ACTIONS: &[Action] = &[
         inputs: &[path_id("user_id"), path_id("group_id")],
     },
     Action {
+        name: "retrieve_activity_logs",
+        summary: "One page of the activity log (v2) between mintime and maxtime (Unix ms)",
+        method: "GET",
+        path: "/admin/v2/logs/activity",
+        inputs: &V2_ITEM_LOG,
+    },
+    Action {
         name: "retrieve_administrator_logs",
         summary: "Administrator log entries from mintime (Unix seconds) on, oldest first, at most 1000",
         method: "GET",
@@ -395,6 +414,13 @@ pub const ACTIONS: &[Action] = &[
         inputs: &[path_id("user_id")],
     },
     Action {
+        name: "retrieve_telephony_logs",
+        summary: "One page of the telephony log (v2) between mintime and maxtime (Unix ms)",
+        method: "GET",
+        path: "/admin/v2/logs/telephony",
+        inputs: &V2_ITEM_LOG,
+    },
+    Action {
         name: "retrieve_user_by_user_id",
         summary: "Get one user",
         method: "GET",
@@ -414,6 +440,19 @@ pub const ACTIONS: &[Action] = &[
         method: "GET",
         path: "/admin/v1/users",
         inputs: &PAGING,
+    },
+    Action {
+        name: "send_sms_activation",
+        summary: "Text a Duo Mobile activation link to a mobile phone",
+        method: "POST",
+        path: "/admin/v1/phones/{phone_id}/send_sms_activation",
+        inputs: &[
+            path_id("phone_id"),
+            input("valid_secs", InputKind::Count, false),
+            input("install", InputKind::Binary, false),
+            input("installation_msg", InputKind::Text, false),
+            input("activation_msg", InputKind::Text, false),
+        ],
     },
     Action {
         name: "update_user",
@@ -832,6 +871,27 @@ pub fn plan(name: &str, input: &Value) -> Result<ActionCall, ActionInputError> {
             "must be the two values of the previous page's metadata.next_offset".into(),
         ));
     }
+    if !action.path.ends_with("/logs/authentication")
+        && let Some(next) = params.get("next_offset").and_then(Value::as_array)
+    {
+        // The telephony and activity logs name a page with one "ts_ms,id" string.
+        let joined: Vec<&str> = next.iter().filter_map(Value::as_str).collect();
+        let joined = joined.join(",");
+        params.insert("next_offset".into(), json!(joined));
+    }
+    for (field, placeholder) in [
+        ("activation_msg", "<acturl>"),
+        ("installation_msg", "<insturl>"),
+    ] {
+        if let Some(text) = params.get(field).and_then(Value::as_str)
+            && !text.contains(placeholder)
+        {
+            return Err(invalid(
+                field,
+                format!("must hold {placeholder}, where Duo puts the link"),
+            ));
+        }
+    }
     if params.contains_key("count") && params.contains_key("codes") {
         return Err(invalid(
             "codes",
@@ -970,7 +1030,7 @@ mod tests {
 
     #[test]
     fn catalogue_is_sorted_and_path_inputs_fill_the_path() {
-        assert_eq!(ACTIONS.len(), 30);
+        assert_eq!(ACTIONS.len(), 33);
         assert!(ACTIONS.windows(2).all(|w| w[0].name < w[1].name));
         for action in ACTIONS {
             for spec in action.inputs.iter().filter(|i| i.in_path) {
@@ -1223,6 +1283,72 @@ mod tests {
         )
         .unwrap();
         assert_eq!(admin.params["mintime"], json!("1700000000"));
+    }
+
+    #[test]
+    fn sms_activation_sends_install_as_one_or_zero_and_needs_the_link_placeholders() {
+        let call = plan(
+            "send_sms_activation",
+            &json!({"phone_id": "DP1", "install": true, "valid_secs": 60,
+                    "activation_msg": "Go: <acturl>", "installation_msg": "Get: <insturl>"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (call.method, call.path.as_str()),
+            ("POST", "/admin/v1/phones/DP1/send_sms_activation")
+        );
+        assert_eq!(call.params["install"], json!("1"));
+        assert_eq!(call.params["valid_secs"], json!("60"));
+        for (input, field) in [
+            (json!({}), "phone_id"),
+            (json!({"phone_id": "DP1", "install": "maybe"}), "install"),
+            (json!({"phone_id": "DP1", "valid_secs": -5}), "valid_secs"),
+            (
+                json!({"phone_id": "DP1", "activation_msg": "no link"}),
+                "activation_msg",
+            ),
+            (
+                json!({"phone_id": "DP1", "installation_msg": "no"}),
+                "installation_msg",
+            ),
+        ] {
+            let err = plan("send_sms_activation", &input).unwrap_err();
+            assert!(err.to_string().contains(field), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn telephony_and_activity_log_actions_check_the_window_and_send_one_cursor() {
+        for name in ["retrieve_telephony_logs", "retrieve_activity_logs"] {
+            let call = plan(
+                name,
+                &json!({"mintime": 1000, "maxtime": 2000, "limit": 5, "next_offset": "1500,id-1"}),
+            )
+            .unwrap();
+            assert_eq!(call.method, "GET");
+            assert_eq!(call.params["next_offset"], json!("1500,id-1"));
+            assert_eq!(call.params["limit"], json!("5"));
+            let listed = plan(
+                name,
+                &json!({"mintime": 1, "maxtime": 2, "next_offset": ["1500", "id-1"]}),
+            )
+            .unwrap();
+            assert_eq!(listed.params["next_offset"], json!("1500,id-1"));
+            for (input, field) in [
+                (json!({"maxtime": 5}), "mintime"),
+                (json!({"mintime": 5}), "maxtime"),
+                (json!({"mintime": 5, "maxtime": 4}), "maxtime"),
+                (json!({"mintime": 1, "maxtime": 2, "limit": 0}), "limit"),
+                (
+                    json!({"mintime": 1, "maxtime": 2, "next_offset": "x"}),
+                    "next_offset",
+                ),
+                (json!({"mintime": 1, "maxtime": 2, "users": "a"}), "users"),
+            ] {
+                let err = plan(name, &input).unwrap_err();
+                assert!(err.to_string().contains(field), "{name} {input}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | `POST /admin/v1/phones` | creates a phone (every parameter optional) |
 //! | `GET`, `POST`, `DELETE /admin/v1/phones/{phone_id}` | one phone with its `users`; modify; delete (`""`, and gone from its users) |
 //! | `POST /admin/v1/phones/{phone_id}/activation_url` | a Duo Mobile activation link (`valid_secs`, default 86400; `install=1` adds `installation_url`) |
+//! | `POST /admin/v1/phones/{phone_id}/send_sms_activation` | texts the activation link (recorded, `GET /_emulator/sms`); answers `activation_barcode`, `activation_msg`, `installation_msg` (with `install=1`), `valid_secs`; a phone that is not a mobile with a number is refused (40002) |
 //! | `GET /admin/v1/admins`, `GET`, `POST /admin/v1/admins/{admin_id}` | paged admins; one; modify |
 //! | `GET /admin/v1/bypass_codes` | paged bypass codes (never the code itself) |
 //! | `GET`, `POST /admin/v1/groups` | paged groups; create (`name` required, unique) |
@@ -377,6 +378,10 @@ fn route(shared: &Arc<Shared>, method: &Method, segments: &[&str], params: &Para
             activation_url(shared, id, params)
         }
         (["admin", "v1", "phones", _, "activation_url"], _) => Err(method_not_allowed()),
+        (["admin", "v1", "phones", id, "send_sms_activation"], &Method::POST) => {
+            send_sms_activation(shared, id, params)
+        }
+        (["admin", "v1", "phones", _, "send_sms_activation"], _) => Err(method_not_allowed()),
         (["admin", "v1", "phones", id], &Method::GET) => {
             let data = shared.data();
             let phone = data.phone(id).ok_or_else(not_found)?;
@@ -806,6 +811,78 @@ fn activation_url(shared: &Arc<Shared>, phone_id: &str, params: &Params) -> ApiR
     if install {
         answer["installation_url"] = json!(format!("{url}/install/{phone_id}"));
     }
+    Ok(Answer::Ok(answer, None))
+}
+
+/// Duo's default activation SMS; `<acturl>` is replaced by the link.
+pub const DEFAULT_ACTIVATION_MSG: &str =
+    "To activate the Duo Mobile app, click this link: <acturl>";
+/// Duo's default installation SMS; `<insturl>` is replaced by the store link.
+pub const DEFAULT_INSTALLATION_MSG: &str =
+    "Welcome to Duo! To install the Duo Mobile app, click this link: <insturl>";
+
+fn send_sms_activation(shared: &Arc<Shared>, phone_id: &str, params: &Params) -> ApiResult {
+    let now = shared.now_secs();
+    let mut data = shared.data();
+    let phone = data.phone(phone_id).ok_or_else(not_found)?;
+    let valid_secs = count_param(params, "valid_secs")?.unwrap_or(ACTIVATION_VALID_SECS);
+    let install = match params.get("install") {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(_) => return Err(invalid("install")),
+    };
+    let activation_msg = params
+        .get("activation_msg")
+        .unwrap_or(DEFAULT_ACTIVATION_MSG)
+        .to_string();
+    if !activation_msg.contains("<acturl>") {
+        return Err(invalid("activation_msg"));
+    }
+    let installation_msg = params
+        .get("installation_msg")
+        .unwrap_or(DEFAULT_INSTALLATION_MSG)
+        .to_string();
+    if !installation_msg.contains("<insturl>") {
+        return Err(invalid("installation_msg"));
+    }
+    if !phone.kind.eq_ignore_ascii_case("mobile") {
+        return Err(invalid("type"));
+    }
+    if matches!(phone.platform.as_str(), "Unknown" | "") {
+        return Err(invalid("platform"));
+    }
+    if phone.number.is_empty() {
+        return Err(invalid("number"));
+    }
+    let number = phone.number.clone();
+    let code = crate::config::random_token(
+        &mut rand::rng(),
+        "",
+        20,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    );
+    let url = shared.public_url();
+    let activation_msg = activation_msg.replace("<acturl>", &format!("{url}/activate/{code}"));
+    let installation_msg =
+        installation_msg.replace("<insturl>", &format!("{url}/install/{phone_id}"));
+    let mut answer = json!({
+        "activation_barcode": format!("{url}/frame/qr?value=duo%3A%2F%2F{code}"),
+        "activation_msg": activation_msg,
+        "valid_secs": valid_secs,
+    });
+    let mut messages = Vec::new();
+    if install {
+        answer["installation_msg"] = json!(installation_msg);
+        messages.push(installation_msg);
+    }
+    messages.push(activation_msg);
+    data.activation_sms.push(crate::state::ActivationSms {
+        phone_id: phone_id.to_string(),
+        number,
+        messages,
+        sent: now,
+        expiration: now.saturating_add(valid_secs as i64),
+    });
     Ok(Answer::Ok(answer, None))
 }
 

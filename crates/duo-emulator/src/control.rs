@@ -6,6 +6,7 @@
 //! | `POST /_emulator/phones`, `/admins`, `/bypass_codes` | create one object |
 //! | `POST /_emulator/enrollments/activate` | finish an enrollment (`{"user_id"}`) |
 //! | `GET /_emulator/emails` | enrollment e-mails `POST /admin/v1/users/enroll` would have sent |
+//! | `GET /_emulator/sms` | activation SMS `POST /admin/v1/phones/{phone_id}/send_sms_activation` would have sent |
 //! | `POST /_emulator/logs/authentication` | records an authentication log entry at a chosen time (`{"username", "timestamp_ms", "result"?, "factor"?, "reason"?}`) |
 //! | `POST /_emulator/logs/administrator` | records an administrator log entry at a chosen time (`{"action", "object", "timestamp_ms", "description"?}`) |
 //! | `GET`, `POST`, `DELETE /_emulator/faults` | list, add, clear faults |
@@ -68,6 +69,7 @@ pub fn router() -> axum::Router<Arc<Shared>> {
         .route("/_emulator/bypass_codes", post(create_bypass_code))
         .route("/_emulator/enrollments/activate", post(activate_enrollment))
         .route("/_emulator/emails", get(list_emails))
+        .route("/_emulator/sms", get(list_sms))
         .route(
             "/_emulator/logs/authentication",
             post(crate::logs::inject_authentication),
@@ -537,4 +539,8 @@ async fn reset(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn list_emails(State(shared): State<Arc<Shared>>) -> Response {
     Json(json!(shared.data().enrollment_emails)).into_response()
+}
+
+async fn list_sms(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!(shared.data().activation_sms)).into_response()
 }

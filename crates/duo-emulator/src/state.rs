@@ -199,6 +199,23 @@ pub struct EnrollmentEmail {
     pub expiration: Option<i64>,
 }
 
+/// An activation SMS Duo would have sent (`POST /admin/v1/phones/{phone_id}/send_sms_activation`),
+/// as the emulator records it instead (`GET /_emulator/sms`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActivationSms {
+    /// The phone it went to.
+    pub phone_id: String,
+    /// Its number (E.164).
+    pub number: String,
+    /// The messages, in the order they were sent: the installation message first when
+    /// `install=1`, then the activation message (links filled in).
+    pub messages: Vec<String>,
+    /// When, Unix seconds.
+    pub sent: i64,
+    /// When its activation link expires, Unix seconds.
+    pub expiration: i64,
+}
+
 /// The message Duo shows while a push waits for an answer.
 pub const MSG_PUSHED: &str = "Pushed a login request to your device...";
 
@@ -402,6 +419,9 @@ pub struct Data {
     pub enrollments: HashMap<String, Enrollment>,
     /// Enrollment e-mails "sent" by `POST /admin/v1/users/enroll`, oldest first.
     pub enrollment_emails: Vec<EnrollmentEmail>,
+    /// Activation SMS "sent" by `POST /admin/v1/phones/{phone_id}/send_sms_activation`, oldest
+    /// first.
+    pub activation_sms: Vec<ActivationSms>,
     /// The authentication, administrator, telephony and activity logs.
     pub logs: crate::logs::LogBook,
     /// Groups, in creation (paging) order.

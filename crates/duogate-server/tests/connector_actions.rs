@@ -1,4 +1,5 @@
-//! The connector's user, bypass-code, group and log actions over HTTP
+//! The connector's user, bypass-code, group, SMS-activation and log (authentication, telephony,
+//! activity) actions over HTTP
 //! (`/v1/duogate/connections/{name}/actions/{action}`) against the emulator: the same catalogue
 //! as the CLI, DELETE calls included, refused inputs sending nothing, codes never audited.
 
@@ -154,6 +155,65 @@ async fn user_bypass_code_and_group_actions_run_over_http() {
             .as_str()
             .unwrap()
             .contains("maxtime"),
+        "{refused}"
+    );
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    for name in ["retrieve_telephony_logs", "retrieve_activity_logs"] {
+        let (status, page) = run(
+            name,
+            json!({"mintime": now - 3_600_000, "maxtime": now, "limit": 5, "sort": "ts:asc"}),
+        )
+        .await;
+        assert_eq!(
+            (status, page["status_code"].clone()),
+            (200, json!(200)),
+            "{page}"
+        );
+        assert!(page["json_body"]["items"].is_array(), "{name}: {page}");
+        let (status, refused) = run(name, json!({"mintime": now, "next_offset": "x"})).await;
+        assert_eq!(status, 400, "{name}: {refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("maxtime"),
+            "{refused}"
+        );
+    }
+
+    let (_, phone) = run(
+        "create_phone",
+        json!({"number": "+15550009999", "type": "mobile", "platform": "apple ios"}),
+    )
+    .await;
+    let phone_id = phone["json_body"]["phone_id"].as_str().unwrap().to_string();
+    let (status, sms) = run(
+        "send_sms_activation",
+        json!({"phone_id": phone_id, "install": true, "valid_secs": 600}),
+    )
+    .await;
+    assert_eq!(
+        (status, sms["status_code"].clone()),
+        (200, json!(200)),
+        "{sms}"
+    );
+    assert_eq!(sms["json_body"]["valid_secs"], 600);
+    assert!(sms["json_body"]["installation_msg"].is_string(), "{sms}");
+    let (status, refused) = run(
+        "send_sms_activation",
+        json!({"phone_id": phone_id, "activation_msg": "no link"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("activation_msg"),
         "{refused}"
     );
 

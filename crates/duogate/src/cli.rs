@@ -44,7 +44,7 @@ pub enum Command {
     #[command(subcommand)]
     Users(UsersCommand),
     /// Phones: list, create, modify, delete, associate with and dissociate from users,
-    /// activation links.
+    /// activation links, activation SMS.
     #[command(subcommand)]
     Phones(PhonesCommand),
     /// Groups: list, create, modify, delete, members, add-user, remove-user.
@@ -326,6 +326,26 @@ pub enum PhonesCommand {
         /// Also print a link to install Duo Mobile.
         #[arg(long)]
         install: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Text a Duo Mobile activation link to a mobile phone; prints the messages sent.
+    #[command(name = "send-sms-activation")]
+    SendSmsActivation {
+        /// The phone's id (DP…).
+        phone_id: String,
+        /// Seconds the link stays valid (Duo's default: one day).
+        #[arg(long, value_name = "SECS")]
+        valid_secs: Option<u64>,
+        /// Also text a link to install Duo Mobile, before the activation link.
+        #[arg(long)]
+        install: bool,
+        /// The installation text; must hold `<insturl>` (Duo's default otherwise).
+        #[arg(long, value_name = "TEXT")]
+        installation_msg: Option<String>,
+        /// The activation text; must hold `<acturl>` (Duo's default otherwise).
+        #[arg(long, value_name = "TEXT")]
+        activation_msg: Option<String>,
         #[command(flatten)]
         common: CommonArgs,
     },

@@ -28,7 +28,7 @@ use crate::failure::{EXIT_DUO, usage};
 use crate::output::{ListWriter, OutputFormat, progress, set_total, write_object};
 use crate::resources::{
     ACTIVATION_LINKS, ADMINS, APPROVALS, BYPASS_CODES, GROUP_MEMBERS, GROUPS, PHONES, Resource,
-    USERS,
+    SMS_ACTIVATIONS, USERS,
 };
 
 /// `after_help` of `duogate action`: the catalogue, rendered from `duo_client::actions`.
@@ -354,6 +354,23 @@ pub async fn phones(command: PhonesCommand) -> anyhow::Result<ExitCode> {
                 input["valid_secs"] = json!(secs);
             }
             planned(&common, "create_activation_url", input, &ACTIVATION_LINKS).await
+        }
+        PhonesCommand::SendSmsActivation {
+            phone_id,
+            valid_secs,
+            install,
+            installation_msg,
+            activation_msg,
+            common,
+        } => {
+            let input = json!({
+                "phone_id": phone_id,
+                "install": install,
+                "valid_secs": valid_secs,
+                "installation_msg": installation_msg,
+                "activation_msg": activation_msg,
+            });
+            planned(&common, "send_sms_activation", input, &SMS_ACTIVATIONS).await
         }
     }
 }

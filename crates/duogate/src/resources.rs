@@ -218,6 +218,22 @@ pub const ACTIVATION_LINKS: Resource = Resource {
     ],
 };
 
+/// `phones send-sms-activation`: the messages Duo texted.
+pub const SMS_ACTIVATIONS: Resource = Resource {
+    plural: "activation SMS",
+    table: &[
+        ("ACTIVATION_MSG", Cell::Field("activation_msg")),
+        ("VALID_SECS", Cell::Field("valid_secs")),
+        ("INSTALLATION_MSG", Cell::Field("installation_msg")),
+    ],
+    csv: &[
+        ("activation_msg", Cell::Field("activation_msg")),
+        ("activation_barcode", Cell::Field("activation_barcode")),
+        ("valid_secs", Cell::Field("valid_secs")),
+        ("installation_msg", Cell::Field("installation_msg")),
+    ],
+};
+
 fn text(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),

@@ -1054,6 +1054,140 @@ async fn activation_links_need_a_smartphone() {
 }
 
 #[tokio::test]
+async fn an_activation_sms_goes_to_a_mobile_and_is_recorded() {
+    let emu = emulator("");
+    let mobile = ok(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/phones",
+            json!({"number": "+15550001111", "type": "mobile", "platform": "google android"}),
+        ),
+    )
+    .await["phone_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/admin/v1/phones/{mobile}/send_sms_activation");
+    let sent = ok(
+        &emu,
+        admin(
+            "POST",
+            &path,
+            json!({"valid_secs": "3600", "install": "1",
+                   "installation_msg": "Get the app: <insturl>",
+                   "activation_msg": "Activate: <acturl>"}),
+        ),
+    )
+    .await;
+    assert_eq!(sent["valid_secs"], 3600);
+    let activation = sent["activation_msg"].as_str().unwrap();
+    assert!(activation.starts_with("Activate: ") && activation.contains("/activate/"));
+    assert!(
+        sent["installation_msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("Get the app: ")
+    );
+    assert!(
+        sent["activation_barcode"]
+            .as_str()
+            .unwrap()
+            .contains("duo%3A%2F%2F")
+    );
+    let recorded = crate::support::ok_control(&emu, "GET", "/_emulator/sms").await;
+    let now = crate::support::now().as_second();
+    assert_eq!(recorded[0]["phone_id"], mobile.as_str());
+    assert_eq!(recorded[0]["number"], "+15550001111");
+    assert_eq!(
+        recorded[0]["messages"],
+        json!([sent["installation_msg"], sent["activation_msg"]])
+    );
+    assert_eq!(recorded[0]["expiration"], now + 3600);
+    let plain = ok(&emu, admin("POST", &path, json!({}))).await;
+    assert!(plain.get("installation_msg").is_none());
+    assert!(
+        plain["activation_msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("To activate the Duo Mobile app")
+    );
+    assert_eq!(plain["valid_secs"], 86400);
+}
+
+#[tokio::test]
+async fn a_refused_activation_sms_names_the_parameter_and_sends_nothing() {
+    let emu = emulator("");
+    let create = |body: Value| {
+        let emu = &emu;
+        async move {
+            ok(emu, admin("POST", "/admin/v1/phones", body)).await["phone_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let mobile =
+        create(json!({"number": "+15550001111", "type": "mobile", "platform": "apple ios"})).await;
+    let landline = create(json!({"number": "+15550002222", "type": "landline"})).await;
+    let no_number = create(json!({"type": "mobile", "platform": "apple ios"})).await;
+    let cases = [
+        (landline.as_str(), json!({}), "type"),
+        (no_number.as_str(), json!({}), "number"),
+        (mobile.as_str(), json!({"install": "yes"}), "install"),
+        (mobile.as_str(), json!({"valid_secs": "-1"}), "valid_secs"),
+        (
+            mobile.as_str(),
+            json!({"activation_msg": "no link"}),
+            "activation_msg",
+        ),
+        (
+            mobile.as_str(),
+            json!({"install": "1", "installation_msg": "no link"}),
+            "installation_msg",
+        ),
+    ];
+    for (phone, body, detail) in cases {
+        let refused = send(
+            &emu,
+            admin(
+                "POST",
+                &format!("/admin/v1/phones/{phone}/send_sms_activation"),
+                body.clone(),
+            ),
+        )
+        .await;
+        assert_eq!(refused.status, 400, "{body}");
+        assert_eq!(refused.body["code"], 40002, "{body}");
+        assert_eq!(refused.body["message_detail"], detail, "{body}");
+    }
+    let missing = send(
+        &emu,
+        admin(
+            "POST",
+            "/admin/v1/phones/DPNOSUCHPHONE0000000/send_sms_activation",
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(missing.body["code"], 40401);
+    let wrong_method = send(
+        &emu,
+        admin(
+            "GET",
+            &format!("/admin/v1/phones/{mobile}/send_sms_activation"),
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(
+        crate::support::ok_control(&emu, "GET", "/_emulator/sms").await,
+        json!([])
+    );
+}
+
+#[tokio::test]
 async fn groups_are_created_modified_joined_left_and_deleted() {
     let emu = emulator("users=2");
     let group = ok(

@@ -416,6 +416,81 @@ fn log_actions_return_duos_log_answers() {
 }
 
 #[test]
+fn telephony_and_activity_log_actions_return_duos_item_pages() {
+    let emu = TestEmulator::start("users=1");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for name in ["retrieve_telephony_logs", "retrieve_activity_logs"] {
+        let page = run(
+            &emu,
+            name,
+            json!({"mintime": now - 3_600_000, "maxtime": now, "limit": 10, "sort": "ts:asc"}),
+        );
+        assert!(page["items"].is_array(), "{name}: {page}");
+        assert_eq!(
+            page["metadata"]["total_objects"]["relation"], "eq",
+            "{name}"
+        );
+        let next = run(
+            &emu,
+            name,
+            json!({"mintime": now - 3_600_000, "maxtime": now, "next_offset": format!("{now},x")}),
+        );
+        assert!(next["items"].is_array(), "{name}: {next}");
+        let before = emu.requests_logged();
+        emu.duogate()
+            .args([
+                "action",
+                name,
+                "--input",
+                &json!({"mintime": now, "maxtime": now, "limit": 1001}).to_string(),
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("limit"));
+        assert_eq!(emu.requests_logged(), before, "nothing may reach Duo");
+    }
+}
+
+#[test]
+fn send_sms_activation_action_texts_a_mobile_and_refuses_a_bad_message_before_sending() {
+    let emu = TestEmulator::start("users=1");
+    let phone = run(
+        &emu,
+        "create_phone",
+        json!({"number": "5551230000", "type": "mobile", "platform": "apple ios"}),
+    );
+    let phone_id = phone["phone_id"].as_str().unwrap();
+    let sent = run(
+        &emu,
+        "send_sms_activation",
+        json!({"phone_id": phone_id, "valid_secs": 120, "install": 1}),
+    );
+    assert_eq!(sent["valid_secs"], 120);
+    assert!(
+        sent["activation_msg"]
+            .as_str()
+            .unwrap()
+            .contains("/activate/")
+    );
+    assert!(sent["installation_msg"].is_string());
+    let before = emu.requests_logged();
+    emu.duogate()
+        .args([
+            "action",
+            "send_sms_activation",
+            "--input",
+            &json!({"phone_id": phone_id, "installation_msg": "no link"}).to_string(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("installation_msg"));
+    assert_eq!(emu.requests_logged(), before, "nothing may reach Duo");
+}
+
+#[test]
 fn phone_actions_run_against_the_emulator() {
     let emu = TestEmulator::start("users=1");
     let users = run(&emu, "retrieve_users", json!({}));

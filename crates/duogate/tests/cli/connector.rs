@@ -566,6 +566,88 @@ fn phones_are_created_modified_dissociated_and_deleted() {
 }
 
 #[test]
+fn an_activation_sms_is_sent_to_a_mobile_and_bad_messages_are_refused_before_sending() {
+    let emu = TestEmulator::start("users=1");
+    let created = emu.json(&[
+        "phones",
+        "create",
+        "--number",
+        "+15557654321",
+        "--type",
+        "mobile",
+        "--platform",
+        "google android",
+        "-o",
+        "json",
+    ]);
+    let phone = created["phone_id"].as_str().unwrap().to_string();
+    let sent = emu.json(&[
+        "phones",
+        "send-sms-activation",
+        &phone,
+        "--install",
+        "--valid-secs",
+        "600",
+        "--activation-msg",
+        "Activate: <acturl>",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(sent["valid_secs"], 600);
+    assert!(
+        sent["activation_msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("Activate: ")
+    );
+    assert!(sent["installation_msg"].is_string());
+    let (_, recorded) = emu.control("GET", "/_emulator/sms", None);
+    assert_eq!(recorded[0]["phone_id"], phone.as_str());
+    assert_eq!(recorded[0]["messages"].as_array().unwrap().len(), 2);
+
+    let before = emu.requests_logged();
+    emu.duogate()
+        .args([
+            "phones",
+            "send-sms-activation",
+            &phone,
+            "--activation-msg",
+            "no link here",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("activation_msg"));
+    emu.duogate()
+        .args(["phones", "send-sms-activation", ""])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("phone_id"));
+    assert_eq!(emu.requests_logged(), before);
+
+    let landline = emu.json(&[
+        "phones",
+        "create",
+        "--number",
+        "+15550000000",
+        "--type",
+        "landline",
+        "-o",
+        "json",
+    ]);
+    emu.duogate()
+        .args([
+            "phones",
+            "send-sms-activation",
+            landline["phone_id"].as_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("(type)"));
+    let (_, recorded) = emu.control("GET", "/_emulator/sms", None);
+    assert_eq!(recorded.as_array().unwrap().len(), 1);
+}
+
+#[test]
 fn groups_are_created_joined_listed_and_deleted() {
     let emu = TestEmulator::start("users=2");
     let user = first_id(&emu, "users", "user_id");
