@@ -334,14 +334,7 @@ pub async fn phones(command: PhonesCommand) -> anyhow::Result<ExitCode> {
             planned(&common, "modify_phone", Value::Object(input), &PHONES).await
         }
         PhonesCommand::Delete { phone_id, common } => {
-            let call = actions::plan("delete_phone", &json!({"phone_id": phone_id}))?;
-            let client = common.connection.client()?;
-            client.call(call.method, &call.path, &call.params).await?;
-            done(
-                common.output,
-                json!({"deleted": true, "phone_id": phone_id}),
-                &format!("phone {phone_id} is deleted"),
-            )
+            delete_by_id(&common, "delete_phone", "phone_id", &phone_id, "phone").await
         }
         PhonesCommand::ActivationUrl {
             phone_id,
@@ -435,14 +428,7 @@ pub async fn groups(command: GroupsCommand) -> anyhow::Result<ExitCode> {
             planned(&common, "modify_group", Value::Object(input), &GROUPS).await
         }
         GroupsCommand::Delete { group_id, common } => {
-            let call = actions::plan("delete_group", &json!({"group_id": group_id}))?;
-            let client = common.connection.client()?;
-            client.call(call.method, &call.path, &call.params).await?;
-            done(
-                common.output,
-                json!({"deleted": true, "group_id": group_id}),
-                &format!("group {group_id} is deleted"),
-            )
+            delete_by_id(&common, "delete_group", "group_id", &group_id, "group").await
         }
         GroupsCommand::Members {
             group_id,
@@ -598,17 +584,14 @@ pub async fn bypass_codes(command: BypassCodesCommand) -> anyhow::Result<ExitCod
             bypass_code_id,
             common,
         } => {
-            let call = actions::plan(
+            delete_by_id(
+                &common,
                 "delete_bypass_code",
-                &json!({"bypass_code_id": bypass_code_id}),
-            )?;
-            let client = common.connection.client()?;
-            client.call(call.method, &call.path, &call.params).await?;
-            done(
-                common.output,
-                json!({"deleted": true, "bypass_code_id": bypass_code_id}),
-                &format!("bypass code {bypass_code_id} is deleted"),
+                "bypass_code_id",
+                &bypass_code_id,
+                "bypass code",
             )
+            .await
         }
     }
 }
@@ -642,6 +625,25 @@ fn write_codes(
 }
 
 /// Plans an action, sends it, and prints Duo's `response` as one object.
+/// Runs a delete action whose only input is the object's id, then says what was deleted:
+/// `{"deleted": true, ID_FIELD: ID}` as JSON, or "WHAT ID is deleted".
+async fn delete_by_id(
+    common: &CommonArgs,
+    action: &str,
+    id_field: &str,
+    id: &str,
+    what: &str,
+) -> anyhow::Result<ExitCode> {
+    let call = actions::plan(action, &json!({ id_field: id }))?;
+    let client = common.connection.client()?;
+    client.call(call.method, &call.path, &call.params).await?;
+    done(
+        common.output,
+        json!({"deleted": true, id_field: id}),
+        &format!("{what} {id} is deleted"),
+    )
+}
+
 async fn planned(
     common: &CommonArgs,
     action: &str,
